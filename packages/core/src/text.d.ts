@@ -1,0 +1,8 @@
+declare module '*.bash' {
+  const text: string;
+  export default text;
+}
+declare module '*.nix' {
+  const text: string;
+  export default text;
+}

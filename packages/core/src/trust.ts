@@ -1,0 +1,103 @@
+import { readFileSync, readdirSync, realpathSync } from 'node:fs';
+import { isAbsolute, join, resolve, sep } from 'node:path';
+import { readJson, rmQuiet, writeFileAtomic } from './fs-atomic.js';
+import { sha256 } from './state.js';
+
+/** allow/<sha256 of real path>: the content hash that was approved. */
+export interface AllowRecord {
+  path: string;
+  sha256: string;
+  allowed: string;
+}
+
+export type TrustState = 'allowed' | 'trusted-dir' | 'blocked' | 'denied' | 'changed';
+
+const realpathOr = (path: string) => {
+  try {
+    return realpathSync(path);
+  } catch {
+    return resolve(path);
+  }
+};
+
+export const trustKey = (file: string) => sha256(realpathOr(file));
+export const allowRecordPath = (home: string, file: string) => join(home, 'allow', trustKey(file));
+export const denyRecordPath = (home: string, file: string) => join(home, 'deny', trustKey(file));
+
+export function contentHash(file: string): string {
+  return sha256(readFileSync(file));
+}
+
+/** True if the file's real path is in or below a directory of `WS_TRUSTED_DIRS`. */
+export function inTrustedDir(file: string, env: NodeJS.ProcessEnv): boolean {
+  const real = realpathOr(file);
+  return (env.WS_TRUSTED_DIRS ?? '')
+    .split(':')
+    .filter((dir) => dir && isAbsolute(dir))
+    .some((dir) => {
+      const base = realpathOr(dir);
+      return real === base || real.startsWith(base.endsWith(sep) ? base : base + sep);
+    });
+}
+
+/**
+ * Whether a workspace file may run: its exact current content was allowed
+ * (or it lives under WS_TRUSTED_DIRS). A corrupt record counts as no record.
+ * Throws only if the file itself cannot be read.
+ */
+export function trustState(home: string, file: string, env: NodeJS.ProcessEnv): TrustState {
+  const hash = contentHash(file);
+  const record = readJson<AllowRecord>(allowRecordPath(home, file));
+  if (record && typeof record.sha256 === 'string') return record.sha256 === hash ? 'allowed' : 'changed';
+  if (readJson(denyRecordPath(home, file)) !== undefined) return 'denied';
+  return inTrustedDir(file, env) ? 'trusted-dir' : 'blocked';
+}
+
+export const isTrusted = (state: TrustState) => state === 'allowed' || state === 'trusted-dir';
+
+export function allowFile(home: string, file: string, now = new Date()): AllowRecord {
+  const record: AllowRecord = { path: realpathOr(file), sha256: contentHash(file), allowed: now.toISOString() };
+  writeFileAtomic(allowRecordPath(home, file), `${JSON.stringify(record)}\n`);
+  rmQuiet(denyRecordPath(home, file));
+  return record;
+}
+
+export function denyFile(home: string, file: string, now = new Date()): void {
+  writeFileAtomic(denyRecordPath(home, file), `${JSON.stringify({ path: realpathOr(file), denied: now.toISOString() })}\n`);
+  rmQuiet(allowRecordPath(home, file));
+}
+
+export interface TrustListing {
+  path: string;
+  status: 'allowed' | 'changed' | 'missing' | 'denied';
+  sha256?: string;
+}
+
+/** Every allow and deny record, with whether allowed content still matches the file. */
+export function listTrust(home: string): TrustListing[] {
+  const rows: TrustListing[] = [];
+  for (const kind of ['allow', 'deny'] as const) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(join(home, kind));
+    } catch {
+      continue;
+    }
+    for (const name of names) {
+      const record = readJson<Partial<AllowRecord>>(join(home, kind, name));
+      if (!record || typeof record.path !== 'string') continue;
+      if (kind === 'deny') {
+        rows.push({ path: record.path, status: 'denied' });
+        continue;
+      }
+      let status: TrustListing['status'];
+      try {
+        status = contentHash(record.path) === record.sha256 ? 'allowed' : 'changed';
+      } catch {
+        status = 'missing';
+      }
+      rows.push({ path: record.path, status, sha256: record.sha256 });
+    }
+  }
+  return rows.sort((a, b) => a.path.localeCompare(b.path));
+}

@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
+import { CliError, EX, colorsFor, runCli } from '@ws/core';
+import { COMMANDS } from './commands.js';
+
+/** The executable `ws-NAME`: beside this binary first, then on PATH. */
+function locate(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  const dirs = [dirname(process.argv[1] ?? ''), ...(env.PATH ?? '').split(delimiter)].filter(Boolean);
+  for (const dir of dirs) {
+    for (const candidate of [join(dir, name), join(dir, `${name}.mjs`)]) {
+      try {
+        accessSync(candidate, constants.X_OK);
+        return candidate;
+      } catch {
+        /* next */
+      }
+    }
+  }
+  return undefined;
+}
+
+function dispatch(name: string, args: string[]): void {
+  const command = name === 'port' ? 'allocate_port' : `ws-${name}`;
+  const path = locate(command, process.env);
+  if (!path) {
+    process.stderr.write(`ws: '${name}' is not a ws command (no ${command} on PATH). See 'ws'.\n`);
+    process.exitCode = EX.USAGE;
+    return;
+  }
+  const child = spawn(path, args, { stdio: 'inherit' });
+  // The child owns the terminal now; let it receive ^C and decide.
+  for (const signal of ['SIGINT', 'SIGQUIT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+  child.on('error', (error) => {
+    process.stderr.write(`ws: cannot run ${path}: ${error.message}\n`);
+    process.exitCode = EX.UNAVAILABLE;
+  });
+  child.on('exit', (code, signal) => {
+    process.exitCode = code ?? 128 + (signal ? ({ SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal] ?? 1 : 1);
+  });
+}
+
+const argv = process.argv.slice(2);
+if (argv.length > 0 && !argv[0].startsWith('-')) {
+  dispatch(argv[0], argv.slice(1));
+} else {
+  await runCli({
+    name: 'ws',
+    description: 'ws: a family of small tools that load per-directory environments and know who uses them.',
+    help: 'Run `ws NAME ARGS...` to run `ws-NAME ARGS...`, like git.',
+    run({ out }) {
+      if (argv.length > 0) throw new CliError(EX.USAGE, 'no command given');
+      const c = colorsFor(process.stdout, process.env);
+      const width = Math.max(...COMMANDS.map(([name]) => name.length));
+      out('usage: ws <command> [args...]\n\n');
+      for (const [name, summary] of COMMANDS) out(`  ${c.bold(name.padEnd(width))}  ${summary}\n`);
+    },
+  });
+}
