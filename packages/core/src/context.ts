@@ -67,7 +67,8 @@ export function logicalCwd(env: NodeJS.ProcessEnv, cwd: string): string {
   return cwd;
 }
 
-function ceilings(env: NodeJS.ProcessEnv): Set<string> {
+/** WS_CEILING_DIRS as absolute paths, each also by its real path. */
+export function ceilings(env: NodeJS.ProcessEnv): Set<string> {
   const dirs = new Set<string>();
   for (const dir of (env.WS_CEILING_DIRS ?? '').split(':')) {
     if (!dir || !isAbsolute(dir)) continue;

@@ -10,3 +10,8 @@ export * from './state.js';
 export * from './trust.js';
 export * from './version.js';
 export * from './shells/quote.js';
+export * from './shells/render.js';
+export * from './shells/hooks.js';
+export * from './users.js';
+export * from './unload-hooks.js';
+export * from './context-record.js';

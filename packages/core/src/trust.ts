@@ -1,5 +1,7 @@
-import { readFileSync, readdirSync, realpathSync } from 'node:fs';
-import { isAbsolute, join, resolve, sep } from 'node:path';
+import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import * as contextModule from './context.js';
+import { CliError, EX } from './errors.js';
 import { readJson, rmQuiet, writeFileAtomic } from './fs-atomic.js';
 import { sha256 } from './state.js';
 
@@ -100,4 +102,38 @@ export function listTrust(home: string): TrustListing[] {
     }
   }
   return rows.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/**
+ * The files `ws-allow`/`ws-deny`/`ws-edit` act on: a file as given; a
+ * directory's workspace file and the `.workspace.local` beside it; with no
+ * path, those of the current context. Throws 66 if there is none.
+ */
+export function trustTargets(path: string | undefined, env: NodeJS.ProcessEnv, cwd: string): string[] {
+  const { findContext, workspaceFileIn, LOCAL_FILE, WORKSPACE_FILE } = contextModule;
+  let file: string | undefined;
+  if (path === undefined) {
+    file = findContext({ env, cwd })?.file;
+    if (!file) throw new CliError(EX.NOINPUT, `no workspace file in ${cwd} or above`);
+  } else {
+    const full = resolve(cwd, path);
+    let isDir = false;
+    try {
+      isDir = statSync(full).isDirectory();
+    } catch {
+      throw new CliError(EX.NOINPUT, `${full}: no such file or directory`);
+    }
+    if (!isDir) return [full];
+    file = workspaceFileIn(full, env);
+    if (!file) throw new CliError(EX.NOINPUT, `no workspace file in ${full}`);
+  }
+  const local = join(dirname(file), LOCAL_FILE);
+  return basename(file) === WORKSPACE_FILE && existsSync(local) ? [file, local] : [file];
+}
+
+/** The context a workspace file belongs to, for the allow/deny event it causes. */
+export function trustEventSource(file: string, env: NodeJS.ProcessEnv): { root: string; context: string } {
+  const root = dirname(file);
+  const ctx = contextModule.findContext({ env: { ...env, WS_WORKSPACE: '' }, cwd: root });
+  return { root, context: ctx?.root === root ? ctx.name : basename(root) || '/' };
 }

@@ -1,0 +1,126 @@
+import type { Shell } from './render.js';
+import { quoteFish, quotePosix } from './quote.js';
+
+/**
+ * The hook a user puts in their rc file. At every prompt (and on cd) it first
+ * checks, with shell builtins only, whether anything relevant changed since
+ * the last export: the discovery knobs and WS_ENV, the nearest workspace
+ * directory (walked up from $PWD with `test -f`), the validity marker of the
+ * loaded result, and each watched file's mtime against a pair of stamp files
+ * that bracket it (`-nt lo && -ot hi`). Only if something changed does it run
+ * ws-export. The variables it reads are set by ws-export's own output.
+ */
+export function renderHook(shell: Shell, exporter: string): string {
+  if (shell === 'fish') return fishHook(quoteFish(exporter));
+  return shell === 'zsh' ? zshHook(quotePosix(exporter)) : bashHook(quotePosix(exporter));
+}
+
+const bashHook = (exporter: string) => `_ws_unchanged() {
+  [[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-}$'\\x1f'\${WS_ENV-} == "\${_ws_knobs-x}" ]] || return 1
+  if [[ $PWD != "\${_ws_pwd-}" ]]; then
+    [[ -z \${WS_WORKSPACE-} ]] || return 1
+    local d=$PWD found=
+    while [[ \${_ws_ceil-} != *:"$d":* ]]; do
+      if [[ -f $d/.workspace || ( \${WS_ENVRC-} != 0 && -f $d/.envrc ) ]]; then found=$d; break; fi
+      [[ $d == / ]] && break
+      d=\${d%/*}; d=\${d:-/}
+    done
+    [[ $found == "\${_ws_root-}" ]] || return 1
+    _ws_pwd=$PWD
+  fi
+  [[ -z \${_ws_valid-} || -e $_ws_valid ]] || return 1
+  local i
+  for ((i = 0; i < \${#_ws_watch[@]}; i += 3)); do
+    if [[ -z \${_ws_watch[i+1]} ]]; then
+      [[ ! -e \${_ws_watch[i]} ]] || return 1
+    else
+      [[ \${_ws_watch[i]} -nt \${_ws_watch[i+1]} && \${_ws_watch[i]} -ot \${_ws_watch[i+2]} ]] || return 1
+    fi
+  done
+}
+_ws_hook() {
+  local _ws_status=$?
+  _ws_unchanged || eval "$(${exporter} bash --pid $$)"
+  return $_ws_status
+}
+if [[ ";\${PROMPT_COMMAND[*]:-};" != *";_ws_hook;"* ]]; then
+  if [[ "$(declare -p PROMPT_COMMAND 2>&1)" == "declare -a"* ]]; then
+    PROMPT_COMMAND=(_ws_hook "\${PROMPT_COMMAND[@]}")
+  else
+    PROMPT_COMMAND="_ws_hook\${PROMPT_COMMAND:+;$PROMPT_COMMAND}"
+  fi
+fi
+`;
+
+const zshHook = (exporter: string) => `_ws_unchanged() {
+  emulate -L zsh
+  [[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-}$'\\x1f'\${WS_ENV-} == "\${_ws_knobs-x}" ]] || return 1
+  if [[ $PWD != "\${_ws_pwd-}" ]]; then
+    [[ -z \${WS_WORKSPACE-} ]] || return 1
+    local d=$PWD found=
+    while [[ \${_ws_ceil-} != *:"$d":* ]]; do
+      if [[ -f $d/.workspace || ( \${WS_ENVRC-} != 0 && -f $d/.envrc ) ]]; then found=$d; break; fi
+      [[ $d == / ]] && break
+      d=\${d%/*}; d=\${d:-/}
+    done
+    [[ $found == "\${_ws_root-}" ]] || return 1
+    _ws_pwd=$PWD
+  fi
+  [[ -z \${_ws_valid-} || -e $_ws_valid ]] || return 1
+  local i
+  for ((i = 1; i <= \${#_ws_watch}; i += 3)); do
+    if [[ -z \${_ws_watch[i+1]} ]]; then
+      [[ ! -e \${_ws_watch[i]} ]] || return 1
+    else
+      [[ \${_ws_watch[i]} -nt \${_ws_watch[i+1]} && \${_ws_watch[i]} -ot \${_ws_watch[i+2]} ]] || return 1
+    fi
+  done
+}
+_ws_hook() {
+  _ws_unchanged || eval "$(${exporter} zsh --pid $$)"
+}
+typeset -ag precmd_functions chpwd_functions
+(( \${precmd_functions[(I)_ws_hook]} )) || precmd_functions=(_ws_hook $precmd_functions)
+(( \${chpwd_functions[(I)_ws_hook]} )) || chpwd_functions=(_ws_hook $chpwd_functions)
+`;
+
+const fishHook = (exporter: string) => `function _ws_unchanged
+  set -q _ws_knobs; or return 1
+  test "$WS_WORKSPACE"\\x1f"$WS_CEILING_DIRS"\\x1f"$WS_ENVRC"\\x1f"$WS_ENV" = "$_ws_knobs"; or return 1
+  if test "$PWD" != "$_ws_pwd"
+    test -z "$WS_WORKSPACE"; or return 1
+    set -l d $PWD
+    set -l found ''
+    while not contains -- $d $_ws_ceil
+      if test -f "$d/.workspace"; or begin; test "$WS_ENVRC" != 0; and test -f "$d/.envrc"; end
+        set found $d
+        break
+      end
+      test "$d" = /; and break
+      set d (path dirname -- $d)
+    end
+    test "$found" = "$_ws_root"; or return 1
+    set -g _ws_pwd $PWD
+  end
+  if test -n "$_ws_valid"; and not test -e "$_ws_valid"
+    return 1
+  end
+  set -l n (count $_ws_watch)
+  set -l i 1
+  while test $i -le $n
+    set -l f $_ws_watch[$i]
+    set -l lo $_ws_watch[(math $i + 1)]
+    set -l hi $_ws_watch[(math $i + 2)]
+    if test -z "$lo"
+      test -e "$f"; and return 1
+    else
+      test "$f" -nt "$lo" -a "$f" -ot "$hi"; or return 1
+    end
+    set i (math $i + 3)
+  end
+  return 0
+end
+function _ws_hook --on-event fish_prompt --on-variable PWD
+  _ws_unchanged; or ${exporter} fish --pid $fish_pid | source
+end
+`;

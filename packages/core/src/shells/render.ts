@@ -1,0 +1,51 @@
+import type { EnvChanges } from '../env-diff.js';
+import { isFishPathVariable, quoteFish, quotePosix } from './quote.js';
+
+export const SHELLS = ['bash', 'zsh', 'fish'] as const;
+export type Shell = (typeof SHELLS)[number];
+export const isShell = (name: string): name is Shell => (SHELLS as readonly string[]).includes(name);
+
+/** Shell variables (not exported) the hook keeps for itself: a string or a list. */
+export type ShellLocals = Record<string, string | string[]>;
+
+/**
+ * Code that, evaluated in `shell`, applies `changes` to its environment and
+ * sets the hook's own (unexported) variables. Names are sorted so the output
+ * is stable; values are quoted so that nothing in them can run.
+ */
+export function renderShell(shell: Shell, changes: EnvChanges, locals: ShellLocals = {}): string {
+  const lines: string[] = [];
+  for (const name of Object.keys(changes).sort()) {
+    const value = changes[name];
+    if (shell === 'fish') {
+      if (value === undefined) lines.push(`set -e -g ${name};`);
+      else if (isFishPathVariable(name)) lines.push(`set -gx ${name} ${value.split(':').map(quoteFish).join(' ')};`);
+      else lines.push(`set -gx ${name} ${quoteFish(value)};`);
+    } else {
+      lines.push(value === undefined ? `unset ${name};` : `export ${name}=${quotePosix(value)};`);
+    }
+  }
+  for (const [name, value] of Object.entries(locals)) {
+    if (shell === 'fish') {
+      const values = Array.isArray(value) ? value : [value];
+      lines.push(`set -g ${name}${values.map((v) => ` ${quoteFish(v)}`).join('')};`);
+    } else if (Array.isArray(value)) {
+      lines.push(`${name}=(${value.map(quotePosix).join(' ')});`);
+    } else {
+      lines.push(`${name}=${quotePosix(value)};`);
+    }
+  }
+  return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
+/** `{"set":{NAME:VALUE},"unset":[NAME]}` for programs that are not shells. */
+export function renderJson(changes: EnvChanges): string {
+  const set: Record<string, string> = {};
+  const unset: string[] = [];
+  for (const name of Object.keys(changes).sort()) {
+    const value = changes[name];
+    if (value === undefined) unset.push(name);
+    else set[name] = value;
+  }
+  return `${JSON.stringify({ set, unset })}\n`;
+}

@@ -1,0 +1,271 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import {
+  allowRecordPath,
+  applyChanges,
+  ceilings,
+  changesBetween,
+  colorsFor,
+  contextDir,
+  contextId,
+  decodeDiff,
+  denyRecordPath,
+  diffEnv,
+  emitEvent,
+  encodeDiff,
+  ensureStateHome,
+  findContext,
+  isTrusted,
+  LOCAL_FILE,
+  nearestShell,
+  readJson,
+  readText,
+  registerUnloadHook,
+  registerUser,
+  renderJson,
+  renderShell,
+  revertDiff,
+  sha256,
+  trustState,
+  unregisterUser,
+  WORKSPACE_FILE,
+  writeContextRecord,
+  writeFileAtomic,
+  type Context,
+  type ContextState,
+  type Env,
+  type EnvDiff,
+  type Shell,
+  type ShellLocals,
+} from '@ws/core';
+import { evaluate, type Evaluation } from './evaluate.js';
+import { makeStamps, pruneStamps } from './stamps.js';
+
+export interface ExportOptions {
+  format: Shell | 'json';
+  pid?: number;
+  envName?: string;
+  env: NodeJS.ProcessEnv;
+  cwd: string;
+  /** Absolute path of ws-export itself. */
+  exporter: string;
+  err: (text: string) => void;
+  now?: Date;
+}
+
+/** What the shell has applied, as recorded by WS_DIFF (`<context id>/<sha256>`). */
+interface Applied {
+  key: string;
+  diff: EnvDiff;
+  root?: string;
+}
+
+function loadApplied(home: string, key: string | undefined): Applied | undefined {
+  if (!key || !/^[\w.-]+\/[0-9a-f]{64}$/.test(key)) return undefined;
+  const [id, hash] = key.split('/');
+  const diff = decodeDiff(readText(join(home, 'contexts', id, 'cache', 'applied', `${hash}.json`)) ?? '');
+  return diff && { key, diff, root: diff.next.WS_ROOT };
+}
+
+function saveApplied(home: string, root: string, diff: EnvDiff): string {
+  const text = encodeDiff(diff);
+  const hash = sha256(text);
+  const path = join(contextDir(home, root), 'cache', 'applied', `${hash}.json`);
+  if (!existsSync(path)) writeFileAtomic(path, text);
+  return `${contextId(root)}/${hash}`;
+}
+
+/** The last environment a context evaluated successfully: what it changed, relative to its base. */
+interface LastGood {
+  diff: { prev: Record<string, string | null>; next: Record<string, string | null> };
+}
+
+/** `+A -B ~C` like direnv's summary; WS_* variables are ws's own and left out. */
+function summary(changes: Record<string, string | undefined>, before: Env): string {
+  return Object.keys(changes)
+    .filter((name) => !name.startsWith('WS_'))
+    .sort()
+    .map((name) => (changes[name] === undefined ? `-${name}` : before[name] === undefined ? `+${name}` : `~${name}`))
+    .join(' ');
+}
+
+/**
+ * Computes what the shell must run to have the environment of the context
+ * for its current directory: revert what WS_DIFF says was applied, evaluate
+ * the context's workspace file (if allowed), and print the difference.
+ * Never throws for a blocked or broken workspace file: a prompt must not break.
+ */
+export async function exportEnv(opts: ExportOptions): Promise<string> {
+  const { env, err } = opts;
+  const now = opts.now ?? new Date();
+  const color = colorsFor(process.stderr, env);
+  const say = (text: string) => err(`${text}\n`);
+  const home = ensureStateHome(env);
+  const current: Env = { ...env };
+
+  const applied = loadApplied(home, current.WS_DIFF);
+  if (current.WS_DIFF && !applied) say(`ws: the record of the loaded environment (${current.WS_DIFF}) is gone; keeping its variables`);
+  const base: Env = applied ? revertDiff(current, applied.diff) : { ...current };
+  delete base.WS_DIFF;
+  const previousRoot = applied?.root;
+  const pid = opts.pid ?? nearestShell();
+
+  const ctx = findContext({ env: current, cwd: opts.cwd, warn: say });
+  let target: Env = base;
+  let state: ContextState | '' = '';
+  let watches: string[] = [];
+  let valid = '';
+  let joined = false;
+
+  if (ctx) {
+    const dir = contextDir(home, ctx.root);
+    const local = basename(ctx.file) === WORKSPACE_FILE ? join(ctx.root, LOCAL_FILE) : undefined;
+    const files = [ctx.file, ...(local && existsSync(local) ? [local] : [])];
+    // Whatever decides trust is watched, so that ws-allow takes effect at the next prompt.
+    watches = [ctx.file, join(ctx.root, WORKSPACE_FILE), ...(local ? [local] : []), ...files.flatMap((f) => [allowRecordPath(home, f), denyRecordPath(home, f)])];
+    const blocked = checkTrust(home, files, env, say);
+    if (blocked) {
+      state = blocked;
+    } else {
+      const wsVars: Env = {
+        WS_ROOT: ctx.root,
+        WS_CONTEXT: ctx.name,
+        WS_STATE_DIR: join(dir, 'data'),
+        WS_ENV: opts.envName || base.WS_ENV || 'default',
+      };
+      mkdirSync(wsVars.WS_STATE_DIR!, { recursive: true, mode: 0o700 });
+      const evaluation = await evaluate({
+        scratch: join(dir, 'cache'),
+        root: ctx.root,
+        file: ctx.file,
+        local: local && existsSync(local) ? local : undefined,
+        env: { ...base, ...wsVars },
+        exporter: opts.exporter,
+        output: 2,
+      });
+      watches.push(...evaluation.watches);
+      const problem = evaluation.ok ? wsViolation(evaluation.env!, { ...base, ...wsVars }) : undefined;
+      if (evaluation.ok && !problem) {
+        target = { ...evaluation.env! };
+        for (const name of Object.keys(target)) if (name.startsWith('_WS_')) delete target[name];
+        state = 'ready';
+        writeFileAtomic(join(dir, 'cache', 'last-good.json'), encodeDiff(diffEnv(base, target)));
+        for (const hook of evaluation.hooks) registerUnloadHook(dir, hook, now);
+      } else {
+        say(color.red(problem ? `ws: ${ctx.file}: ${problem}` : failureLine(ctx, evaluation)));
+        state = 'error';
+        target = lastGood(home, ctx, base, current, previousRoot);
+      }
+    }
+    if (state !== 'blocked') {
+      // The shell uses this context (possibly its last good environment).
+      const record = target.WS_ROOT === ctx.root ? registerUser(dir, pid, now) : undefined;
+      joined = target.WS_ROOT === ctx.root;
+      if (record) emitEvent(home, 'user.join', ctx, { pid, shell: record.shell, tty: record.tty }, env, now);
+    }
+    writeContextRecord(dir, { root: ctx.root, name: ctx.name, file: ctx.file, state: state as ContextState, env: target.WS_ENV ?? base.WS_ENV ?? 'default' }, now);
+    if (state === 'ready') emitEvent(home, 'context.load', ctx, { env: target.WS_ENV, file: ctx.file }, env, now);
+    const stampsRoot = join(dir, 'cache', 'stamps');
+    const stampDir = join(stampsRoot, `${String(now.getTime()).padStart(14, '0')}-${process.pid}`);
+    watches = makeStamps(stampDir, watches);
+    if (state === 'ready') {
+      valid = join(stampDir, 'valid');
+      writeFileAtomic(valid, '');
+    }
+    pruneStamps(stampsRoot);
+  }
+
+  if (previousRoot && (!joined || previousRoot !== ctx?.root)) {
+    const left = unregisterUser(contextDir(home, previousRoot), pid);
+    if (left) emitEvent(home, 'user.leave', { root: previousRoot, context: applied?.diff.next.WS_CONTEXT ?? basename(previousRoot) }, { pid }, env, now);
+  }
+
+  // Record what is applied (relative to the base) so the next export can undo it.
+  if (target.WS_ROOT) target.WS_DIFF = saveApplied(home, target.WS_ROOT, diffEnv(base, target));
+  else delete target.WS_DIFF;
+  const changes = changesBetween(current, target);
+  if (current.WS_DIFF !== target.WS_DIFF) changes.WS_DIFF = target.WS_DIFF;
+
+  const text = summary(changes, current);
+  if (previousRoot && previousRoot !== target.WS_ROOT) say('ws: unloading');
+  if (target.WS_ROOT && text) say(`ws: export ${text}`);
+
+  if (opts.format === 'json') return renderJson(changes);
+  return renderShell(opts.format, changes, locals(opts.format, { ctx, state, watches, valid, current, target }));
+}
+
+/** 'blocked' if a file may not run (after saying so), undefined if all may. */
+function checkTrust(home: string, files: string[], env: NodeJS.ProcessEnv, say: (text: string) => void): ContextState | undefined {
+  for (const file of files) {
+    let trusted: boolean;
+    try {
+      trusted = isTrusted(trustState(home, file, env));
+    } catch (error) {
+      say(`ws: cannot read ${file}: ${(error as NodeJS.ErrnoException).code === 'EACCES' ? 'permission denied' : (error as Error).message}`);
+      return 'blocked';
+    }
+    if (!trusted) {
+      say(`ws: ${file} is blocked. Run 'ws-allow' to approve its content.`);
+      return 'blocked';
+    }
+  }
+  return undefined;
+}
+
+/** A workspace file may not set or unset WS_* names; returns the complaint, if any. */
+function wsViolation(result: Env, expected: Env): string | undefined {
+  for (const name of new Set([...Object.keys(result), ...Object.keys(expected)])) {
+    if (!name.startsWith('WS_') || name === 'WS_DIFF') continue;
+    if (result[name] === expected[name]) continue;
+    return result[name] === undefined ? `may not unset ${name} (WS_* variables belong to ws)` : `may not set ${name} (WS_* variables belong to ws)`;
+  }
+  return undefined;
+}
+
+function failureLine(ctx: Context, evaluation: Evaluation): string {
+  const where = evaluation.failAt && !evaluation.failAt.endsWith(':') ? evaluation.failAt : ctx.file;
+  return `ws: ${where}: failed with exit status ${evaluation.status}; keeping the last good environment`;
+}
+
+/** After a failed evaluation: keep what is loaded if it is this context, else its last good result, else nothing. */
+function lastGood(home: string, ctx: Context, base: Env, current: Env, previousRoot: string | undefined): Env {
+  if (previousRoot === ctx.root) {
+    const kept = { ...current };
+    delete kept.WS_DIFF;
+    return kept;
+  }
+  const record = readJson<LastGood['diff']>(join(contextDir(home, ctx.root), 'cache', 'last-good.json'));
+  if (!record?.next) return base;
+  const next = Object.fromEntries(Object.entries(record.next).map(([k, v]) => [k, v ?? undefined]));
+  return applyChanges(base, next);
+}
+
+interface LocalsInput {
+  ctx: Context | undefined;
+  state: ContextState | '';
+  watches: string[];
+  valid: string;
+  current: Env;
+  target: Env;
+}
+
+/** The hook's own variables: what it compares at the next prompt to skip ws-export. */
+function locals(shell: Shell, { ctx, state, watches, valid, current, target }: LocalsInput): ShellLocals {
+  const ceil = [...ceilings(current)];
+  const knobs = [current.WS_WORKSPACE, current.WS_CEILING_DIRS, current.WS_ENVRC, target.WS_ENV].map((v) => v ?? '').join('\x1f');
+  return {
+    _ws_pwd: current.PWD ?? '',
+    _ws_root: ctx?.root ?? '',
+    _ws_name: ctx?.name ?? '',
+    _ws_state: state,
+    _ws_knobs: knobs,
+    _ws_ceil: shell === 'fish' ? ceil : `:${ceil.join(':')}:`,
+    _ws_valid: valid,
+    _ws_watch: watches,
+  };
+}
+
+/** Removes the cache of a context (after an unload: the next entry evaluates again). */
+export function invalidateCache(home: string, root: string): void {
+  rmSync(join(contextDir(home, root), 'cache', 'stamps'), { recursive: true, force: true });
+}
