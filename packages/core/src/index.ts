@@ -15,3 +15,6 @@ export * from './shells/hooks.js';
 export * from './users.js';
 export * from './unload-hooks.js';
 export * from './context-record.js';
+export * from './locate.js';
+export * from './unload.js';
+export * from './reaper.js';

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
   allowRecordPath,
@@ -13,10 +13,12 @@ import {
   diffEnv,
   emitEvent,
   encodeDiff,
+  ensureReaper,
   ensureStateHome,
   findContext,
   isTrusted,
   LOCAL_FILE,
+  loadedEnvPath,
   nearestShell,
   readJson,
   readText,
@@ -150,6 +152,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
         for (const name of Object.keys(target)) if (name.startsWith('_WS_')) delete target[name];
         state = 'ready';
         writeFileAtomic(join(dir, 'cache', 'last-good.json'), encodeDiff(diffEnv(base, target)));
+        writeFileAtomic(loadedEnvPath(dir), JSON.stringify(target));
         for (const hook of evaluation.hooks) registerUnloadHook(dir, hook, now);
       } else {
         say(color.red(problem ? `ws: ${ctx.file}: ${problem}` : failureLine(ctx, evaluation)));
@@ -162,6 +165,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
       const record = target.WS_ROOT === ctx.root ? registerUser(dir, pid, now) : undefined;
       joined = target.WS_ROOT === ctx.root;
       if (record) emitEvent(home, 'user.join', ctx, { pid, shell: record.shell, tty: record.tty }, env, now);
+      if (joined) ensureReaper(home, env);
     }
     writeContextRecord(dir, { root: ctx.root, name: ctx.name, file: ctx.file, state: state as ContextState, env: target.WS_ENV ?? base.WS_ENV ?? 'default' }, now);
     if (state === 'ready') emitEvent(home, 'context.load', ctx, { env: target.WS_ENV, file: ctx.file }, env, now);
@@ -263,9 +267,4 @@ function locals(shell: Shell, { ctx, state, watches, valid, current, target }: L
     _ws_valid: valid,
     _ws_watch: watches,
   };
-}
-
-/** Removes the cache of a context (after an unload: the next entry evaluates again). */
-export function invalidateCache(home: string, root: string): void {
-  rmSync(join(contextDir(home, root), 'cache', 'stamps'), { recursive: true, force: true });
 }

@@ -1,28 +1,10 @@
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { delimiter, dirname, join } from 'node:path';
-import { CliError, EX, colorsFor, runCli } from '@ws/core';
+import { CliError, EX, colorsFor, locateBinary, runCli } from '@ws/core';
 import { COMMANDS } from './commands.js';
-
-/** The executable `ws-NAME`: beside this binary first, then on PATH. */
-function locate(name: string, env: NodeJS.ProcessEnv): string | undefined {
-  const dirs = [dirname(process.argv[1] ?? ''), ...(env.PATH ?? '').split(delimiter)].filter(Boolean);
-  for (const dir of dirs) {
-    for (const candidate of [join(dir, name), join(dir, `${name}.mjs`)]) {
-      try {
-        accessSync(candidate, constants.X_OK);
-        return candidate;
-      } catch {
-        /* next */
-      }
-    }
-  }
-  return undefined;
-}
 
 function dispatch(name: string, args: string[]): void {
   const command = name === 'port' ? 'allocate_port' : `ws-${name}`;
-  const path = locate(command, process.env);
+  const path = locateBinary(command);
   if (!path) {
     process.stderr.write(`ws: '${name}' is not a ws command (no ${command} on PATH). See 'ws'.\n`);
     process.exitCode = EX.USAGE;

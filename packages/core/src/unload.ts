@@ -1,0 +1,210 @@
+import { spawn } from 'node:child_process';
+import { accessSync, appendFileSync, closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { readContextRecord, writeContextRecord } from './context-record.js';
+import { emitEvent } from './events.js';
+import { readJson, rmQuiet, writeFileAtomic } from './fs-atomic.js';
+import { isAlive, processStartTime, type ProcessId } from './proc.js';
+import { tryLock } from './state.js';
+import { describeHook, listUnloadHooks, type UnloadHookRecord } from './unload-hooks.js';
+
+/**
+ * A hook for things other modules stop before the hooks run (services) and
+ * release after (ports); registered by those modules so this one stays small.
+ */
+export interface UnloadParticipant {
+  beforeHooks?: (home: string, contextDir: string, env: NodeJS.ProcessEnv) => Promise<void> | void;
+  afterHooks?: (home: string, contextDir: string, env: NodeJS.ProcessEnv) => Promise<void> | void;
+}
+const participants: UnloadParticipant[] = [];
+export const addUnloadParticipant = (p: UnloadParticipant) => participants.push(p);
+
+/** contexts/<id>/unload-run/journal.json: the unload in progress, so a successor can finish it. */
+interface Journal {
+  started: string;
+  reason: string;
+  /** Hook seqs in the order they run (reverse registration), fixed when the unload starts. */
+  order: string[];
+  hooks: Record<string, UnloadHookRecord>;
+}
+
+export interface UnloadOptions {
+  env: NodeJS.ProcessEnv;
+  reason: string;
+  now?: () => Date;
+}
+
+const runDir = (contextDir: string) => join(contextDir, 'unload-run');
+
+/** The environment a context last loaded (saved by ws-export), for its hooks. */
+export const loadedEnvPath = (contextDir: string) => join(contextDir, 'cache', 'loaded-env.json');
+
+/** True if an unload started and did not finish (its runner died): it must be resumed. */
+export const unloadPending = (contextDir: string) => readJson(join(runDir(contextDir), 'journal.json')) !== undefined;
+
+/**
+ * Runs a context's unload: services stop, then every registered hook in
+ * reverse order of registration, each started exactly once even if this
+ * process is SIGKILLed midway (a successor resumes from the journal, skips
+ * hooks that were started, and lets a still-running one finish), then ports
+ * are released and the cached environment is invalidated. Returns how many
+ * hooks ran and failed, or undefined if another process is running it now.
+ */
+export async function runUnload(home: string, contextDir: string, opts: UnloadOptions): Promise<{ hooks: number; failed: number } | undefined> {
+  const release = tryLock(join(contextDir, 'unload-run.lock'));
+  if (!release) return undefined;
+  let hooks = 0;
+  let failed = 0;
+  const now = opts.now ?? (() => new Date());
+  const log = join(contextDir, 'unload.log');
+  const record = readContextRecord(contextDir);
+  const source = { context: record?.name ?? '', root: record?.root ?? '' };
+  try {
+    mkdirSync(runDir(contextDir), { recursive: true, mode: 0o700 });
+    const journalPath = join(runDir(contextDir), 'journal.json');
+    let journal = readJson<Journal>(journalPath);
+    if (!journal || !Array.isArray(journal.order)) {
+      const hooks = listUnloadHooks(contextDir, (name) => appendFileSync(log, `[${now().toISOString()}] skipped corrupt hook record unload/${name}\n`));
+      journal = {
+        started: now().toISOString(),
+        reason: opts.reason,
+        order: hooks.map((h) => h.seq).reverse(),
+        hooks: Object.fromEntries(hooks.map((h) => [h.seq, h])),
+      };
+      writeFileAtomic(journalPath, JSON.stringify(journal));
+      appendFileSync(log, `[${journal.started}] unload started (${opts.reason}), ${journal.order.length} hook(s)\n`);
+    } else {
+      appendFileSync(log, `[${now().toISOString()}] unload resumed (started ${journal.started})\n`);
+    }
+    const env = hookEnv(contextDir, opts.env, record?.root);
+    for (const p of participants) await p.beforeHooks?.(home, contextDir, opts.env);
+    for (const seq of journal.order) {
+      const hook = journal.hooks[seq];
+      if (!hook) continue;
+      const result = await runHookOnce(contextDir, hook, env, record?.root ?? '/', opts.env, now);
+      if (!result) continue;
+      hooks++;
+      if (result.status !== 0) failed++;
+      emitEvent(home, 'unload.hook', source, { hook: describeHook(hook), status: result.status, duration_ms: result.durationMs }, opts.env, now());
+    }
+    for (const p of participants) await p.afterHooks?.(home, contextDir, opts.env);
+    // The next entry must evaluate the workspace file again (its side effects happen again).
+    rmSync(join(contextDir, 'cache', 'stamps'), { recursive: true, force: true });
+    if (record) writeContextRecord(contextDir, { ...record, state: 'unloaded' }, now());
+    appendFileSync(log, `[${now().toISOString()}] unload done\n`);
+    emitEvent(home, 'context.unload', source, { reason: journal.reason }, opts.env, now());
+    rmSync(runDir(contextDir), { recursive: true, force: true });
+    return { hooks, failed };
+  } finally {
+    release();
+  }
+}
+
+function hookEnv(contextDir: string, env: NodeJS.ProcessEnv, root: string | undefined): NodeJS.ProcessEnv {
+  const loaded = readJson<Record<string, string>>(loadedEnvPath(contextDir));
+  const out: NodeJS.ProcessEnv = loaded && typeof loaded === 'object' ? { ...loaded } : { ...env };
+  if (root) out.WS_ROOT ??= root;
+  out.WS_UNLOAD = '1';
+  return out;
+}
+
+interface HookResult {
+  status: number | string;
+  durationMs: number;
+}
+
+/**
+ * Starts one hook unless a previous runner already did (the `started` marker
+ * is created with O_EXCL before the start). A hook left running by a dead
+ * runner is waited for, not started again.
+ */
+async function runHookOnce(
+  contextDir: string,
+  hook: UnloadHookRecord,
+  env: NodeJS.ProcessEnv,
+  root: string,
+  ownEnv: NodeJS.ProcessEnv,
+  now: () => Date,
+): Promise<HookResult | undefined> {
+  const base = join(runDir(contextDir), hook.seq);
+  if (readJson(`${base}.done`) !== undefined) return undefined;
+  const timeoutMs = (Number(ownEnv.WS_UNLOAD_TIMEOUT) > 0 ? Number(ownEnv.WS_UNLOAD_TIMEOUT) : 30) * 1000;
+  const log = join(contextDir, 'unload.log');
+  let marker: number;
+  try {
+    marker = openSync(`${base}.started`, 'wx', 0o600);
+  } catch {
+    // Started by a runner that died: let it finish, then log what it printed.
+    const started = readJson<ProcessId & { at: number }>(`${base}.started`);
+    const deadline = (started?.at ?? Date.now()) + timeoutMs;
+    while (started && isAlive(started) && Date.now() < deadline) await sleep(100);
+    if (started && isAlive(started)) killGroup(started.pid, 'SIGKILL');
+    const durationMs = started ? Date.now() - started.at : 0;
+    writeLogEntry(log, now(), hook, '?', durationMs, `${base}.out`, 'started by an unload runner that died; status unknown');
+    writeFileAtomic(`${base}.done`, JSON.stringify({ status: '?' }));
+    return { status: '?', durationMs };
+  }
+  const out = openSync(`${base}.out`, 'a', 0o600);
+  const startedAt = Date.now();
+  const status = await new Promise<number | string>((resolve) => {
+    const [command, args] = commandFor(hook);
+    const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', out, out], detached: true });
+    child.on('error', (error) => {
+      writeSync(out, `cannot start: ${error.message}\n`);
+      resolve(127);
+    });
+    if (child.pid) {
+      writeSync(marker, JSON.stringify({ pid: child.pid, start: processStartTime(child.pid) ?? '', at: startedAt }));
+    }
+    closeSync(marker);
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid) killGroup(child.pid, 'SIGTERM');
+      setTimeout(() => child.pid && killGroup(child.pid, 'SIGKILL'), 1000).unref();
+    }, timeoutMs);
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve(timedOut ? `timeout after ${timeoutMs / 1000}s` : code ?? `signal ${signal}`);
+    });
+  });
+  closeSync(out);
+  const durationMs = Date.now() - startedAt;
+  writeLogEntry(log, new Date(startedAt), hook, status, durationMs, `${base}.out`);
+  writeFileAtomic(`${base}.done`, JSON.stringify({ status }));
+  return { status, durationMs };
+}
+
+function commandFor(hook: UnloadHookRecord): [string, string[]] {
+  if (hook.kind === 'argv') return [hook.args[0], hook.args.slice(1)];
+  if (hook.kind === 'sh') return ['bash', ['-c', hook.args[0]]];
+  try {
+    accessSync(hook.args[0], constants.X_OK);
+    return [hook.args[0], []];
+  } catch {
+    return ['bash', [hook.args[0]]];
+  }
+}
+
+/** unload.log: per hook `[time] exit STATUS after N ms: HOOK`, then its output, each line prefixed `  | `. */
+function writeLogEntry(log: string, at: Date, hook: UnloadHookRecord, status: number | string, durationMs: number, outPath: string, note?: string): void {
+  let output = '';
+  try {
+    output = readFileSync(outPath, 'utf8');
+  } catch {
+    /* printed nothing */
+  }
+  const lines = output.length ? output.replace(/\n$/, '').split('\n').map((l) => `  | ${l}\n`).join('') : '';
+  appendFileSync(log, `[${at.toISOString()}] exit ${status} after ${durationMs} ms: ${describeHook(hook)}${note ? ` (${note})` : ''}\n${lines}`);
+  rmQuiet(outPath);
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* already gone */
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
