@@ -195,7 +195,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   if (target.WS_ROOT && text) say(`ws: export ${text}`);
 
   if (opts.format === 'json') return renderJson(changes);
-  return renderShell(opts.format, changes, locals(opts.format, { ctx, state, watches, valid, current, target }));
+  return renderShell(opts.format, changes, locals(opts.format, { home, ctx, state, watches, valid, current, target }));
 }
 
 /** 'blocked' if a file may not run (after saying so), undefined if all may. */
@@ -245,6 +245,7 @@ function lastGood(home: string, ctx: Context, base: Env, current: Env, previousR
 }
 
 interface LocalsInput {
+  home: string;
   ctx: Context | undefined;
   state: ContextState | '';
   watches: string[];
@@ -254,7 +255,7 @@ interface LocalsInput {
 }
 
 /** The hook's own variables: what it compares at the next prompt to skip ws-export. */
-function locals(shell: Shell, { ctx, state, watches, valid, current, target }: LocalsInput): ShellLocals {
+function locals(shell: Shell, { home, ctx, state, watches, valid, current, target }: LocalsInput): ShellLocals {
   const ceil = [...ceilings(current)];
   const knobs = [current.WS_WORKSPACE, current.WS_CEILING_DIRS, current.WS_ENVRC, target.WS_ENV].map((v) => v ?? '').join('\x1f');
   return {
@@ -262,6 +263,7 @@ function locals(shell: Shell, { ctx, state, watches, valid, current, target }: L
     _ws_root: ctx?.root ?? '',
     _ws_name: ctx?.name ?? '',
     _ws_state: state,
+    _ws_ctxdir: ctx ? contextDir(home, ctx.root) : '',
     _ws_knobs: knobs,
     _ws_ceil: shell === 'fish' ? ceil : `:${ceil.join(':')}:`,
     _ws_valid: valid,

@@ -8,7 +8,8 @@ import { quoteFish, quotePosix } from './quote.js';
  * directory (walked up from $PWD with `test -f`), the validity marker of the
  * loaded result, and each watched file's mtime against a pair of stamp files
  * that bracket it (`-nt lo && -ot hi`). Only if something changed does it run
- * ws-export. The variables it reads are set by ws-export's own output.
+ * ws-export. The variables it reads are set by ws-export's own output. Then
+ * it renders the prompt segment, if `ws-prompt init` defined the function.
  */
 export function renderHook(shell: Shell, exporter: string): string {
   if (shell === 'fish') return fishHook(quoteFish(exporter));
@@ -41,6 +42,7 @@ const bashHook = (exporter: string) => `_ws_unchanged() {
 _ws_hook() {
   local _ws_status=$?
   _ws_unchanged || eval "$(${exporter} bash --pid $$)"
+  declare -F _ws_prompt_render >/dev/null && _ws_prompt_render
   return $_ws_status
 }
 if [[ ";\${PROMPT_COMMAND[*]:-};" != *";_ws_hook;"* ]]; then
@@ -78,6 +80,8 @@ const zshHook = (exporter: string) => `_ws_unchanged() {
 }
 _ws_hook() {
   _ws_unchanged || eval "$(${exporter} zsh --pid $$)"
+  (( $+functions[_ws_prompt_render] )) && _ws_prompt_render
+  return 0
 }
 typeset -ag precmd_functions chpwd_functions
 (( \${precmd_functions[(I)_ws_hook]} )) || precmd_functions=(_ws_hook $precmd_functions)
@@ -122,5 +126,6 @@ const fishHook = (exporter: string) => `function _ws_unchanged
 end
 function _ws_hook --on-event fish_prompt --on-variable PWD
   _ws_unchanged; or ${exporter} fish --pid $fish_pid | source
+  functions -q _ws_prompt_render; and _ws_prompt_render
 end
 `;

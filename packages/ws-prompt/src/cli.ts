@@ -1,0 +1,93 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  CliError,
+  EX,
+  contextDir,
+  ensureStateHome,
+  findContext,
+  isShell,
+  isTrusted,
+  listUsers,
+  LOCAL_FILE,
+  readContextRecord,
+  runCli,
+  trustState,
+} from '@ws/core';
+import { existsSync } from 'node:fs';
+import { DEFAULT_FORMAT, parseFormat, parseGlyphs, renderSegment, type Markers, type PromptState } from './format.js';
+import { renderInit } from './init.js';
+
+/** The state of the current directory's context as the state home knows it. */
+function stateOf(home: string, env: NodeJS.ProcessEnv, root: string, files: string[]): PromptState {
+  try {
+    if (!files.every((file) => isTrusted(trustState(home, file, env)))) return 'blocked';
+  } catch {
+    return 'blocked';
+  }
+  const record = readContextRecord(contextDir(home, root));
+  if (record?.state === 'error' || record?.state === 'building' || record?.state === 'blocked') return record.state;
+  // Allowed but not what this shell has loaded: its inputs are not applied yet.
+  return env.WS_ROOT === root && record?.state === 'ready' ? 'ready' : 'stale';
+}
+
+function runningServices(dir: string): number {
+  try {
+    return readdirSync(join(dir, 'services')).filter((name) => existsSync(join(dir, 'services', name, 'pid'))).length;
+  } catch {
+    return 0;
+  }
+}
+
+await runCli({
+  name: 'ws-prompt',
+  description: 'Print a prompt segment for the context of the current directory (empty outside one).',
+  args: {
+    format: { type: 'positional', description: `placeholders %n name, %e environment, %s state glyph, %u users, %S services, %% (default '${DEFAULT_FORMAT}'); or 'init'`, required: false },
+    initArg: { type: 'positional', description: 'after init: bash, zsh or fish', required: false },
+    initFormat: { type: 'positional', description: 'after init SHELL: the FORMAT', required: false },
+    glyphs: { type: 'string', description: "state glyphs, e.g. 'ready=●,building=◌,stale=○,error=✗,blocked=⊘'" },
+    shell: { type: 'string', description: "wrap colors in the shell's non-printing markers: bash, zsh or plain" },
+  },
+  help: `States: ready, building, stale (inputs changed, build pending), error, blocked.
+In an rc file, after the ws hook line (renders $WS_PROMPT at each prompt, no process):
+  bash  eval "$(ws-prompt init bash)";  PS1='$WS_PROMPT \\w \\$ '
+  zsh   eval "$(ws-prompt init zsh)";   setopt prompt_subst; PROMPT='$WS_PROMPT %~ %# '
+  fish  ws-prompt init fish | source;  then use $WS_PROMPT in fish_prompt
+
+Exit codes: 0 ok, 64 usage, 77 unsafe state home.`,
+  run({ args, env, cwd, out }) {
+    const glyphs = parseGlyphs(args.glyphs);
+    if (args.format === 'init') {
+      if (!args.initArg || !isShell(args.initArg)) throw new CliError(EX.USAGE, 'init needs a shell: bash, zsh or fish');
+      out(renderInit(args.initArg, parseFormat(args.initFormat ?? DEFAULT_FORMAT), glyphs));
+      return;
+    }
+    if (args.initArg !== undefined) throw new CliError(EX.USAGE, `unexpected argument '${args.initArg}'`);
+    if (args.shell !== undefined && !['bash', 'zsh', 'plain'].includes(args.shell)) throw new CliError(EX.USAGE, `--shell must be bash, zsh or plain, not '${args.shell}'`);
+    const tokens = parseFormat(args.format ?? DEFAULT_FORMAT);
+    const ctx = findContext({ env, cwd });
+    if (!ctx) return;
+    const home = ensureStateHome(env);
+    const local = join(ctx.root, LOCAL_FILE);
+    const files = [ctx.file, ...(ctx.file.endsWith('/.workspace') && existsSync(local) ? [local] : [])];
+    const dir = contextDir(home, ctx.root);
+    const noColor = 'NO_COLOR' in env;
+    // In a prompt the output is captured, not a terminal: --shell says it is meant for one.
+    const color: Markers | undefined = noColor ? undefined : args.shell ? (args.shell as Markers) : process.stdout.isTTY ? 'plain' : undefined;
+    out(
+      `${renderSegment(
+        tokens,
+        {
+          name: ctx.name,
+          env: env.WS_ROOT === ctx.root ? env.WS_ENV ?? 'default' : env.WS_ENV || 'default',
+          state: stateOf(home, env, ctx.root, files),
+          users: listUsers(dir).live.length,
+          services: runningServices(dir),
+        },
+        glyphs,
+        color,
+      )}\n`,
+    );
+  },
+});
