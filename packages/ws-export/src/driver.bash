@@ -1,22 +1,32 @@
-# The evaluation driver: runs a workspace file in bash and leaves its results
-# in $_WS_EVAL for ws-export to read:
+# The build driver: runs a workspace file in bash and leaves its results in
+# $_WS_EVAL (the context's build directory) for ws-export to read:
 #   env       the exported environment afterwards, NUL-separated NAME=VALUE
 #   watches   files to watch (watch_file), NUL-separated
 #   on_unload hooks registered with on_unload
-#   status    the exit status, and the file:line of the last failing command
-# stdout is already stderr (the user sees what the file prints); stdin is /dev/null.
+#   status    written last: the exit status and the file:line of the last
+#             failing command; its existence means the build is over
+# stdout and stderr go to the build log; stdin is /dev/null.
 
 _ws_fail_at=
+_ws_started=${EPOCHREALTIME/./}
 _ws_finish() {
   local status=$?
+  trap - ERR
   if ((status == 0)); then
     env -0 >"$_WS_EVAL/env.tmp" && mv "$_WS_EVAL/env.tmp" "$_WS_EVAL/env" || status=70
   fi
-  printf '%s %s\n' "$status" "$_ws_fail_at" >"$_WS_EVAL/status"
+  local TZ=UTC now=${EPOCHREALTIME/./} ts type=build.done
+  printf -v ts '%(%Y-%m-%dT%H:%M:%S)T' -1
+  ((status == 0)) || type=build.fail
+  printf '{"v":1,"ts":"%s.%sZ","type":"%s","context":%s,"root":%s,"build":"%s","status":%d,"duration_ms":%d}\n' \
+    "$ts" "${now: -6:3}" "$type" "$_WS_JSON_CONTEXT" "$_WS_JSON_ROOT" "$_WS_BUILD_ID" "$status" \
+    $(((now - _ws_started) / 1000)) >>"$_WS_EVENTS"
+  printf '%s %s\n' "$status" "$_ws_fail_at" >"$_WS_EVAL/status.tmp"
+  mv "$_WS_EVAL/status.tmp" "$_WS_EVAL/status"
 }
 trap _ws_finish EXIT
-# Remember where a command last failed, to point at it if the file fails.
-trap '_ws_fail_at=${BASH_SOURCE[0]-}:${LINENO}' ERR
+# Remember where a command of the workspace file last failed, to point at it.
+trap '[[ ${BASH_SOURCE[0]-} == /* ]] && _ws_fail_at=${BASH_SOURCE[0]}:${LINENO}' ERR
 set -E
 
 cd "$WS_ROOT" || exit 66
@@ -24,5 +34,4 @@ source_env "$_WS_FILE" || exit
 if [[ -n ${_WS_LOCAL-} ]]; then
   source_env_if_exists "$_WS_LOCAL" || exit
 fi
-trap - ERR
 exit 0

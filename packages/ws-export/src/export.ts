@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
   allowRecordPath,
@@ -20,6 +20,7 @@ import {
   LOCAL_FILE,
   loadedEnvPath,
   nearestShell,
+  readContextRecord,
   readJson,
   readText,
   registerUnloadHook,
@@ -40,7 +41,7 @@ import {
   type Shell,
   type ShellLocals,
 } from '@ws/core';
-import { evaluate, type Evaluation } from './evaluate.js';
+import { buildStatusPath, inspectBuild, readBuildLog, startBuild, waitForBuild, type BuildRequest, type BuildResult } from './build.js';
 import { makeStamps, pruneStamps } from './stamps.js';
 
 export interface ExportOptions {
@@ -118,6 +119,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   let watches: string[] = [];
   let valid = '';
   let joined = false;
+  const extraWatches: string[] = [];
 
   if (ctx) {
     const dir = contextDir(home, ctx.root);
@@ -136,28 +138,33 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
         WS_ENV: opts.envName || base.WS_ENV || 'default',
       };
       mkdirSync(wsVars.WS_STATE_DIR!, { recursive: true, mode: 0o700 });
-      const evaluation = await evaluate({
-        scratch: join(dir, 'cache'),
-        root: ctx.root,
-        file: ctx.file,
-        local: local && existsSync(local) ? local : undefined,
-        env: { ...base, ...wsVars },
-        exporter: opts.exporter,
-        output: 2,
-      });
-      watches.push(...evaluation.watches);
-      const problem = evaluation.ok ? wsViolation(evaluation.env!, { ...base, ...wsVars }) : undefined;
-      if (evaluation.ok && !problem) {
-        target = { ...evaluation.env! };
-        for (const name of Object.keys(target)) if (name.startsWith('_WS_')) delete target[name];
-        state = 'ready';
-        writeFileAtomic(join(dir, 'cache', 'last-good.json'), encodeDiff(diffEnv(base, target)));
-        writeFileAtomic(loadedEnvPath(dir), JSON.stringify(target));
-        for (const hook of evaluation.hooks) registerUnloadHook(dir, hook, now);
-      } else {
-        say(color.red(problem ? `ws: ${ctx.file}: ${problem}` : failureLine(ctx, evaluation)));
-        state = 'error';
+      const cacheDir = join(dir, 'cache');
+      const localFile = local && existsSync(local) ? local : undefined;
+      const outcome = await obtainBuild({ home, ctx, cacheDir, base, wsVars, localFile, opts });
+      if (outcome.kind === 'pending') {
+        say(`ws: building ${ctx.name} in the background…`);
+        state = 'building';
         target = lastGood(home, ctx, base, current, previousRoot);
+        extraWatches.push(buildStatusPath(cacheDir), '', '');
+      } else {
+        const { request, result } = outcome;
+        if (outcome.showLog) err(readBuildLog(cacheDir));
+        watches.push(...result.watches);
+        const fresh = { ...request.base, ...request.wsVars };
+        const problem = result.ok ? wsViolation(result.env!, fresh) : undefined;
+        if (result.ok && !problem) {
+          // The build ran on the base of the shell that started it; apply what it changed to ours.
+          target = applyChanges({ ...base, ...wsVars }, diffEnv(fresh, result.env!).next);
+          state = 'ready';
+          writeFileAtomic(join(cacheDir, 'last-good.json'), encodeDiff(diffEnv(base, target)));
+          writeFileAtomic(loadedEnvPath(dir), JSON.stringify(target));
+          for (const hook of result.hooks) registerUnloadHook(dir, hook, now);
+        } else {
+          if (!outcome.showLog) err(readBuildLog(cacheDir));
+          say(color.red(problem ? `ws: ${ctx.file}: ${problem}` : failureLine(ctx, result)));
+          state = 'error';
+          target = lastGood(home, ctx, base, current, previousRoot);
+        }
       }
     }
     if (state !== 'blocked') {
@@ -171,7 +178,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
     if (state === 'ready') emitEvent(home, 'context.load', ctx, { env: target.WS_ENV, file: ctx.file }, env, now);
     const stampsRoot = join(dir, 'cache', 'stamps');
     const stampDir = join(stampsRoot, `${String(now.getTime()).padStart(14, '0')}-${process.pid}`);
-    watches = makeStamps(stampDir, watches);
+    watches = [...makeStamps(stampDir, watches), ...extraWatches];
     if (state === 'ready') {
       valid = join(stampDir, 'valid');
       writeFileAtomic(valid, '');
@@ -196,6 +203,71 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
 
   if (opts.format === 'json') return renderJson(changes);
   return renderShell(opts.format, changes, locals(opts.format, { home, ctx, state, watches, valid, current, target }));
+}
+
+interface BuildInput {
+  home: string;
+  ctx: Context;
+  cacheDir: string;
+  base: Env;
+  wsVars: Env;
+  localFile: string | undefined;
+  opts: ExportOptions;
+}
+
+type BuildOutcome = { kind: 'pending' } | { kind: 'done'; request: BuildRequest; result: BuildResult; showLog: boolean };
+
+/** True if an input of a finished build changed after the build started (it must run again). */
+function inputsChangedSince(request: BuildRequest, result: BuildResult): boolean {
+  for (const path of [request.file, ...(request.local ? [request.local] : []), ...result.watches]) {
+    try {
+      if (statSync(path).mtimeMs >= request.started) return true;
+    } catch {
+      /* absent: it was absent or is gone; a deletion is caught by the shell's stamps afterwards */
+    }
+  }
+  return false;
+}
+
+/**
+ * A finished build may serve a shell whose base environment agrees on every
+ * variable the build changed (PATH, say); otherwise the file must run again.
+ */
+function sameBaseWhereItMatters(build: { request: BuildRequest; result: BuildResult }, base: Env): boolean {
+  if (!build.result.ok) return true;
+  const changed = diffEnv({ ...build.request.base, ...build.request.wsVars }, build.result.env!).next;
+  return Object.keys(changed).every((name) => name.startsWith('WS_') || build.request.base[name] === base[name]);
+}
+
+/**
+ * Gets a build result for the context: a finished build that is still valid,
+ * else the running one (shared by every shell entering meanwhile), else a new
+ * one. Waits until WS_BUILD_TIMEOUT ms after this process started, then
+ * leaves the build running in the background.
+ */
+async function obtainBuild({ home, ctx, cacheDir, base, wsVars, localFile, opts }: BuildInput): Promise<BuildOutcome> {
+  const timeout = Number(opts.env.WS_BUILD_TIMEOUT);
+  const waitMs = opts.env.WS_BUILD_TIMEOUT && Number.isFinite(timeout) && timeout >= 0 ? timeout : 100;
+  const matches = (r: BuildRequest | undefined) => r && r.file === ctx.file && (r.local ?? '') === (localFile ?? '') && r.wsVars.WS_ENV === wsVars.WS_ENV && r.root === ctx.root;
+  const unloaded = readContextRecord(contextDir(home, ctx.root))?.state === 'unloaded';
+  let state = inspectBuild(cacheDir);
+  if (state.kind === 'done' && matches(state.request) && !unloaded && !inputsChangedSince(state.request, state.result) && sameBaseWhereItMatters(state, base)) {
+    return { kind: 'done', request: state.request, result: state.result, showLog: false };
+  }
+  if (state.kind !== 'running' || !matches(state.request)) {
+    startBuild({
+      home,
+      cacheDir,
+      exporter: opts.exporter,
+      env: opts.env,
+      request: { root: ctx.root, name: ctx.name, file: ctx.file, local: localFile, base, wsVars },
+    });
+  }
+  // The timeout counts from the start of the evaluation (or from our arrival at a running one).
+  if (!(await waitForBuild(cacheDir, Date.now() + waitMs))) return { kind: 'pending' };
+  state = inspectBuild(cacheDir);
+  if (state.kind !== 'done') return { kind: 'pending' };
+  return { kind: 'done', request: state.request, result: state.result, showLog: true };
 }
 
 /** 'blocked' if a file may not run (after saying so), undefined if all may. */
@@ -226,7 +298,7 @@ function wsViolation(result: Env, expected: Env): string | undefined {
   return undefined;
 }
 
-function failureLine(ctx: Context, evaluation: Evaluation): string {
+function failureLine(ctx: Context, evaluation: BuildResult): string {
   const where = evaluation.failAt && !evaluation.failAt.endsWith(':') ? evaluation.failAt : ctx.file;
   return `ws: ${where}: failed with exit status ${evaluation.status}; keeping the last good environment`;
 }
