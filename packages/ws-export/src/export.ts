@@ -20,6 +20,7 @@ import {
   LOCAL_FILE,
   loadedEnvPath,
   nearestShell,
+  quotePosix,
   readContextRecord,
   readJson,
   readText,
@@ -43,6 +44,7 @@ import {
 } from '@ws/core';
 import { buildStatusPath, inspectBuild, readBuildLog, startBuild, waitForBuild, type BuildRequest, type BuildResult } from './build.js';
 import { makeStamps, pruneStamps } from './stamps.js';
+import { writeEnterScript } from './enter-script.js';
 
 export interface ExportOptions {
   format: Shell | 'json';
@@ -103,6 +105,9 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   const now = opts.now ?? new Date();
   const color = colorsFor(process.stderr, env);
   const say = (text: string) => err(`${text}\n`);
+  // Informational lines follow WS_LOG_FORMAT like the stdlib's log_status (empty = quiet); errors always show.
+  const format = env.WS_LOG_FORMAT ?? 'ws: %s';
+  const info = (text: string) => format && err(`${format.replace('%s', text)}\n`);
   const home = ensureStateHome(env);
   const current: Env = { ...env };
 
@@ -121,6 +126,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   let joined = false;
   const extraWatches: string[] = [];
 
+  const source = { context: ctx?.name ?? '', root: ctx?.root ?? '' };
   if (ctx) {
     const dir = contextDir(home, ctx.root);
     const local = basename(ctx.file) === WORKSPACE_FILE ? join(ctx.root, LOCAL_FILE) : undefined;
@@ -142,9 +148,9 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
       const localFile = local && existsSync(local) ? local : undefined;
       const outcome = await obtainBuild({ home, ctx, cacheDir, base, wsVars, localFile, opts });
       if (outcome.kind === 'pending') {
-        say(`ws: building ${ctx.name} in the background…`);
+        info(`building ${ctx.name} in the background…`);
         state = 'building';
-        target = lastGood(home, ctx, base, current, previousRoot);
+        target = lastGood(home, ctx, base, current, previousRoot, wsVars);
         extraWatches.push(buildStatusPath(cacheDir), '', '');
       } else {
         const { request, result } = outcome;
@@ -163,7 +169,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
           if (!outcome.showLog) err(readBuildLog(cacheDir));
           say(color.red(problem ? `ws: ${ctx.file}: ${problem}` : failureLine(ctx, result)));
           state = 'error';
-          target = lastGood(home, ctx, base, current, previousRoot);
+          target = lastGood(home, ctx, base, current, previousRoot, wsVars);
         }
       }
     }
@@ -171,11 +177,11 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
       // The shell uses this context (possibly its last good environment).
       const record = target.WS_ROOT === ctx.root ? registerUser(dir, pid, now) : undefined;
       joined = target.WS_ROOT === ctx.root;
-      if (record) emitEvent(home, 'user.join', ctx, { pid, shell: record.shell, tty: record.tty }, env, now);
+      if (record) emitEvent(home, 'user.join', source, { pid, shell: record.shell, tty: record.tty }, env, now);
       if (joined) ensureReaper(home, env);
     }
     writeContextRecord(dir, { root: ctx.root, name: ctx.name, file: ctx.file, state: state as ContextState, env: target.WS_ENV ?? base.WS_ENV ?? 'default' }, now);
-    if (state === 'ready') emitEvent(home, 'context.load', ctx, { env: target.WS_ENV, file: ctx.file }, env, now);
+    if (state === 'ready') emitEvent(home, 'context.load', source, { env: target.WS_ENV, file: ctx.file }, env, now);
     const stampsRoot = join(dir, 'cache', 'stamps');
     const stampDir = join(stampsRoot, `${String(now.getTime()).padStart(14, '0')}-${process.pid}`);
     watches = [...makeStamps(stampDir, watches), ...extraWatches];
@@ -198,11 +204,31 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   if (current.WS_DIFF !== target.WS_DIFF) changes.WS_DIFF = target.WS_DIFF;
 
   const text = summary(changes, current);
-  if (previousRoot && previousRoot !== target.WS_ROOT) say('ws: unloading');
-  if (target.WS_ROOT && text) say(`ws: export ${text}`);
+  if (previousRoot && previousRoot !== target.WS_ROOT) info('unloading');
+  if (target.WS_ROOT && text) info(`export ${text}`);
 
   if (opts.format === 'json') return renderJson(changes);
-  return renderShell(opts.format, changes, locals(opts.format, { home, ctx, state, watches, valid, current, target }));
+  const shellLocals = locals(opts.format, { home, ctx, state, watches, valid, current, target });
+  let code = renderShell(opts.format, changes, shellLocals);
+  if (ctx && state === 'ready' && opts.format !== 'fish') {
+    // Next time this shell enters from outside, the hook can apply this result itself.
+    const applied = diffEnv(base, target);
+    const script = writeEnterScript({
+      shell: opts.format,
+      home,
+      contextDir: contextDir(home, ctx.root),
+      source,
+      prev: applied.prev,
+      changes: { ...applied.next, WS_DIFF: target.WS_DIFF },
+      locals: shellLocals,
+      knobs: [current.WS_WORKSPACE ?? '', current.WS_CEILING_DIRS ?? '', current.WS_ENVRC ?? ''],
+    });
+    code +=
+      opts.format === 'bash'
+        ? `declare -gA _ws_known 2>/dev/null; _ws_known[${quotePosix(ctx.root)}]=${quotePosix(script)};\n`
+        : `typeset -gA _ws_known; _ws_known+=(${quotePosix(ctx.root)} ${quotePosix(script)});\n`;
+  }
+  return code;
 }
 
 interface BuildInput {
@@ -303,15 +329,19 @@ function failureLine(ctx: Context, evaluation: BuildResult): string {
   return `ws: ${where}: failed with exit status ${evaluation.status}; keeping the last good environment`;
 }
 
-/** After a failed evaluation: keep what is loaded if it is this context, else its last good result, else nothing. */
-function lastGood(home: string, ctx: Context, base: Env, current: Env, previousRoot: string | undefined): Env {
+/**
+ * While building or after a failure: keep what is loaded if it is this
+ * context, else its last good result, else just the WS_* variables (the
+ * shell is in the context and counts as its user all the same).
+ */
+function lastGood(home: string, ctx: Context, base: Env, current: Env, previousRoot: string | undefined, wsVars: Env): Env {
   if (previousRoot === ctx.root) {
     const kept = { ...current };
     delete kept.WS_DIFF;
     return kept;
   }
   const record = readJson<LastGood['diff']>(join(contextDir(home, ctx.root), 'cache', 'last-good.json'));
-  if (!record?.next) return base;
+  if (!record?.next) return { ...base, ...wsVars };
   const next = Object.fromEntries(Object.entries(record.next).map(([k, v]) => [k, v ?? undefined]));
   return applyChanges(base, next);
 }

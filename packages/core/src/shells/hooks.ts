@@ -16,7 +16,8 @@ export function renderHook(shell: Shell, exporter: string): string {
   return shell === 'zsh' ? zshHook(quotePosix(exporter)) : bashHook(quotePosix(exporter));
 }
 
-const bashHook = (exporter: string) => `_ws_unchanged() {
+const bashHook = (exporter: string) => `declare -gA _ws_known 2>/dev/null
+_ws_unchanged() {
   [[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-}$'\\x1f'\${WS_ENV-} == "\${_ws_knobs-x}" ]] || return 1
   if [[ $PWD != "\${_ws_pwd-}" ]]; then
     [[ -z \${WS_WORKSPACE-} ]] || return 1
@@ -26,7 +27,11 @@ const bashHook = (exporter: string) => `_ws_unchanged() {
       [[ $d == / ]] && break
       d=\${d%/*}; d=\${d:-/}
     done
-    [[ $found == "\${_ws_root-}" ]] || return 1
+    if [[ $found != "\${_ws_root-}" ]]; then
+      # Entering from outside a context it entered before: the cached result, if still valid.
+      [[ -n $found && -z \${WS_DIFF-} && -n \${_ws_known[$found]-} ]] && source "\${_ws_known[$found]}" && return 0
+      return 1
+    fi
     _ws_pwd=$PWD
   fi
   [[ -z \${_ws_valid-} || -e $_ws_valid ]] || return 1
@@ -54,7 +59,8 @@ if [[ ";\${PROMPT_COMMAND[*]:-};" != *";_ws_hook;"* ]]; then
 fi
 `;
 
-const zshHook = (exporter: string) => `_ws_unchanged() {
+const zshHook = (exporter: string) => `typeset -gA _ws_known
+_ws_unchanged() {
   emulate -L zsh
   [[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-}$'\\x1f'\${WS_ENV-} == "\${_ws_knobs-x}" ]] || return 1
   if [[ $PWD != "\${_ws_pwd-}" ]]; then
@@ -65,7 +71,10 @@ const zshHook = (exporter: string) => `_ws_unchanged() {
       [[ $d == / ]] && break
       d=\${d%/*}; d=\${d:-/}
     done
-    [[ $found == "\${_ws_root-}" ]] || return 1
+    if [[ $found != "\${_ws_root-}" ]]; then
+      [[ -n $found && -z \${WS_DIFF-} && -n \${_ws_known[$found]-} ]] && source "\${_ws_known[$found]}" && return 0
+      return 1
+    fi
     _ws_pwd=$PWD
   fi
   [[ -z \${_ws_valid-} || -e $_ws_valid ]] || return 1

@@ -1,0 +1,203 @@
+#!/usr/bin/env node
+// pnpm bench: SPEC §7's numbers, ws side by side with direnv in one run.
+// Installs nothing: it says what is missing. Timing assertions live here,
+// never in tests. Usage: node bench/bench.mjs [--quick] [--json PATH]
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const jsonPath = args.includes('--json') ? resolve(args[args.indexOf('--json') + 1]) : join(repo, 'bench', 'results.json');
+const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const missing = ['bash', 'direnv', 'strace'].filter((cmd) => !has(cmd));
+if (missing.length) console.error(`bench: missing ${missing.join(', ')}: apt-get install ${missing.join(' ')} (figures that need them are skipped)`);
+const haveDirenv = has('direnv');
+
+const root = mkdtempSync(join(tmpdir(), 'ws-bench-'));
+const home = join(root, 'home');
+mkdirSync(home);
+const env = {
+  PATH: `${repo}/bin:${process.env.PATH}`,
+  HOME: home,
+  XDG_STATE_HOME: join(root, 'state'),
+  XDG_CONFIG_HOME: join(root, 'config'),
+  XDG_DATA_HOME: join(root, 'data'),
+  XDG_CACHE_HOME: join(root, 'cache'),
+  LANG: 'C.UTF-8',
+  TERM: 'dumb',
+  NO_COLOR: '1',
+  WS_LOG_FORMAT: '',
+  DIRENV_LOG_FORMAT: '',
+  WS_UNLOAD_GRACE: '0',
+  WS_REAPER_IDLE: '5',
+};
+const sh = (script, extra = {}) => execFileSync('bash', ['--noprofile', '--norc', '-c', script], { env: { ...env, ...extra }, encoding: 'utf8', cwd: root });
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const results = [];
+const record = (id, what, ws, direnv, target, unit = 'ms', note = '') => {
+  results.push({ id, what, ws, direnv, ratio: ws !== undefined && direnv ? ws / direnv : undefined, target, unit, note });
+};
+
+function project(name, content) {
+  const dir = join(root, name);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, '.workspace'), content);
+  writeFileSync(join(dir, '.envrc'), content);
+  sh(`ws-allow ${dir} >/dev/null 2>&1; direnv allow ${dir} >/dev/null 2>&1 || true`);
+  return dir;
+}
+
+// Runs a bash script with both hooks loaded and prints what it echoes.
+const hooks = `eval "$(ws-export hook bash)"; ${haveDirenv ? 'eval "$(direnv hook bash)";' : ''}`;
+const clock = 'now() { local t=$EPOCHREALTIME; echo "${t/./}"; }';
+
+// (a) prompt with nothing changed: per prompt, in one shell, many prompts.
+const trivial = project('trivial', 'export TRIVIAL=1\n');
+{
+  const n = quick ? 200 : 1000;
+  const run = (hook) =>
+    Number(sh(`${hooks} ${clock}; cd ${trivial}; ${hook}; ${hook}; a=$(now); for ((i=0;i<${n};i++)); do ${hook}; done; b=$(now); echo $(( (b-a) ))`).trim()) / n / 1000;
+  const ws = median([1, 2, 3].map(() => run('_ws_hook')));
+  const direnv = haveDirenv ? median([1, 2, 3].map(() => run('_direnv_hook'))) : undefined;
+  let processes = '?';
+  if (has('strace')) {
+    const out = spawnSync('strace', ['-f', '-e', 'trace=execve,clone,clone3,fork,vfork', '-o', join(root, 'strace.a'), 'bash', '--noprofile', '--norc', '-c', `${hooks} cd ${trivial}; _ws_hook; echo START >/dev/null; for ((i=0;i<50;i++)); do _ws_hook; done`], { env, cwd: root });
+    const lines = readFileSync(join(root, 'strace.a'), 'utf8').split('\n');
+    const startAt = lines.findIndex((l) => l.includes('execve') && false);
+    void startAt;
+    // Count process creations after the first (loading) prompt: run twice, subtract.
+    spawnSync('strace', ['-f', '-e', 'trace=execve,clone,clone3,fork,vfork', '-o', join(root, 'strace.b'), 'bash', '--noprofile', '--norc', '-c', `${hooks} cd ${trivial}; _ws_hook`], { env, cwd: root });
+    const count = (f) => readFileSync(join(root, f), 'utf8').split('\n').filter((l) => /\b(clone3?|fork|vfork)\(/.test(l) && !/= -1/.test(l)).length;
+    processes = String(count('strace.a') - count('strace.b'));
+    void out;
+  }
+  record('a', 'prompt, nothing changed (per prompt)', ws, direnv, '≤ 1/50 of direnv, 0 processes', 'ms', `processes in 50 prompts: ${processes}`);
+}
+
+// (b) re-enter an unchanged, cached context: cd in + prompt.
+{
+  const n = quick ? 20 : 60;
+  const run = (hook) =>
+    sh(`${hooks} ${clock}; cd ${trivial}; ${hook}; cd ..; ${hook}; for ((i=0;i<${n};i++)); do cd ${trivial}; a=$(now); ${hook}; b=$(now); echo $((b-a)); cd ..; ${hook}; done`)
+      .trim()
+      .split('\n')
+      .map((x) => Number(x) / 1000);
+  const ws = median(run('_ws_hook'));
+  const direnv = haveDirenv ? median(run('_direnv_hook')) : undefined;
+  record('b', 're-enter unchanged cached context (cd + prompt)', ws, direnv, '≤ 1/10 of direnv');
+}
+
+// (c) first enter of a trivial workspace file (nothing cached).
+{
+  const n = quick ? 10 : 30;
+  const ws = [];
+  const direnv = [];
+  for (let i = 0; i < n; i++) {
+    rmSync(join(root, 'state', 'ws', 'contexts'), { recursive: true, force: true });
+    const t0 = process.hrtime.bigint();
+    sh(`cd ${trivial}; ws-export json >/dev/null`);
+    ws.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (haveDirenv) {
+      const t1 = process.hrtime.bigint();
+      sh(`cd ${trivial}; direnv export json >/dev/null`);
+      direnv.push(Number(process.hrtime.bigint() - t1) / 1e6);
+    }
+  }
+  record('c', 'first enter of a trivial workspace file', median(ws), haveDirenv ? median(direnv) : undefined, '≤ 3 × direnv');
+}
+
+// (d) prompt while a 5 s build runs.
+{
+  const slow = project('slow', `sleep ${quick ? 2 : 5}\nexport SLOW=1\n`);
+  const out = sh(`${hooks} ${clock}; cd ${slow}; a=$(now); _ws_hook 2>/dev/null; b=$(now); echo first $((b-a)); for ((i=0;i<20;i++)); do a=$(now); _ws_hook 2>/dev/null; b=$(now); echo p $((b-a)); done; echo state $_ws_state`);
+  const first = Number(/first (\d+)/.exec(out)[1]) / 1000;
+  const prompts = [...out.matchAll(/p (\d+)/g)].map((m) => Number(m[1]) / 1000);
+  let direnv;
+  if (haveDirenv) {
+    const t = process.hrtime.bigint();
+    sh(`cd ${slow}; direnv export json >/dev/null`);
+    direnv = Number(process.hrtime.bigint() - t) / 1e6;
+  }
+  record('d', 'prompt while a 5 s build runs', median(prompts), direnv, '≤ 150 ms, env from cache', 'ms', `the prompt that starts the build: ${first.toFixed(1)} ms`);
+}
+
+// (e) last user exits -> first unload hook starts (grace 0, so this is the latency after the grace).
+{
+  const dir = project('unload', `on_unload -- bash -c 'echo \${EPOCHREALTIME/./} > "$WS_ROOT/hook-started"'\n`);
+  const measure = (signal) => {
+    const samples = [];
+    for (let i = 0; i < (quick ? 3 : 5); i++) {
+      rmSync(join(dir, 'hook-started'), { force: true });
+      const user = spawn('sleep', ['600'], { stdio: 'ignore' });
+      sh(`cd ${dir}; ws-export json --pid ${user.pid} >/dev/null 2>&1`);
+      const killedAt = Date.now() * 1000;
+      user.kill(signal);
+      const deadline = Date.now() + 10_000;
+      while (!existsSync(join(dir, 'hook-started')) && Date.now() < deadline) spawnSync('sleep', ['0.02']);
+      const started = Number(readFileSync(join(dir, 'hook-started'), 'utf8').trim());
+      samples.push((started - killedAt) / 1000);
+    }
+    return median(samples);
+  };
+  record('e1', 'last user exits (SIGTERM) -> first unload hook', measure('SIGTERM'), undefined, '≤ 1 s after the grace');
+  record('e2', 'last user SIGKILLed -> first unload hook', measure('SIGKILL'), undefined, '≤ 2 s after SIGKILL');
+}
+
+// (f) reaper idle with 100 contexts / 300 users.
+{
+  sh('ws-reaper --once >/dev/null 2>&1; pkill -f "ws-reaper" -U $(id -u) 2>/dev/null; true');
+  const stateHome = join(root, 'f-state');
+  const sleepers = Array.from({ length: 300 }, () => spawn('sleep', ['600'], { stdio: 'ignore' }));
+  const startOf = (pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
+  for (let c = 0; c < 100; c++) {
+    const ctx = join(stateHome, 'contexts', `ctx${c}-000000000000`);
+    mkdirSync(join(ctx, 'users'), { recursive: true, mode: 0o700 });
+    writeFileSync(join(ctx, 'context.json'), JSON.stringify({ root: `/nonexistent/ctx${c}`, name: `ctx${c}`, file: '', created: '', lastUsed: '', state: 'ready', env: 'default' }));
+    for (let u = 0; u < 3; u++) {
+      const pid = sleepers[c * 3 + u].pid;
+      writeFileSync(join(ctx, 'users', String(pid)), JSON.stringify({ pid, start: startOf(pid), joined: '' }));
+    }
+  }
+  spawnSync('chmod', ['-R', 'go-w', stateHome]);
+  const reaper = spawn(process.execPath, [join(repo, 'packages/ws-reaper/bin/ws-reaper.mjs'), '--foreground'], { env: { ...env, WS_STATE_HOME: stateHome }, stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 2000));
+  const ticks = () => readFileSync(`/proc/${reaper.pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
+  const seconds = quick ? 5 : 10;
+  const t0 = ticks();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const cpu = ((ticks() - t0) / 100 / seconds) * 100;
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${reaper.pid}/status`, 'utf8'))[1]) / 1024;
+  reaper.kill('SIGKILL');
+  for (const s of sleepers) s.kill('SIGKILL');
+  record('f1', 'reaper CPU, 100 contexts / 300 users, idle', cpu, undefined, '≤ 1 % of a core', '%');
+  record('f2', 'reaper RSS, 100 contexts / 300 users', rss, undefined, '≤ 60 MB', 'MB');
+}
+
+// (g) 200 concurrent allocate_port: duplicates.
+if (existsSync(join(repo, 'bin', 'allocate_port'))) {
+  const out = sh(`for i in $(seq 200); do WS_ROOT=${root}/ctx$((i % 7)) allocate_port --key k$i & done; wait`);
+  const ports = out.trim().split('\n');
+  const dupes = ports.length - new Set(ports).size;
+  record('g', '200 concurrent allocate_port: duplicates', dupes, undefined, '0 duplicates', '', `${ports.length} ports`);
+}
+
+// The table.
+const fmt = (v, unit) => (v === undefined ? '—' : `${v < 10 ? v.toFixed(2) : v.toFixed(1)}${unit === 'ms' ? ' ms' : unit === '%' ? ' %' : unit === 'MB' ? ' MB' : ''}`);
+const rows = results.map((r) => [r.id, r.what, fmt(r.ws, r.unit), fmt(r.direnv, r.unit), r.ratio === undefined ? '—' : r.ratio < 0.01 ? `1/${Math.round(1 / r.ratio)}` : `${r.ratio.toFixed(2)}×`, r.target, r.note]);
+const head = ['', 'what (median)', 'ws', 'direnv', 'ws/direnv', 'target', 'note'];
+const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+console.log(line(head));
+console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+for (const r of rows) console.log(line(r));
+writeFileSync(jsonPath, `${JSON.stringify({ date: new Date().toISOString(), quick, results }, null, 2)}\n`);
+console.log(`\nfigures written to ${jsonPath}`);
+sh(`pkill -f "${root}" 2>/dev/null; true`);
+rmSync(root, { recursive: true, force: true });
