@@ -112,3 +112,14 @@ function sameCommandLine(a: number, b: number): boolean {
 export function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
+
+/**
+ * Wraps a command so that it starts with only stdin, stdout and stderr open.
+ * Node passes every descriptor it inherited to its children; a long-lived
+ * detached process (the reaper, a server, a build) holding a caller's pipe
+ * would keep `$(...)`, a test runner or a terminal waiting forever.
+ */
+export function withoutInheritedFds(command: string, args: string[]): [string, string[]] {
+  const script = 'for f in /proc/$$/fd/*; do f=${f##*/}; [[ $f -gt 2 ]] && eval "exec $f>&-"; done 2>/dev/null; exec "$@"';
+  return ['bash', ['--noprofile', '--norc', '-c', script, 'ws-spawn', command, ...args]];
+}

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readContextRecord } from './context-record.js';
 import { emitEvent } from './events.js';
 import { readText, rmQuiet, writeFileAtomic } from './fs-atomic.js';
 import { locateBinary } from './locate.js';
-import { isAlive } from './proc.js';
+import { isAlive, withoutInheritedFds } from './proc.js';
 import { runUnload, unloadPending } from './unload.js';
 import { listUsers } from './users.js';
 
@@ -27,7 +27,8 @@ export function ensureReaper(home: string, env: NodeJS.ProcessEnv): void {
   const binary = locateBinary('ws-reaper', env);
   if (!binary) return;
   try {
-    const child = spawn(process.execPath, [binary, '--foreground'], {
+    const [command, args] = withoutInheritedFds(process.execPath, [binary, '--foreground']);
+    const child = spawn(command, args, {
       detached: true,
       stdio: 'ignore',
       env: { ...env, WS_STATE_HOME: home },
@@ -44,6 +45,8 @@ export interface SweepResult {
   liveUsers: number;
   /** Contexts with no users that wait for their grace period or an unload. */
   waiting: number;
+  /** When the earliest grace period ends (ms since the epoch), so the caller can wake up then. */
+  nextDue?: number;
 }
 
 export interface SweepOptions {
@@ -51,6 +54,12 @@ export interface SweepOptions {
   now?: () => Date;
   /** Where problems go (the reaper's log). */
   log?: (line: string) => void;
+  /**
+   * Unloads in progress, by context directory. With it, sweep starts unloads
+   * and returns without waiting for them (slow hooks of one context must not
+   * delay noticing dead users of another); without it, it waits for each.
+   */
+  inFlight?: Map<string, Promise<void>>;
 }
 
 const graceMs = (env: NodeJS.ProcessEnv) => (env.WS_UNLOAD_GRACE !== undefined && Number(env.WS_UNLOAD_GRACE) >= 0 ? Number(env.WS_UNLOAD_GRACE) : 2) * 1000;
@@ -81,29 +90,53 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
     }
     result.liveUsers += users.live.length;
     const idleMarker = join(dir, 'idle-since');
-    if (users.live.length > 0) {
+    // An interrupted unload is finished first, users or not: its hooks were promised to run.
+    const pending = unloadPending(dir);
+    if (!pending && users.live.length > 0) {
       rmQuiet(idleMarker);
       continue;
     }
-    const pending = unloadPending(dir);
     if (!pending && (!record || record.state === 'unloaded' || record.state === 'blocked')) continue;
-    let since: number;
-    try {
-      since = statSync(idleMarker).mtimeMs;
-    } catch {
-      writeFileAtomic(idleMarker, `${now().toISOString()}\n`);
-      since = now().getTime();
-    }
-    if (pending || now().getTime() - since >= graceMs(opts.env)) {
-      try {
-        await runUnload(home, dir, { env: opts.env, reason: pending ? 'resumed' : 'last user left', now });
-      } catch (error) {
-        opts.log?.(`unload of ${dir} failed: ${(error as Error).message}`);
-      }
-      rmQuiet(idleMarker);
-    } else {
+    if (opts.inFlight?.has(dir)) {
       result.waiting++;
+      continue;
+    }
+    const due = idleSince(idleMarker, now) + graceMs(opts.env);
+    if (!pending && now().getTime() < due) {
+      result.waiting++;
+      result.nextDue = Math.min(result.nextDue ?? Infinity, due);
+      continue;
+    }
+    const unload = unloadContext(home, dir, idleMarker, pending, opts, now);
+    if (opts.inFlight) {
+      result.waiting++;
+      opts.inFlight.set(
+        dir,
+        unload.finally(() => opts.inFlight?.delete(dir)),
+      );
+    } else {
+      await unload;
     }
   }
   return result;
+}
+
+/** When the context was first seen without users (contexts/<id>/idle-since), recording now if not yet. */
+function idleSince(marker: string, now: () => Date): number {
+  const since = Date.parse(readText(marker)?.trim() ?? '');
+  if (Number.isFinite(since)) return since;
+  const at = now();
+  writeFileAtomic(marker, `${at.toISOString()}\n`);
+  return at.getTime();
+}
+
+async function unloadContext(home: string, dir: string, idleMarker: string, pending: boolean, opts: SweepOptions, now: () => Date): Promise<void> {
+  const reason = pending ? 'resumed' : 'last user left';
+  try {
+    const result = await runUnload(home, dir, { env: opts.env, reason, now });
+    if (result) opts.log?.(`unloaded ${dir} (${reason}): ${result.hooks} hook(s), ${result.failed} failed`);
+  } catch (error) {
+    opts.log?.(`unload of ${dir} failed: ${(error as Error).message}`);
+  }
+  rmQuiet(idleMarker);
 }

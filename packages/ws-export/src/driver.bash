@@ -7,6 +7,14 @@
 #             failing command; its existence means the build is over
 # stdout and stderr go to the build log; stdin is /dev/null.
 
+# Keep no descriptor of whoever started us: a server the file starts would
+# inherit it and hold it open (a terminal, a test runner's pipe).
+for _ws_fd in /proc/$$/fd/*; do
+  _ws_fd=${_ws_fd##*/}
+  [[ $_ws_fd -gt 2 ]] && exec {_ws_fd}>&-
+done 2>/dev/null
+unset _ws_fd
+
 _ws_fail_at=
 _ws_started=${EPOCHREALTIME/./}
 _ws_finish() {
