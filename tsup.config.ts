@@ -18,7 +18,8 @@ export default defineConfig(
       bundle: true,
       noExternal: [/.*/],
       splitting: false,
-      clean: true,
+      // No clean: a concurrent build must never see a binary's bundle missing.
+      clean: false,
       silent: true,
       loader: { '.bash': 'text', '.nix': 'text' },
       define: { __WS_VERSION__: JSON.stringify(version ?? '0.1.0') },
