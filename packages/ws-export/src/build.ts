@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { emitEvent, isAlive, processStartTime, readJson, readText, tryLock, writeFileAtomic, type Env } from '@ws/core';
 import driver from './driver.bash';
 import stdlib from './stdlib.bash';
+import stdlibNix from './stdlib-nix.bash';
 
 /** An unload hook as registered by `on_unload`: a file, a shell command line, or an argv. */
 export interface HookSpec {
@@ -124,7 +125,7 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
     writeFileAtomic(join(dir, 'request.json'), JSON.stringify(request));
     const log = openSync(join(dir, 'log'), 'a', 0o600);
     const source = { context: request.name, root: request.root };
-    const child = spawn('bash', ['--noprofile', '--norc', '-c', `${stdlib}\n${driver}`, 'ws-build'], {
+    const child = spawn('bash', ['--noprofile', '--norc', '-c', `${stdlib}\n${stdlibNix}\n${driver}`, 'ws-build'], {
       cwd: request.root,
       env: {
         ...request.base,
