@@ -18,3 +18,5 @@ export * from './context-record.js';
 export * from './locate.js';
 export * from './unload.js';
 export * from './reaper.js';
+export * from './services.js';
+export * from './event-stream.js';
