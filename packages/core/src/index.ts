@@ -4,6 +4,7 @@ export * from './env-diff.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './fs-atomic.js';
+export * from './ports.js';
 export * from './proc.js';
 export * from './run-cli.js';
 export * from './state.js';
