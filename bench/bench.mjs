@@ -32,7 +32,8 @@ const env = {
   NO_COLOR: '1',
   WS_LOG_FORMAT: '',
   DIRENV_LOG_FORMAT: '',
-  WS_UNLOAD_GRACE: '0',
+  // Long enough that leaving and re-entering in (b) is a re-entry, not an unload.
+  WS_UNLOAD_GRACE: '60',
   WS_REAPER_IDLE: '5',
 };
 const sh = (script, extra = {}) => execFileSync('bash', ['--noprofile', '--norc', '-c', script], { env: { ...env, ...extra }, encoding: 'utf8', cwd: root });
@@ -85,7 +86,7 @@ const trivial = project('trivial', 'export TRIVIAL=1\n');
 {
   const n = quick ? 20 : 60;
   const run = (hook) =>
-    sh(`${hooks} ${clock}; cd ${trivial}; ${hook}; cd ..; ${hook}; for ((i=0;i<${n};i++)); do cd ${trivial}; a=$(now); ${hook}; b=$(now); echo $((b-a)); cd ..; ${hook}; done`)
+    sh(`${hooks} ${clock}; cd ${trivial}; ${hook}; cd ..; ${hook}; cd ${trivial}; ${hook}; cd ..; ${hook}; for ((i=0;i<${n};i++)); do cd ${trivial}; a=$(now); ${hook}; b=$(now); echo $((b-a)); cd ..; ${hook}; done`)
       .trim()
       .split('\n')
       .map((x) => Number(x) / 1000);
@@ -100,9 +101,10 @@ const trivial = project('trivial', 'export TRIVIAL=1\n');
   const ws = [];
   const direnv = [];
   for (let i = 0; i < n; i++) {
-    rmSync(join(root, 'state', 'ws', 'contexts'), { recursive: true, force: true });
+    // A state home never used before (trusted by WS_TRUSTED_DIRS, like a fresh allow).
+    const fresh = { WS_STATE_HOME: join(root, `c-state-${i}`), WS_TRUSTED_DIRS: trivial };
     const t0 = process.hrtime.bigint();
-    sh(`cd ${trivial}; ws-export json >/dev/null`);
+    sh(`cd ${trivial}; ws-export json >/dev/null`, fresh);
     ws.push(Number(process.hrtime.bigint() - t0) / 1e6);
     if (haveDirenv) {
       const t1 = process.hrtime.bigint();
@@ -130,13 +132,20 @@ const trivial = project('trivial', 'export TRIVIAL=1\n');
 
 // (e) last user exits -> first unload hook starts (grace 0, so this is the latency after the grace).
 {
+  // The reaper of (a)-(d) runs with a 60 s grace: let (e) start its own.
+  sh('ws-reaper --once >/dev/null 2>&1; true');
+  try {
+    process.kill(Number(readFileSync(join(root, 'state', 'ws', 'reaper.pid'), 'utf8').split(' ')[0]), 'SIGTERM');
+  } catch {
+    /* none running */
+  }
   const dir = project('unload', `on_unload -- bash -c 'echo \${EPOCHREALTIME/./} > "$WS_ROOT/hook-started"'\n`);
   const measure = (signal) => {
     const samples = [];
     for (let i = 0; i < (quick ? 3 : 5); i++) {
       rmSync(join(dir, 'hook-started'), { force: true });
       const user = spawn('sleep', ['600'], { stdio: 'ignore' });
-      sh(`cd ${dir}; ws-export json --pid ${user.pid} >/dev/null 2>&1`);
+      sh(`cd ${dir}; ws-export json --pid ${user.pid} >/dev/null 2>&1`, { WS_UNLOAD_GRACE: '0', WS_BUILD_TIMEOUT: '10000' });
       const killedAt = Date.now() * 1000;
       user.kill(signal);
       const deadline = Date.now() + 10_000;

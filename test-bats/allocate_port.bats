@@ -192,7 +192,6 @@ EOF
 }
 
 @test "the allowed context of the current directory is used without WS_ROOT" {
-  command -v ws-allow >/dev/null || skip "ws-allow is not built yet"
   write_workspace "$BATS_TEST_TMPDIR/proj" 'true'
   cd "$BATS_TEST_TMPDIR/proj"
   port=$(allocate_port "$base")

@@ -6,7 +6,7 @@ load test_helper/common-setup
 
 setup() {
   common_setup
-  command -v nix-instantiate >/dev/null || skip "nix is not installed"
+  command -v nix-instantiate >/dev/null || { echo "nix is not installed (.ci/run installs nix-bin)" >&2; return 1; }
 }
 teardown() { common_teardown; }
 

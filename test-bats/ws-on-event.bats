@@ -370,8 +370,8 @@ context_record() {
 # --------------------------------------------------------------- redis ----
 
 @test "redis: ws-on-event -- redis-cli publish delivers every event, in order, to a subscriber" {
-  command -v redis-server >/dev/null || skip "redis-server is not installed"
-  command -v redis-cli >/dev/null || skip "redis-cli is not installed"
+  command -v redis-server >/dev/null || { echo "redis-server is not installed" >&2; return 1; }
+  command -v redis-cli >/dev/null || { echo "redis-cli is not installed" >&2; return 1; }
   PORT=$(allocate_port 2>/dev/null) && [[ $PORT =~ ^[0-9]+$ ]] ||
     PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   export PORT

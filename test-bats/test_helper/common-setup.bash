@@ -169,7 +169,7 @@ _wsh_reapers() {
   for file in "$XDG_STATE_HOME/ws/reaper.pid" "${WS_STATE_HOME:+$WS_STATE_HOME/reaper.pid}" \
     $(find "$BATS_TEST_TMPDIR" -maxdepth 6 -name reaper.pid 2>/dev/null); do
     [[ -n $file && -f $file && $file == "$BATS_TEST_TMPDIR"/* ]] || continue
-    read -r pid <"$file" || true
+    read -r pid _ <"$file" || true
     [[ $pid =~ ^[0-9]+$ ]] || continue
     start=$(_wsh_starttime "$pid") || continue
     # The PID may have been recycled: only a reaper or one of ours.

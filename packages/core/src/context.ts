@@ -30,6 +30,14 @@ const isFile = (path: string) => {
   }
 };
 
+const realpathOr = (path: string) => {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+};
+
 const isDir = (path: string) => {
   try {
     return statSync(path).isDirectory();
@@ -86,7 +94,8 @@ export function ceilings(env: NodeJS.ProcessEnv): Set<string> {
 function* walkUp(start: string, env: NodeJS.ProcessEnv): Generator<{ dir: string; file: string }> {
   const stop = ceilings(env);
   for (let dir = resolve(start); ; dir = dirname(dir)) {
-    if (stop.has(dir)) return;
+    // A ceiling also stops a walk that reaches it through a symlink.
+    if (stop.has(dir) || (stop.size > 0 && stop.has(realpathOr(dir)))) return;
     const file = workspaceFileIn(dir, env);
     if (file) yield { dir, file };
     if (dir === dirname(dir)) return;

@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readContextRecord } from './context-record.js';
+import { readContextRecord, type ContextRecord } from './context-record.js';
 import { emitEvent } from './events.js';
 import { readText, rmQuiet, writeFileAtomic } from './fs-atomic.js';
 import { locateBinary } from './locate.js';
 import { isAlive, withoutInheritedFds } from './proc.js';
+import { superviseServices } from './services.js';
 import { runUnload, unloadPending } from './unload.js';
-import { listUsers } from './users.js';
+import { listUsers, needsUnloadPath } from './users.js';
 
 export const REAPER_PID_FILE = 'reaper.pid';
 
@@ -81,6 +82,8 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
   }
   for (const id of ids) {
     const dir = join(home, 'contexts', id);
+    // Restarts crashed services (--restart); not in a context being unloaded.
+    if (!opts.inFlight?.has(dir)) await superviseServices(home, dir, opts.env);
     const users = listUsers(dir);
     const record = readContextRecord(dir);
     for (const dead of users.dead) {
@@ -96,7 +99,7 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
       rmQuiet(idleMarker);
       continue;
     }
-    if (!pending && (!record || record.state === 'unloaded' || record.state === 'blocked')) continue;
+    if (!pending && !needsUnload(dir, record)) continue;
     if (opts.inFlight?.has(dir)) {
       result.waiting++;
       continue;
@@ -119,6 +122,16 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
     }
   }
   return result;
+}
+
+/**
+ * Loaded since its last unload: a user registered (needs-unload), or the
+ * context record says so (a state home written before that marker existed).
+ */
+function needsUnload(dir: string, record: ContextRecord | undefined): boolean {
+  if (!record) return false;
+  if (existsSync(needsUnloadPath(dir))) return true;
+  return record.state !== 'unloaded' && record.state !== 'blocked';
 }
 
 /** When the context was first seen without users (contexts/<id>/idle-since), recording now if not yet. */

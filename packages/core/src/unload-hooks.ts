@@ -62,6 +62,22 @@ export function registerUnloadHook(contextDir: string, hook: UnloadHook, now = n
   }
 }
 
+/**
+ * Takes hooks out of the registry once an unload has them in its journal:
+ * they belong to the load that registered them, and the next load registers
+ * its own again. Only entries with the same seq and the same hook go; one
+ * registered meanwhile stays for the next unload.
+ */
+export function dropUnloadHooks(contextDir: string, hooks: UnloadHookRecord[]): void {
+  const release = lock(join(contextDir, 'unload.lock'));
+  try {
+    const taken = new Set(hooks.map((h) => `${h.seq}\0${identity(h)}`));
+    for (const h of listUnloadHooks(contextDir)) if (taken.has(`${h.seq}\0${identity(h)}`)) rmQuiet(join(hooksDir(contextDir), h.seq));
+  } finally {
+    release();
+  }
+}
+
 /** Removes a registered hook; returns true if there was one. */
 export function removeUnloadHook(contextDir: string, hook: UnloadHook): boolean {
   const release = lock(join(contextDir, 'unload.lock'));

@@ -1,23 +1,16 @@
 import { spawn } from 'node:child_process';
-import { accessSync, appendFileSync, closeSync, constants, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, appendFileSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { readContextRecord, writeContextRecord } from './context-record.js';
 import { emitEvent } from './events.js';
+import { stopAllServices } from './services.js';
 import { readJson, rmQuiet, writeFileAtomic } from './fs-atomic.js';
+import { releasePorts } from './ports.js';
 import { isAlive, processStartTime, type ProcessId } from './proc.js';
 import { tryLock } from './state.js';
-import { describeHook, listUnloadHooks, type UnloadHookRecord } from './unload-hooks.js';
+import { needsUnloadPath } from './users.js';
+import { describeHook, dropUnloadHooks, listUnloadHooks, type UnloadHookRecord } from './unload-hooks.js';
 
-/**
- * A hook for things other modules stop before the hooks run (services) and
- * release after (ports); registered by those modules so this one stays small.
- */
-export interface UnloadParticipant {
-  beforeHooks?: (home: string, contextDir: string, env: NodeJS.ProcessEnv) => Promise<void> | void;
-  afterHooks?: (home: string, contextDir: string, env: NodeJS.ProcessEnv) => Promise<void> | void;
-}
-const participants: UnloadParticipant[] = [];
-export const addUnloadParticipant = (p: UnloadParticipant) => participants.push(p);
 
 /** contexts/<id>/unload-run/journal.json: the unload in progress, so a successor can finish it. */
 interface Journal {
@@ -76,8 +69,13 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
     } else {
       appendFileSync(log, `[${now().toISOString()}] unload resumed (started ${journal.started})\n`);
     }
+    // The journal has them now; the next load registers its own (also after a crash right here).
+    dropUnloadHooks(contextDir, Object.values(journal.hooks));
+    // A user who joins from here on needs another unload later.
+    rmQuiet(needsUnloadPath(contextDir));
     const env = hookEnv(contextDir, opts.env, record?.root);
-    for (const p of participants) await p.beforeHooks?.(home, contextDir, opts.env);
+    // Servers stop first (they may need what the hooks tear down), in reverse start order.
+    await stopAllServices(home, contextDir, opts.env);
     for (const seq of journal.order) {
       const hook = journal.hooks[seq];
       if (!hook) continue;
@@ -85,12 +83,18 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
       if (!result) continue;
       hooks++;
       if (result.status !== 0) failed++;
-      emitEvent(home, 'unload.hook', source, { hook: describeHook(hook), status: result.status, duration_ms: result.durationMs }, opts.env, now());
+      // docs/events.md: status is the exit status, null if the hook timed out, was killed or is unknown.
+      const status = typeof result.status === 'number' ? result.status : null;
+      const reason = status === null ? { reason: result.status === '?' ? 'runner died' : result.status } : {};
+      emitEvent(home, 'unload.hook', source, { hook: describeHook(hook), status, duration_ms: result.durationMs, ...reason }, opts.env, now());
     }
-    for (const p of participants) await p.afterHooks?.(home, contextDir, opts.env);
+    // After the hooks, which may still need them (`pg_ctl stop -o -p $PGPORT`).
+    releasePorts(home, basename(contextDir), undefined, { env: opts.env, now: now() });
     // The next entry must evaluate the workspace file again (its side effects happen again).
     rmSync(join(contextDir, 'cache', 'stamps'), { recursive: true, force: true });
-    if (record) writeContextRecord(contextDir, { ...record, state: 'unloaded' }, now());
+    // A blocked file stays blocked for the prompt; anything else is unloaded now.
+    const latest = readContextRecord(contextDir) ?? record;
+    if (latest) writeContextRecord(contextDir, { ...latest, state: latest.state === 'blocked' ? 'blocked' : 'unloaded', lastUsed: latest.lastUsed }, now());
     appendFileSync(log, `[${now().toISOString()}] unload done\n`);
     emitEvent(home, 'context.unload', source, { reason: journal.reason }, opts.env, now());
     rmSync(runDir(contextDir), { recursive: true, force: true });
@@ -103,7 +107,11 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
 function hookEnv(contextDir: string, env: NodeJS.ProcessEnv, root: string | undefined): NodeJS.ProcessEnv {
   const loaded = readJson<Record<string, string>>(loadedEnvPath(contextDir));
   const out: NodeJS.ProcessEnv = loaded && typeof loaded === 'object' ? { ...loaded } : { ...env };
-  if (root) out.WS_ROOT ??= root;
+  if (root) {
+    out.WS_ROOT ??= root;
+    // The loaded environment has the PWD of the shell that loaded it; hooks run in the root.
+    out.PWD = root;
+  }
   out.WS_UNLOAD = '1';
   return out;
 }
@@ -165,7 +173,7 @@ async function runHookOnce(
     }, timeoutMs);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
-      resolve(timedOut ? `timeout after ${timeoutMs / 1000}s` : code ?? `signal ${signal}`);
+      resolve(timedOut ? 'timeout' : code ?? `signal ${signal}`);
     });
   });
   closeSync(out);
@@ -175,28 +183,81 @@ async function runHookOnce(
   return { status, durationMs };
 }
 
+/**
+ * argv as is; a command line with `bash -c`; a file by itself if it is an
+ * executable program (a binary or a `#!` script), else with bash: exec(2) of
+ * a script without `#!` would fall back to /bin/sh, which is not bash.
+ */
 function commandFor(hook: UnloadHookRecord): [string, string[]] {
   if (hook.kind === 'argv') return [hook.args[0], hook.args.slice(1)];
   if (hook.kind === 'sh') return ['bash', ['-c', hook.args[0]]];
+  const file = hook.args[0];
+  return isExecutable(file) && !isScriptWithoutShebang(file) ? [file, []] : ['bash', [file]];
+}
+
+function isExecutable(file: string): boolean {
   try {
-    accessSync(hook.args[0], constants.X_OK);
-    return [hook.args[0], []];
+    accessSync(file, constants.X_OK);
+    return true;
   } catch {
-    return ['bash', [hook.args[0]]];
+    return false;
   }
 }
 
-/** unload.log: per hook `[time] exit STATUS after N ms: HOOK`, then its output, each line prefixed `  | `. */
-function writeLogEntry(log: string, at: Date, hook: UnloadHookRecord, status: number | string, durationMs: number, outPath: string, note?: string): void {
-  let output = '';
+/** Text (no NUL in its first 512 bytes) that does not start with `#!`. */
+function isScriptWithoutShebang(file: string): boolean {
+  let fd: number | undefined;
   try {
-    output = readFileSync(outPath, 'utf8');
+    fd = openSync(file, 'r');
+    const head = Buffer.alloc(512);
+    const bytes = head.subarray(0, readSync(fd, head, 0, head.length, 0));
+    return bytes.subarray(0, 2).toString('latin1') !== '#!' && !bytes.includes(0);
   } catch {
-    /* printed nothing */
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  const lines = output.length ? output.replace(/\n$/, '').split('\n').map((l) => `  | ${l}\n`).join('') : '';
-  appendFileSync(log, `[${at.toISOString()}] exit ${status} after ${durationMs} ms: ${describeHook(hook)}${note ? ` (${note})` : ''}\n${lines}`);
+}
+
+/** How much of a hook's output unload.log keeps: the end, where the errors are. */
+export const UNLOAD_OUTPUT_MAX = 1024 * 1024;
+
+/**
+ * unload.log: per hook `[time] exit STATUS after N ms: HOOK`, then its output,
+ * each line prefixed `  | ` (only its last UNLOAD_OUTPUT_MAX bytes, after a
+ * line saying how much was cut).
+ */
+function writeLogEntry(log: string, at: Date, hook: UnloadHookRecord, status: number | string, durationMs: number, outPath: string, note?: string): void {
+  const { text, cut } = readTail(outPath, UNLOAD_OUTPUT_MAX);
+  let lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
+  if (cut) lines = [`[${cut} bytes of output before this not kept]`, ...lines.slice(1)];
+  const body = lines.map((l) => `  | ${l}\n`).join('');
+  appendFileSync(log, `[${at.toISOString()}] exit ${status} after ${durationMs} ms: ${describeHook(hook)}${note ? ` (${note})` : ''}\n${body}`);
   rmQuiet(outPath);
+}
+
+/** The last `max` bytes of a file and how many bytes came before them; empty if missing. */
+function readTail(path: string, max: number): { text: string; cut: number } {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return { text: '', cut: 0 };
+  }
+  try {
+    const size = fstatSync(fd).size;
+    const cut = Math.max(0, size - max);
+    const buffer = Buffer.alloc(size - cut);
+    let got = 0;
+    while (got < buffer.length) {
+      const n = readSync(fd, buffer, got, buffer.length - got, cut + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return { text: buffer.subarray(0, got).toString('utf8'), cut };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {

@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJson, rmQuiet, writeFileAtomic } from './fs-atomic.js';
 import { isAlive, processName, processStartTime, processTty } from './proc.js';
@@ -15,6 +15,13 @@ export interface UserRecord {
 const usersDir = (contextDir: string) => join(contextDir, 'users');
 
 /**
+ * contexts/<id>/needs-unload: present from a user's registration until an
+ * unload starts. It is what tells the reaper that a context whose file has
+ * since been blocked (its users left it) still has an unload to run.
+ */
+export const needsUnloadPath = (contextDir: string) => join(contextDir, 'needs-unload');
+
+/**
  * Registers `pid` as a user of the context. Returns the record if it is a new
  * user, undefined if it already was one (or the process is gone).
  */
@@ -22,6 +29,7 @@ export function registerUser(contextDir: string, pid: number, now = new Date()):
   const path = join(usersDir(contextDir), String(pid));
   const start = processStartTime(pid);
   if (start === undefined) return undefined;
+  if (!existsSync(needsUnloadPath(contextDir))) writeFileAtomic(needsUnloadPath(contextDir), `${now.toISOString()}\n`);
   const existing = readJson<UserRecord>(path);
   if (existing && existing.start === start) return undefined;
   const record: UserRecord = { pid, start, shell: processName(pid), tty: processTty(pid), joined: now.toISOString() };

@@ -13,6 +13,8 @@ export interface EnterScriptInput {
   /** Hook variables after the load (watch triples, validity marker, ...). */
   locals: Record<string, string | string[]>;
   knobs: [workspace: string, ceilings: string, envrc: string];
+  /** The user's own WS_ENV when this result was made (undefined = unset). */
+  baseWsEnv: string | undefined;
 }
 
 /** Sets $_ws_line to the current UTC time in ISO-8601 with builtins only (civil-from-days arithmetic). */
@@ -45,8 +47,10 @@ export function writeEnterScript(input: EnterScriptInput): string {
   }
   const [workspace, ceil, envrc] = input.knobs;
   lines.push(`[[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-} == ${q(`${workspace}\x1f${ceil}\x1f${envrc}`)} ]] || return 1`);
+  const wsEnv = input.baseWsEnv;
+  lines.push(wsEnv === undefined ? '[[ -z ${WS_ENV+x} ]] || return 1' : `[[ \${WS_ENV-} == ${q(wsEnv)} ]] || return 1`);
   for (const [name, value] of Object.entries(input.prev)) {
-    if (name === 'WS_DIFF') continue;
+    if (name === 'WS_DIFF' || name === 'WS_ENV') continue;
     lines.push(value === undefined ? `[[ -z \${${name}+x} ]] || return 1` : `[[ -n \${${name}+x} && $${name} == ${q(value)} ]] || return 1`);
   }
   // No reaper, nobody to notice the shell leave: let ws-export start one.

@@ -115,6 +115,11 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   if (current.WS_DIFF && !applied) say(`ws: the record of the loaded environment (${current.WS_DIFF}) is gone; keeping its variables`);
   const base: Env = applied ? revertDiff(current, applied.diff) : { ...current };
   delete base.WS_DIFF;
+  // WS_ENV is the user's choice: one set after the load survives the revert.
+  if (applied && current.WS_ENV !== applied.diff.next.WS_ENV) {
+    if (current.WS_ENV === undefined) delete base.WS_ENV;
+    else base.WS_ENV = current.WS_ENV;
+  }
   const previousRoot = applied?.root;
   const pid = opts.pid ?? nearestShell();
 
@@ -208,7 +213,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   if (target.WS_ROOT && text) info(`export ${text}`);
 
   if (opts.format === 'json') return renderJson(changes);
-  const shellLocals = locals(opts.format, { home, ctx, state, watches, valid, current, target });
+  const shellLocals = locals({ home, ctx, state, watches, valid, current, target });
   let code = renderShell(opts.format, changes, shellLocals);
   if (ctx && state === 'ready' && opts.format !== 'fish') {
     // Next time this shell enters from outside, the hook can apply this result itself.
@@ -222,6 +227,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
       changes: { ...applied.next, WS_DIFF: target.WS_DIFF },
       locals: shellLocals,
       knobs: [current.WS_WORKSPACE ?? '', current.WS_CEILING_DIRS ?? '', current.WS_ENVRC ?? ''],
+      baseWsEnv: base.WS_ENV,
     });
     code +=
       opts.format === 'bash'
@@ -357,7 +363,7 @@ interface LocalsInput {
 }
 
 /** The hook's own variables: what it compares at the next prompt to skip ws-export. */
-function locals(shell: Shell, { home, ctx, state, watches, valid, current, target }: LocalsInput): ShellLocals {
+function locals({ home, ctx, state, watches, valid, current, target }: LocalsInput): ShellLocals {
   const ceil = [...ceilings(current)];
   const knobs = [current.WS_WORKSPACE, current.WS_CEILING_DIRS, current.WS_ENVRC, target.WS_ENV].map((v) => v ?? '').join('\x1f');
   return {
@@ -367,7 +373,7 @@ function locals(shell: Shell, { home, ctx, state, watches, valid, current, targe
     _ws_state: state,
     _ws_ctxdir: ctx ? contextDir(home, ctx.root) : '',
     _ws_knobs: knobs,
-    _ws_ceil: shell === 'fish' ? ceil : `:${ceil.join(':')}:`,
+    _ws_ceil: ceil,
     _ws_valid: valid,
     _ws_watch: watches,
   };

@@ -44,16 +44,32 @@ await runCli({
     list: { type: 'boolean', description: 'list the registered hooks in registration order' },
     json: { type: 'boolean', description: 'with --list: JSON' },
     remove: { type: 'boolean', description: 'remove FILE or -- CMD ARGS... instead of adding it' },
-    runNow: { type: 'boolean', description: "run the context's unload now (services, then hooks), whatever its users" },
+    // Spelled as typed: citty's usage shows the key as it is, and runs also accept runNow.
+    'run-now': { type: 'boolean', description: "run the context's unload now (services, then hooks), whatever its users" },
   },
   rest: 'CMD ARGS...',
-  help: `Hooks run in reverse order of registration, each once, with cwd = the
-context root and the context's environment; output goes to the context's
-unload.log. Registering the same hook again keeps one entry.
+  help: `Hooks run in reverse order of registration, each once per unload, with
+cwd = the context root, the context's loaded environment (and WS_UNLOAD=1),
+stdin /dev/null and a timeout of WS_UNLOAD_TIMEOUT seconds (default 30).
+Registering the same hook again keeps one entry, at its first position.
+Their output, status and duration go to the context's unload.log.
 
-Exit codes: 0 ok, 1 a hook failed (--run-now), 64 usage, 66 no context or no such file,
-75 an unload is already running.`,
+EXAMPLES
+  ws-on-unload ./scripts/stop-db.sh          # a file: run directly if executable, else with bash
+  ws-on-unload -- docker compose down        # a command and its arguments, no shell
+  ws-on-unload --list --json | jq .
+  ws-on-unload --remove -- docker compose down
+  ws-on-unload --run-now                     # unload now; the next prompt loads again
+
+EXIT CODES
+  0 ok · 1 a hook failed (--run-now) · 64 bad usage · 66 no context, or no such FILE or hook
+  73 cannot create the state home · 75 an unload of this context is running: try again
+  77 unsafe state home
+`,
   async run({ args, rest, env, cwd, out, err }) {
+    if (!args.list && !args.runNow && args.file === undefined && !rest.length) {
+      throw new CliError(EX.USAGE, 'nothing to do: give FILE, -- CMD ARGS..., --list or --run-now');
+    }
     const home = ensureStateHome(env);
     const ctx = currentContextDir(home, env, cwd);
     if (args.list) {

@@ -48,7 +48,7 @@ function fishInit(tokens: Token[], glyphs: Record<PromptState, string>, needs: (
 ${cases}
   end
   set -q NO_COLOR; and set c ''; and set r ''
-${needs('u') ? '  set -l u 0\n  for f in $_ws_ctxdir/users/[0-9]*\n    set u (math $u + 1)\n  end\n' : ''}${
+${needs('u') ? "  set -l u 0\n  for f in $_ws_ctxdir/users/*\n    string match -qr '/[0-9]+$' -- $f; and set u (math $u + 1)\n  end\n" : ''}${
     needs('S') ? '  set -l S 0\n  for f in $_ws_ctxdir/services/*/pid\n    set S (math $S + 1)\n  end\n' : ''
   }  set -g WS_PROMPT ${parts || "''"}
 end

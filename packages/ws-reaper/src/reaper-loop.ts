@@ -12,8 +12,10 @@ export interface LoopOptions {
 
 /**
  * The reaper's life: hold reaper.pid (the lock that makes it one per state
- * home), sweep every 500 ms, and leave after WS_REAPER_IDLE seconds with no
- * user anywhere. Returns false if another reaper holds the lock.
+ * home), sweep every 500 ms (sooner when a grace period ends before then),
+ * and leave after WS_REAPER_IDLE seconds with no user anywhere. Unloads run
+ * alongside the sweeps, so slow hooks never delay noticing a dead user.
+ * Returns false if another reaper holds the lock.
  */
 export async function reaperLoop({ home, env, once }: LoopOptions): Promise<boolean> {
   const lockPath = join(home, REAPER_PID_FILE);
@@ -24,23 +26,32 @@ export async function reaperLoop({ home, env, once }: LoopOptions): Promise<bool
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => (stopping = true));
   let idleSince = Date.now();
+  // --once waits for its unloads; the loop lets them run while it goes on sweeping.
+  const inFlight = once ? undefined : new Map<string, Promise<void>>();
   try {
     for (;;) {
-      const result = await sweep(home, { env, log });
-      if (once || stopping) return true;
+      const result = await sweep(home, { env, log, inFlight });
+      if (once) return true;
+      if (stopping) {
+        // Hooks run in their own process groups and the journal records them: a
+        // successor resumes what is left. Waiting here keeps the log complete.
+        await Promise.allSettled(inFlight?.values() ?? []);
+        return true;
+      }
       if (result.liveUsers > 0 || result.waiting > 0) idleSince = Date.now();
       else if (Date.now() - idleSince >= idleMs) {
         // Let go of the lock first, then look once more: a user who registered
         // meanwhile saw no reaper and started one, or is seen here.
         release();
         release = undefined;
-        const last = await sweep(home, { env, log });
+        const last = await sweep(home, { env, log, inFlight });
         if (last.liveUsers === 0 && last.waiting === 0) return true;
         release = tryLock(lockPath);
         if (!release) return true;
         idleSince = Date.now();
       }
-      await new Promise((resolve) => setTimeout(resolve, SWEEP_MS));
+      const wake = result.nextDue === undefined ? SWEEP_MS : Math.min(SWEEP_MS, Math.max(10, result.nextDue - Date.now()));
+      await new Promise((resolve) => setTimeout(resolve, wake));
     }
   } finally {
     release?.();

@@ -21,8 +21,9 @@ _ws_unchanged() {
   [[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-}$'\\x1f'\${WS_ENV-} == "\${_ws_knobs-x}" ]] || return 1
   if [[ $PWD != "\${_ws_pwd-}" ]]; then
     [[ -z \${WS_WORKSPACE-} ]] || return 1
-    local d=$PWD found=
-    while [[ \${_ws_ceil-} != *:"$d":* ]]; do
+    local d=$PWD found= c
+    while :; do
+      for c in "\${_ws_ceil[@]}"; do [[ $d == "$c" || $d -ef $c ]] && break 2; done
       if [[ -f $d/.workspace || ( \${WS_ENVRC-} != 0 && -f $d/.envrc ) ]]; then found=$d; break; fi
       [[ $d == / ]] && break
       d=\${d%/*}; d=\${d:-/}
@@ -65,8 +66,9 @@ _ws_unchanged() {
   [[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-}$'\\x1f'\${WS_ENV-} == "\${_ws_knobs-x}" ]] || return 1
   if [[ $PWD != "\${_ws_pwd-}" ]]; then
     [[ -z \${WS_WORKSPACE-} ]] || return 1
-    local d=$PWD found=
-    while [[ \${_ws_ceil-} != *:"$d":* ]]; do
+    local d=$PWD found= c
+    while :; do
+      for c in "\${_ws_ceil[@]}"; do [[ $d == "$c" || $d -ef $c ]] && break 2; done
       if [[ -f $d/.workspace || ( \${WS_ENVRC-} != 0 && -f $d/.envrc ) ]]; then found=$d; break; fi
       [[ $d == / ]] && break
       d=\${d%/*}; d=\${d:-/}
@@ -104,7 +106,12 @@ const fishHook = (exporter: string) => `function _ws_unchanged
     test -z "$WS_WORKSPACE"; or return 1
     set -l d $PWD
     set -l found ''
-    while not contains -- $d $_ws_ceil
+    while true
+      for c in $_ws_ceil
+        if test "$d" = "$c"; or test "$d" -ef "$c"
+          break 2
+        end
+      end
       if test -f "$d/.workspace"; or begin; test "$WS_ENVRC" != 0; and test -f "$d/.envrc"; end
         set found $d
         break
