@@ -47,19 +47,33 @@ function bracket(lo: string, hi: string, mtimeNs: bigint, margin: bigint): boole
     [lo, mtimeNs - margin],
     [hi, mtimeNs + margin],
   ] as const) {
-    closeSync(openSync(path, 'w', 0o600));
+    try {
+      closeSync(openSync(path, 'w', 0o600));
+    } catch (error) {
+      // An unload (or a prune) removed the directory meanwhile: make it again.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      closeSync(openSync(path, 'w', 0o600));
+    }
     utimesSync(path, seconds(ns), seconds(ns));
   }
   return statSync(lo, { bigint: true }).mtimeNs < mtimeNs && statSync(hi, { bigint: true }).mtimeNs > mtimeNs;
 }
 
-/** Removes all but the newest `keep` stamp directories (older shells just re-export). */
-export function pruneStamps(parent: string, keep = 8): void {
+/**
+ * Removes all but the newest `keep` stamp directories (a shell still using an
+ * older one just runs ws-export once). Directories younger than a minute are
+ * kept: another ws-export may be writing one right now.
+ */
+export function pruneStamps(parent: string, keep = 8, now = Date.now()): void {
   let names: string[];
   try {
     names = readdirSync(parent).sort();
   } catch {
     return;
   }
-  for (const name of names.slice(0, Math.max(0, names.length - keep))) rmSync(join(parent, name), { recursive: true, force: true });
+  for (const name of names.slice(0, Math.max(0, names.length - keep))) {
+    if (now - Number(name.split('-')[0]) < 60_000) continue;
+    rmSync(join(parent, name), { recursive: true, force: true });
+  }
 }

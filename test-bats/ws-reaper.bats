@@ -1,0 +1,307 @@
+#!/usr/bin/env bats
+# ws-reaper (SPEC §4): the tiny PID reaper. These tests build contexts and
+# user records by hand, as the state home protocol (docs/state-home.md)
+# describes them, so no other command starts a reaper behind the test's back.
+
+load test_helper/common-setup
+
+setup() {
+  common_setup
+  home="$XDG_STATE_HOME/ws"
+  mkdir -p -m 0700 "$home"
+  echo 1 >"$home/VERSION"
+  export LOG="$BATS_TEST_TMPDIR/hooks.log"
+}
+teardown() { common_teardown; }
+
+now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
+lines_of() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
+
+# make_context NAME — $BATS_TEST_TMPDIR/work/NAME as a context that ws-export
+# loaded (context.json, state ready); prints its directory in the state home.
+make_context() {
+  local root="$BATS_TEST_TMPDIR/work/$1" id
+  mkdir -p "$root"
+  touch "$root/.workspace"
+  id="$1-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
+  mkdir -p "$home/contexts/$id/users"
+  printf '{"root":"%s","name":"%s","file":"%s/.workspace","state":"ready","env":"default","created":"2026-01-01T00:00:00.000Z","lastUsed":"2026-01-01T00:00:00.000Z"}\n' \
+    "$root" "$1" "$root" >"$home/contexts/$id/context.json"
+  echo "$home/contexts/$id"
+}
+
+# add_user CTXDIR PID — PID (with its start time) becomes a user of the context.
+add_user() {
+  printf '{"pid":%d,"start":"%s","joined":"2026-01-01T00:00:00.000Z"}\n' "$2" "$(_wsh_starttime "$2")" >"$1/users/$2"
+}
+
+# hook CTXDIR CMD ARGS... — registers an unload hook in the context.
+hook() {
+  local root
+  root=$(sed 's/^{"root":"\([^"]*\)".*/\1/' "$1/context.json")
+  shift
+  WS_ROOT="$root" ws-on-unload -- "$@"
+}
+
+# A live process to be a user; its PID in $user.
+start_user() {
+  sleep 300 >/dev/null 2>&1 3>&- &
+  user=$!
+  track_pid "$user"
+}
+
+# The PID in reaper.pid once it names a live process.
+reaper_pid() {
+  local pid start
+  [[ -s $home/reaper.pid ]] || return 1
+  read -r pid start <"$home/reaper.pid"
+  [[ $(_wsh_starttime "$pid") == "$start" ]] && echo "$pid"
+}
+
+# The ws-reaper processes of this state home (WS_STATE_HOME is in their environment).
+reapers() {
+  local file pid argv
+  HOME=/ grep -lzxF "WS_STATE_HOME=$WS_STATE_HOME" /proc/[0-9]*/environ 2>/dev/null |
+    while IFS= read -r file; do
+      pid=${file#/proc/} pid=${pid%/environ}
+      { mapfile -d '' -t argv <"/proc/$pid/cmdline"; } 2>/dev/null || continue
+      [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ ]] && echo "$pid"
+    done
+}
+
+# --------------------------------------------------------- CLI contract ----
+
+@test "ws-reaper with no arguments starts a reaper in the background and returns; a second call finds it" {
+  start=$(now_ms)
+  run --separate-stderr ws-reaper
+  [ "$status" -eq 0 ]
+  [ -z "$output" ]
+  [[ $stderr =~ ^ws-reaper:\ started\ \(pid\ ([0-9]+)\)$ ]]
+  pid=${BASH_REMATCH[1]}
+  track_pid "$pid"
+  (($(now_ms) - start < 3000))
+  wait_until 'reaper_pid >/dev/null' 5
+  [ "$(reaper_pid)" = "$pid" ]
+  # Its own session: closing the terminal does not reach it.
+  [ "$(ps -o sid= -p "$pid" | tr -d ' ')" = "$pid" ]
+  run --separate-stderr ws-reaper
+  [ "$status" -eq 0 ]
+  [ "$stderr" = "ws-reaper: already running (pid $pid)" ]
+}
+
+@test "an unknown option exits 64 with the error on stderr only" {
+  run --separate-stderr -64 ws-reaper --bogus
+  [ -z "$output" ]
+  [ "${stderr_lines[0]}" = "ws-reaper: unknown option '--bogus'" ]
+  run --separate-stderr -64 ws-reaper extra
+  [ -z "$output" ]
+  [ "${stderr_lines[0]}" = "ws-reaper: unexpected argument 'extra'" ]
+  [ ! -e "$home/reaper.pid" ]
+}
+
+@test "--help prints the usage, options, examples and exit codes on stdout" {
+  run --separate-stderr ws-reaper --help
+  [ "$status" -eq 0 ]
+  [[ $output == *"ws-reaper [OPTIONS]"* ]]
+  for option in --foreground --once EXAMPLES "EXIT CODES" WS_REAPER_IDLE WS_UNLOAD_GRACE; do [[ $output == *"$option"* ]]; done
+  [ -z "$stderr" ]
+}
+
+@test "--version prints the name and version" {
+  run --separate-stderr ws-reaper --version
+  [ "$status" -eq 0 ]
+  [[ $output =~ ^ws-reaper\ [0-9]+\.[0-9]+\.[0-9]+ ]]
+  [ -z "$stderr" ]
+}
+
+@test "a state home writable by others is refused (77)" {
+  chmod 0777 "$home"
+  run --separate-stderr -77 ws-reaper --once
+  [ -z "$output" ]
+  [[ $stderr == "ws-reaper: state home $home is writable by others"* ]]
+}
+
+# ------------------------------------------------------------ --once ----
+
+@test "--once sweeps once and exits: drops a dead user, starts the grace period, unloads on a later sweep" {
+  ctx=$(make_context proj)
+  bash -c 'exit 0' &
+  gone=$!
+  wait "$gone"
+  printf '{"pid":%d,"start":"1","joined":"2026-01-01T00:00:00.000Z"}\n' "$gone" >"$ctx/users/$gone"
+  hook "$ctx" sh -c 'echo ran >>"$LOG"'
+  run --separate-stderr ws-reaper --once
+  [ "$status" -eq 0 ]
+  [ -z "$output$stderr" ]
+  [ ! -e "$ctx/users/$gone" ]
+  [ -e "$ctx/idle-since" ]
+  [ ! -e "$LOG" ]
+  [ ! -e "$home/reaper.pid" ]
+  sleep 1.1 # WS_UNLOAD_GRACE=1
+  run ws-reaper --once
+  [ "$status" -eq 0 ]
+  [ "$(cat "$LOG")" = ran ]
+  [ ! -e "$ctx/idle-since" ]
+  grep -q '"state":"unloaded"' "$ctx/context.json"
+  grep -q '"type":"user.leave"' "$home/events.jsonl"
+  # An unloaded context is left alone.
+  run ws-reaper --once
+  [ "$(cat "$LOG")" = ran ]
+}
+
+@test "--once while a reaper runs leaves the sweeping to it" {
+  ws-reaper 2>/dev/null
+  wait_until 'reaper_pid >/dev/null' 5
+  run --separate-stderr ws-reaper --once
+  [ "$status" -eq 0 ]
+  [ "$stderr" = "ws-reaper: another reaper is running; it does the sweeping" ]
+}
+
+@test "a corrupt user record is removed with a note in reaper.log, never a crash" {
+  ctx=$(make_context proj)
+  start_user
+  add_user "$ctx" "$user"
+  printf '{"pid":' >"$ctx/users/777777"
+  printf 'garbage' >"$ctx/users/888888"
+  run --separate-stderr ws-reaper --once
+  [ "$status" -eq 0 ]
+  [ -z "$stderr" ]
+  grep -q "removed corrupt user record $ctx/users/777777" "$home/reaper.log"
+  grep -q "removed corrupt user record $ctx/users/888888" "$home/reaper.log"
+  [ -e "$ctx/users/$user" ]
+  [ ! -e "$ctx/idle-since" ]
+}
+
+# ------------------------------------------------------------ lifetime ----
+
+@test "the reaper exits by itself after WS_REAPER_IDLE seconds with no users, releasing reaper.pid" {
+  export WS_REAPER_IDLE=1
+  start=$(now_ms)
+  ws-reaper 2>/dev/null
+  wait_until 'reaper_pid >/dev/null' 5
+  pid=$(reaper_pid)
+  wait_until "! _wsh_alive $pid" 6
+  elapsed=$(($(now_ms) - start))
+  ((elapsed >= 1000))
+  [ ! -e "$home/reaper.pid" ]
+}
+
+@test "the reaper stays while a user lives, unloads when it dies, then exits after the idle time" {
+  export WS_REAPER_IDLE=1
+  ctx=$(make_context proj)
+  start_user
+  add_user "$ctx" "$user"
+  hook "$ctx" sh -c 'echo ran >>"$LOG"'
+  ws-reaper 2>/dev/null
+  wait_until 'reaper_pid >/dev/null' 5
+  pid=$(reaper_pid)
+  sleep 2.5
+  _wsh_alive "$pid"
+  [ ! -e "$LOG" ]
+  kill "$user"
+  wait_until '[ -s "$LOG" ]' 5
+  wait_until "! _wsh_alive $pid" 6
+  [ "$(cat "$LOG")" = ran ]
+}
+
+@test "a dead user is noticed within a second" {
+  ctx=$(make_context proj)
+  start_user
+  add_user "$ctx" "$user"
+  start_user
+  add_user "$ctx" "$user" # a second user keeps the context loaded
+  first=$(ls "$ctx/users" | head -1)
+  ws-reaper 2>/dev/null
+  wait_until 'reaper_pid >/dev/null' 5
+  sleep 0.7
+  t0=$(now_ms)
+  kill "$first"
+  wait_until "[ ! -e '$ctx/users/$first' ]" 5
+  ms=$(($(now_ms) - t0))
+  echo "# dead user noticed after $ms ms" >&3
+  ((ms <= 1500))
+  grep -q "\"type\":\"user.leave\".*\"pid\":$first" "$home/events.jsonl"
+}
+
+@test "SIGTERM stops the reaper and releases reaper.pid" {
+  ws-reaper 2>/dev/null
+  wait_until 'reaper_pid >/dev/null' 5
+  pid=$(reaper_pid)
+  kill -TERM "$pid"
+  wait_until "! _wsh_alive $pid" 5
+  [ ! -e "$home/reaper.pid" ]
+}
+
+# ------------------------------------------------------- one per home ----
+
+@test "20 concurrent ws-reaper starts leave exactly one reaper" {
+  export WS_STATE_HOME=$home
+  for i in $(seq 20); do ws-reaper >/dev/null 2>&1 3>&- & done
+  wait
+  wait_until '[ "$(reapers | wc -l)" -eq 1 ]' 10
+  sleep 2 # late starters lose the lock and leave
+  run reapers
+  [ "${#lines[@]}" -eq 1 ]
+  [ "$(reaper_pid)" = "${lines[0]}" ]
+}
+
+@test "a reaper.pid left by a killed reaper, or naming a recycled PID, is taken over" {
+  start_user
+  # A live process, but not the one that wrote the lock: another start time.
+  echo "$user 1" >"$home/reaper.pid"
+  ws-reaper 2>/dev/null
+  wait_until 'reaper_pid >/dev/null' 5
+  pid=$(reaper_pid)
+  [ "$pid" != "$user" ]
+  kill -KILL "$pid"
+  wait_until "! _wsh_alive $pid" 5
+  [ -e "$home/reaper.pid" ] # SIGKILL leaves it behind...
+  ws-reaper 2>/dev/null     # ...and the next one takes it over
+  wait_until '[ -n "$(reaper_pid)" ] && [ "$(reaper_pid)" != "$pid" ]' 5
+}
+
+# ---------------------------------------------------------- no memory ----
+
+@test "a reaper killed during the grace period: its successor keeps the grace period and unloads" {
+  export WS_UNLOAD_GRACE=3
+  ctx=$(make_context proj)
+  start_user
+  add_user "$ctx" "$user"
+  hook "$ctx" sh -c 'echo ran >>"$LOG"'
+  ws-reaper 2>/dev/null
+  wait_until 'reaper_pid >/dev/null' 5
+  pid=$(reaper_pid)
+  kill "$user"
+  wait_until "[ -e '$ctx/idle-since' ]" 5
+  sleep 1.5
+  t0=$(now_ms)
+  kill -KILL "$pid"
+  wait_until "! _wsh_alive $pid" 5
+  ws-reaper 2>/dev/null
+  wait_until '[ -s "$LOG" ]' 6
+  # The grace period (3 s) was counted from the first reaper's notice, not restarted.
+  (($(now_ms) - t0 < 2500))
+  [ "$(cat "$LOG")" = ran ]
+}
+
+@test "slow hooks of one context do not delay the unload of another" {
+  slow=$(make_context slow)
+  fast=$(make_context fast)
+  start_user
+  add_user "$slow" "$user"
+  slow_user=$user
+  start_user
+  add_user "$fast" "$user"
+  hook "$slow" sh -c 'echo slow-start >>"$LOG"; sleep 5; echo slow-end >>"$LOG"'
+  hook "$fast" sh -c 'echo fast >>"$LOG"'
+  ws-reaper 2>/dev/null
+  wait_until 'reaper_pid >/dev/null' 5
+  kill "$slow_user"
+  wait_until 'grep -q slow-start "$LOG"' 5
+  kill "$user"
+  t0=$(now_ms)
+  wait_until 'grep -q fast "$LOG"' 5
+  (($(now_ms) - t0 < 2500))
+  [ "$(cat "$LOG")" = $'slow-start\nfast' ]
+  wait_until 'grep -q slow-end "$LOG"' 8
+}
