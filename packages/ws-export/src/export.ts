@@ -21,6 +21,7 @@ import {
   loadedEnvPath,
   nearestShell,
   quotePosix,
+  contextRecordPath,
   readContextRecord,
   readJson,
   readText,
@@ -253,7 +254,8 @@ type BuildOutcome = { kind: 'pending' } | { kind: 'done'; request: BuildRequest;
 function inputsChangedSince(request: BuildRequest, result: BuildResult): boolean {
   for (const path of [request.file, ...(request.local ? [request.local] : []), ...result.watches]) {
     try {
-      if (statSync(path).mtimeMs >= request.started) return true;
+      // ctime, not mtime: `cp -p` or `touch -d` can set an old or a future mtime, never a ctime.
+      if (statSync(path).ctimeMs >= request.started) return true;
     } catch {
       /* absent: it was absent or is gone; a deletion is caught by the shell's stamps afterwards */
     }
@@ -280,26 +282,54 @@ function sameBaseWhereItMatters(build: { request: BuildRequest; result: BuildRes
 async function obtainBuild({ home, ctx, cacheDir, base, wsVars, localFile, opts }: BuildInput): Promise<BuildOutcome> {
   const timeout = Number(opts.env.WS_BUILD_TIMEOUT);
   const waitMs = opts.env.WS_BUILD_TIMEOUT && Number.isFinite(timeout) && timeout >= 0 ? timeout : 100;
-  const matches = (r: BuildRequest | undefined) => r && r.file === ctx.file && (r.local ?? '') === (localFile ?? '') && r.wsVars.WS_ENV === wsVars.WS_ENV && r.root === ctx.root;
-  const unloaded = readContextRecord(contextDir(home, ctx.root))?.state === 'unloaded';
-  let state = inspectBuild(cacheDir);
-  if (state.kind === 'done' && matches(state.request) && !unloaded && !inputsChangedSince(state.request, state.result) && sameBaseWhereItMatters(state, base)) {
-    return { kind: 'done', request: state.request, result: state.result, showLog: false };
+  const deadline = Date.now() + waitMs;
+  const matches = (r: BuildRequest | undefined) =>
+    r !== undefined && r.file === ctx.file && (r.local ?? '') === (localFile ?? '') && r.wsVars.WS_ENV === wsVars.WS_ENV && r.root === ctx.root;
+  const unloadedAt = unloadTime(home, ctx.root);
+  let ours: string | undefined;
+  let builds = 0;
+  for (;;) {
+    const state = inspectBuild(cacheDir);
+    if (state.kind === 'done') {
+      const mine = state.request.id === ours;
+      // Ours, or another's made for the same inputs, after the last unload, on a base that agrees.
+      const usable =
+        matches(state.request) &&
+        state.request.started > unloadedAt &&
+        // An input changed during the build: one more build, then take it (a file the
+        // build itself writes would otherwise make every build stale).
+        (!inputsChangedSince(state.request, state.result) || (mine && builds >= 2)) &&
+        (mine || sameBaseWhereItMatters(state, base));
+      if (usable) return { kind: 'done', request: state.request, result: state.result, showLog: ours !== undefined };
+    }
+    if (state.kind !== 'running') {
+      // None yet, a stale one, or another environment's: start ours (an input that changed
+      // during our own build makes exactly one more).
+      const started = startBuild({ home, cacheDir, exporter: opts.exporter, env: opts.env, request: { root: ctx.root, name: ctx.name, file: ctx.file, local: localFile, base, wsVars } });
+      if (started) {
+        ours = started.id;
+        builds++;
+      }
+    }
+    // The timeout counts from our arrival: then the build goes on in the background.
+    if (Date.now() >= deadline) return { kind: 'pending' };
+    await waitForBuild(cacheDir, Math.min(deadline, Date.now() + 50));
+    if (state.kind === 'done' && inspectBuild(cacheDir).kind === 'done' && ours === undefined) {
+      // A finished build we may not use and could not replace (the lock was busy): wait a little.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
-  if (state.kind !== 'running' || !matches(state.request)) {
-    startBuild({
-      home,
-      cacheDir,
-      exporter: opts.exporter,
-      env: opts.env,
-      request: { root: ctx.root, name: ctx.name, file: ctx.file, local: localFile, base, wsVars },
-    });
+}
+
+/** When the context was last unloaded (0 if it is not unloaded): builds from before it are void. */
+function unloadTime(home: string, root: string): number {
+  const path = contextRecordPath(contextDir(home, root));
+  if (readContextRecord(contextDir(home, root))?.state !== 'unloaded') return 0;
+  try {
+    return statSync(path).mtimeMs;
+  } catch {
+    return 0;
   }
-  // The timeout counts from the start of the evaluation (or from our arrival at a running one).
-  if (!(await waitForBuild(cacheDir, Date.now() + waitMs))) return { kind: 'pending' };
-  state = inspectBuild(cacheDir);
-  if (state.kind !== 'done') return { kind: 'pending' };
-  return { kind: 'done', request: state.request, result: state.result, showLog: true };
 }
 
 /** 'blocked' if a file may not run (after saying so), undefined if all may. */
