@@ -120,6 +120,7 @@ export function sleepSync(ms: number): void {
  * would keep `$(...)`, a test runner or a terminal waiting forever.
  */
 export function withoutInheritedFds(command: string, args: string[]): [string, string[]] {
-  const script = 'for f in /proc/$$/fd/*; do f=${f##*/}; [[ $f -gt 2 ]] && eval "exec $f>&-"; done 2>/dev/null; exec "$@"';
+  // No redirection on the loop: bash would park stderr on a descriptor the loop closes.
+  const script = 'fds=(/proc/$$/fd/*); for f in "${fds[@]}"; do f=${f##*/}; [[ $f -gt 2 && -e /proc/$$/fd/$f ]] && eval "exec $f>&-"; done; exec "$@"';
   return ['bash', ['--noprofile', '--norc', '-c', script, 'ws-spawn', command, ...args]];
 }

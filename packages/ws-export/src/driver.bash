@@ -9,11 +9,14 @@
 
 # Keep no descriptor of whoever started us: a server the file starts would
 # inherit it and hold it open (a terminal, a test runner's pipe).
-for _ws_fd in /proc/$$/fd/*; do
+# (No redirection on the loop: bash would park stderr on a spare descriptor
+# that the loop itself closes, and stderr would stay /dev/null.)
+_ws_fds=(/proc/$$/fd/*)
+for _ws_fd in "${_ws_fds[@]}"; do
   _ws_fd=${_ws_fd##*/}
-  [[ $_ws_fd -gt 2 ]] && exec {_ws_fd}>&-
-done 2>/dev/null
-unset _ws_fd
+  [[ $_ws_fd -gt 2 && -e /proc/$$/fd/$_ws_fd ]] && exec {_ws_fd}>&-
+done
+unset _ws_fd _ws_fds
 
 _ws_fail_at=
 _ws_started=${EPOCHREALTIME/./}
