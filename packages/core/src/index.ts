@@ -21,3 +21,5 @@ export * from './unload.js';
 export * from './reaper.js';
 export * from './services.js';
 export * from './event-stream.js';
+export * from './inventory.js';
+export * from './gc.js';

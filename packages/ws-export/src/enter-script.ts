@@ -62,6 +62,20 @@ export function writeEnterScript(input: EnterScriptInput): string {
     shell === 'zsh' ? `_ws_f=(\${=\${_ws_line##*) }})` : `_ws_f=(\${_ws_line##*) })`,
     shell === 'zsh' ? `[[ \${_ws_f[20]} == "$_ws_rstart" ]] || return 1` : `[[ \${_ws_f[19]} == "$_ws_rstart" ]] || return 1`,
   );
+  // Register this shell as a user: pid + start time, as ws-export would.
+  const users = join(input.contextDir, 'users');
+  const json = (s: string) => JSON.stringify(s) as string;
+  const selfStart = shell === 'zsh' ? '${_ws_f[20]}' : '${_ws_f[19]}';
+  // Register first: if the context directory vanished (ws-gc), apply nothing.
+  lines.push(
+    `read -r _ws_line < /proc/$$/stat || return 1`,
+    shell === 'zsh' ? `_ws_f=(\${=\${_ws_line##*) }})` : `_ws_f=(\${_ws_line##*) })`,
+    ...ISO_NOW(shell),
+    `[[ -e ${q(users)}/$$ ]] || {`,
+    `  printf '{"pid":%d,"start":"%s","shell":"${shell}","joined":"%s"}\\n' $$ "${selfStart}" "$_ws_line" > ${q(users)}/$$ || return 1`,
+    `  printf '{"v":1,"ts":"%s","type":"user.join","context":%s,"root":%s,"pid":%d,"shell":"${shell}","cached":true}\\n' "$_ws_line" ${q(json(input.source.context ?? input.source.name ?? ""))} ${q(json(input.source.root))} $$ >> ${q(join(input.home, 'events.jsonl'))}`,
+    `}`,
+  );
   for (const name of Object.keys(input.changes).sort()) {
     const value = input.changes[name];
     lines.push(value === undefined ? `unset ${name}` : `export ${name}=${q(value)}`);
@@ -70,20 +84,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
     if (name === '_ws_pwd') lines.push('_ws_pwd=$PWD');
     else lines.push(Array.isArray(value) ? `${name}=(${value.map(q).join(' ')})` : `${name}=${q(value)}`);
   }
-  // Register this shell as a user: pid + start time, as ws-export would.
-  const users = join(input.contextDir, 'users');
-  const json = (s: string) => JSON.stringify(s) as string;
-  const selfStart = shell === 'zsh' ? '${_ws_f[20]}' : '${_ws_f[19]}';
-  lines.push(
-    `read -r _ws_line < /proc/$$/stat || return 0`,
-    shell === 'zsh' ? `_ws_f=(\${=\${_ws_line##*) }})` : `_ws_f=(\${_ws_line##*) })`,
-    ...ISO_NOW(shell),
-    `[[ -e ${q(users)}/$$ ]] || {`,
-    `  printf '{"pid":%d,"start":"%s","shell":"${shell}","joined":"%s"}\\n' $$ "${selfStart}" "$_ws_line" > ${q(users)}/$$`,
-    `  printf '{"v":1,"ts":"%s","type":"user.join","context":%s,"root":%s,"pid":%d,"shell":"${shell}","cached":true}\\n' "$_ws_line" ${q(json(input.source.context ?? input.source.name ?? ""))} ${q(json(input.source.root))} $$ >> ${q(join(input.home, 'events.jsonl'))}`,
-    `}`,
-    'return 0',
-  );
+  lines.push('return 0');
   const path = join(input.contextDir, 'cache', `enter.${shell}`);
   writeFileAtomic(path, `${lines.join('\n')}\n`);
   return path;

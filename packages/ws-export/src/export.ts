@@ -19,6 +19,7 @@ import {
   isTrusted,
   LOCAL_FILE,
   loadedEnvPath,
+  markContextEntry,
   nearestShell,
   quotePosix,
   contextRecordPath,
@@ -135,6 +136,8 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   const source = { context: ctx?.name ?? '', root: ctx?.root ?? '' };
   if (ctx) {
     const dir = contextDir(home, ctx.root);
+    // Tells a concurrent ws-gc that this context is being entered (docs/state-home.md).
+    markContextEntry(home, ctx.root, now);
     const local = basename(ctx.file) === WORKSPACE_FILE ? join(ctx.root, LOCAL_FILE) : undefined;
     const files = [ctx.file, ...(local && existsSync(local) ? [local] : [])];
     // Whatever decides trust is watched, so that ws-allow takes effect at the next prompt.
