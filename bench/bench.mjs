@@ -161,7 +161,6 @@ const trivial = project('trivial', 'export TRIVIAL=1\n');
 
 // (f) reaper idle with 100 contexts / 300 users.
 {
-  sh('ws-reaper --once >/dev/null 2>&1; pkill -f "ws-reaper" -U $(id -u) 2>/dev/null; true');
   const stateHome = join(root, 'f-state');
   const sleepers = Array.from({ length: 300 }, () => spawn('sleep', ['600'], { stdio: 'ignore' }));
   const startOf = (pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19];
@@ -208,5 +207,12 @@ console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const r of rows) console.log(line(r));
 writeFileSync(jsonPath, `${JSON.stringify({ date: new Date().toISOString(), quick, results }, null, 2)}\n`);
 console.log(`\nfigures written to ${jsonPath}`);
-sh(`pkill -f "${root}" 2>/dev/null; true`);
+// Stop what the run started: the reapers of its state homes, by the PID they recorded.
+for (const home of [join(root, 'state', 'ws'), join(root, 'f-state')]) {
+  try {
+    process.kill(Number(readFileSync(join(home, 'reaper.pid'), 'utf8').split(' ')[0]), 'SIGTERM');
+  } catch {
+    /* none */
+  }
+}
 rmSync(root, { recursive: true, force: true });

@@ -60,7 +60,8 @@ export function changesBetween(current: Env, target: Env): EnvChanges {
 
 /** Serialise a diff; JSON has no `undefined`, so unset is `null`. */
 export function encodeDiff(diff: EnvDiff): string {
-  const nulls = (changes: EnvChanges) => Object.fromEntries(Object.entries(changes).map(([k, v]) => [k, v ?? null]));
+  // Sorted, so that equal diffs serialise (and hash) alike whatever order the environment came in.
+  const nulls = (changes: EnvChanges) => Object.fromEntries(Object.keys(changes).sort().map((k) => [k, changes[k] ?? null]));
   return JSON.stringify({ prev: nulls(diff.prev), next: nulls(diff.next) });
 }
 

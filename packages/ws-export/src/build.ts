@@ -32,6 +32,8 @@ export interface BuildResult {
   failAt?: string;
   env?: Env;
   watches: string[];
+  /** Identity of each watched path when watch_file saw it: `INO SIZE MTIME CTIME`, or `missing`. */
+  watchStats: Record<string, string>;
   hooks: HookSpec[];
 }
 
@@ -74,14 +76,17 @@ export function inspectBuild(cacheDir: string): BuildState {
 function readResult(dir: string, status: string): BuildResult {
   const [code, failAt] = status.trim().split(' ');
   const watches = nulSplit(join(dir, 'watches'));
+  const watchStats: Record<string, string> = {};
+  const stats = nulSplit(join(dir, 'watch-stats'));
+  for (let i = 0; i + 1 < stats.length; i += 2) watchStats[stats[i + 1]] = stats[i];
   const hooks = parseHooks(nulSplit(join(dir, 'on_unload')));
-  if (Number(code) !== 0) return { ok: false, status: Number(code) || 1, failAt: failAt || undefined, watches, hooks };
+  if (Number(code) !== 0) return { ok: false, status: Number(code) || 1, failAt: failAt || undefined, watches, watchStats, hooks };
   const env: Env = {};
   for (const entry of nulSplit(join(dir, 'env'))) {
     const eq = entry.indexOf('=');
     if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
-  return { ok: true, status: 0, env, watches, hooks };
+  return { ok: true, status: 0, env, watches, watchStats, hooks };
 }
 
 function parseHooks(words: string[]): HookSpec[] {
@@ -92,6 +97,17 @@ function parseHooks(words: string[]): HookSpec[] {
     i += 2 + count;
   }
   return hooks;
+}
+
+/** A path's identity in the format of the stdlib's watch_file (`stat -L --printf '%i %s %.9Y %.9Z'`). */
+export function fileIdentity(path: string): string {
+  try {
+    const st = statSync(path, { bigint: true });
+    const time = (ns: bigint) => `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
+    return `${st.ino} ${st.size} ${time(st.mtimeNs)} ${time(st.ctimeNs)}`;
+  } catch {
+    return 'missing';
+  }
 }
 
 export interface StartOptions {

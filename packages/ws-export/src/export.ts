@@ -44,7 +44,7 @@ import {
   type Shell,
   type ShellLocals,
 } from '@ws/core';
-import { buildStatusPath, inspectBuild, readBuildLog, startBuild, waitForBuild, type BuildRequest, type BuildResult } from './build.js';
+import { buildStatusPath, fileIdentity, inspectBuild, readBuildLog, startBuild, waitForBuild, type BuildRequest, type BuildResult } from './build.js';
 import { makeStamps, pruneStamps } from './stamps.js';
 import { writeEnterScript } from './enter-script.js';
 
@@ -253,14 +253,30 @@ interface BuildInput {
 
 type BuildOutcome = { kind: 'pending' } | { kind: 'done'; request: BuildRequest; result: BuildResult; showLog: boolean };
 
-/** True if an input of a finished build changed after the build started (it must run again). */
+/**
+ * True if an input of a finished build changed since the build read it: a
+ * watched file whose identity differs from what watch_file recorded, or the
+ * workspace files changed (ctime: `cp -p` and `touch -d` cannot fake it)
+ * after the build started.
+ */
 function inputsChangedSince(request: BuildRequest, result: BuildResult): boolean {
-  for (const path of [request.file, ...(request.local ? [request.local] : []), ...result.watches]) {
+  for (const path of [request.file, ...(request.local ? [request.local] : [])]) {
     try {
-      // ctime, not mtime: `cp -p` or `touch -d` can set an old or a future mtime, never a ctime.
       if (statSync(path).ctimeMs >= request.started) return true;
     } catch {
-      /* absent: it was absent or is gone; a deletion is caught by the shell's stamps afterwards */
+      return true;
+    }
+  }
+  for (const path of result.watches) {
+    const seen = result.watchStats[path];
+    if (seen !== undefined) {
+      if (fileIdentity(path) !== seen) return true;
+      continue;
+    }
+    try {
+      if (statSync(path).ctimeMs >= request.started) return true;
+    } catch {
+      /* absent, and nothing recorded: the shell's stamps catch it appearing */
     }
   }
   return false;

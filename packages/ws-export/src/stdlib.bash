@@ -74,10 +74,19 @@ find_up() {
 # ---- watching ------------------------------------------------------------
 
 # watch_file PATH...: re-evaluate when a file changes, appears or disappears.
+# Also records each file's identity as it is now (inode, size, mtime, ctime),
+# so that ws can tell a change made after this call from one made before it
+# (a file the workspace writes, then watches, must not make every build stale).
 watch_file() {
-  local path
+  local path abs
   for path in "$@"; do
-    printf '%s\0' "$(expand_path "$path")" >>"$_WS_EVAL/watches"
+    abs=$(expand_path "$path")
+    printf '%s\0' "$abs" >>"$_WS_EVAL/watches"
+    if [[ -e $abs ]]; then
+      stat -L --printf '%i %s %.9Y %.9Z\0%n\0' -- "$abs" >>"$_WS_EVAL/watch-stats" 2>/dev/null
+    else
+      printf 'missing\0%s\0' "$abs" >>"$_WS_EVAL/watch-stats"
+    fi
   done
 }
 

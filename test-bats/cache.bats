@@ -1,0 +1,581 @@
+#!/usr/bin/env bats
+# Cached re-entry (SPEC §4 ws-export "Fast path", docs/hook.md "Entering a
+# project it has seen before starts no node"): a shell that leaves a context
+# and comes back sources cache/enter.bash|zsh instead of running ws-export.
+# The cached result must equal a fresh evaluation (compared as `env` dumps),
+# start no node, and give way to a real evaluation whenever an input, WS_ENV,
+# the base environment or an unload says the cache is out of date.
+#
+# Every .workspace here appends a line to $COUNTER when it runs: the number
+# of lines is the number of real evaluations. WS_UNLOAD_GRACE is long, so
+# leaving and coming back is a re-entry, not an unload, unless a test says
+# otherwise. fish has no cached entry (it always asks ws-export, which serves
+# the finished build): its tests check that re-entry still loads correctly.
+
+load test_helper/common-setup
+
+setup() {
+  common_setup
+  export WS_UNLOAD_GRACE=60
+  home="$XDG_STATE_HOME/ws"
+  work="$BATS_TEST_TMPDIR/work"
+  proj="$work/proj"
+  COUNTER="$BATS_TEST_TMPDIR/evaluations"
+  DUMPS="$BATS_TEST_TMPDIR/dumps"
+  mkdir -p "$DUMPS"
+}
+teardown() { common_teardown; }
+
+# ------------------------------------------------------------ helpers ----
+
+# q VALUE — VALUE quoted for $TMUX_SHELL.
+q() {
+  if [[ $TMUX_SHELL == fish ]]; then
+    local s=${1//\\/\\\\}
+    printf "'%s'" "${s//\'/\\\'}"
+  else
+    printf "'%s'" "${1//\'/\'\\\'\'}"
+  fi
+}
+
+setx() {
+  if [[ $TMUX_SHELL == fish ]]; then printf 'set -gx %s %s' "$1" "$(q "$2")"; else printf 'export %s=%s' "$1" "$(q "$2")"; fi
+}
+
+evaluations() { if [[ -f $COUNTER ]]; then wc -l <"$COUNTER"; else echo 0; fi; }
+
+# The line a .workspace starts with to count its evaluations.
+count_line() { printf 'echo run >>%q\n' "$COUNTER"; }
+
+# The context directory of root $1 in the state home.
+ctx_dir() {
+  local root dir
+  root=$(cd "$1" && pwd -P)
+  for dir in "$home"/contexts/*/; do
+    [[ -f $dir/context.json && $(jq -r .root "$dir/context.json") == "$root" ]] && { printf '%s\n' "${dir%/}"; return 0; }
+  done
+  return 1
+}
+
+# dump NAME — the shell's exported environment, NUL-separated, in $DUMPS/NAME
+# (taken by a child process: what programs started from the shell see).
+dump() { tmux_run "env -0 >$(q "$DUMPS/$1")"; }
+
+# normalized NAME — the dump as sorted NAME=<%q value> lines, without the
+# names that legitimately differ between two moments of one shell. WS_DIFF
+# names a record of what the load changed: compared by that record's
+# content (keys sorted), not by its name.
+normalized() {
+  local entry name value record
+  while IFS= read -r -d '' entry; do
+    name=${entry%%=*} value=${entry#*=}
+    case $name in _ | SHLVL | PWD | OLDPWD) continue ;; esac
+    if [[ $name == WS_DIFF && $value == */* ]]; then
+      record="$home/contexts/${value%%/*}/cache/applied/${value#*/}.json"
+      [[ -f $record ]] && value="record $(jq -cS . "$record")"
+    fi
+    printf '%s=%q\n' "$name" "$value"
+  done <"$DUMPS/$1" | LC_ALL=C sort
+}
+
+# same_env A B — the two dumps are equal (else print the difference).
+same_env() {
+  local a b
+  a=$(normalized "$1") b=$(normalized "$2")
+  [[ $a == "$b" ]] && return 0
+  echo "environments $1 and $2 differ:" >&2
+  diff <(printf '%s\n' "$a") <(printf '%s\n' "$b") >&2 || true
+  return 1
+}
+
+# value_in DUMP NAME — NAME's line in a normalized dump ("" if unset).
+value_in() { normalized "$1" | grep -E "^$2=" || true; }
+
+# strace_start LABEL / strace_stop — trace the shell and everything it starts
+# in between. strace_stop sets SPAWNS (processes started), NODE_EXECS
+# (execve of node or ws-export) and prints them on fd 3.
+strace_start() {
+  TRACE="$BATS_TEST_TMPDIR/strace.$1"
+  command -v strace >/dev/null || { echo "strace is needed" >&2; return 1; }
+  (
+    for fd in /proc/$BASHPID/fd/*; do
+      fd=${fd##*/}
+      ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
+    done
+    exec strace -f -s 256 -e trace=execve,execveat,fork,vfork,clone,clone3 -o "$TRACE" -p "$TMUX_SHELL_PID"
+  ) </dev/null >/dev/null 2>"$TRACE.err" &
+  STRACE_PID=$!
+  track_pid "$STRACE_PID"
+  wait_until "grep -q attached $(printf %q "$TRACE.err")" 10 || { cat "$TRACE.err" >&2; return 1; }
+}
+strace_stop() {
+  kill -INT "$STRACE_PID"
+  wait "$STRACE_PID" || true
+  SPAWNS=$(grep -vE 'resumed>|CLONE_THREAD' "$TRACE" | grep -cE '^[0-9]+ +(fork|vfork|clone|clone3|execve|execveat)\(') || true
+  NODE_EXECS=$(grep -E '^[0-9]+ +execve(at)?\(' "$TRACE" | grep -cE 'node|ws-export') || true
+  echo "# $TMUX_SHELL, ${TRACE##*.}: $SPAWNS processes started, $NODE_EXECS execve of node/ws-export" >&3
+  if ((NODE_EXECS)); then
+    echo "node started (${TRACE##*.}):" >&2
+    grep -E '^[0-9]+ +execve(at)?\(' "$TRACE" >&2
+  fi
+}
+
+# ------------------------------------------------------- the scenarios ----
+
+# rc_set SHELL NAME VALUE / rc_unset SHELL NAME — an rc line for SHELL.
+rc_quote() {
+  if [[ $1 == fish ]]; then
+    local s=${2//\\/\\\\}
+    printf "'%s'" "${s//\'/\\\'}"
+  else
+    printf "'%s'" "${2//\'/\'\\\'\'}"
+  fi
+}
+rc_set() {
+  if [[ $1 == fish ]]; then printf 'set -gx %s %s' "$2" "$(rc_quote fish "$3")"; else printf 'export %s=%s' "$2" "$(rc_quote "$1" "$3")"; fi
+}
+rc_unset() {
+  if [[ $1 == fish ]]; then printf 'set -e %s; or true' "$2"; else printf 'unset %s' "$2"; fi
+}
+
+# scenario SHELL NAME — writes $proj (or a nested project) for a direnv-style
+# scenario; sets ENTER (the directory to cd into) and RC (rc lines the shell
+# starts with: the base environment the scenario changes).
+scenario() {
+  local shell=$1
+  RC=()
+  ENTER=$proj
+  mkdir -p "$proj"
+  case $2 in
+    path_add)
+      mkdir -p "$proj/bin" "$proj/tools/bin" "$proj/man"
+      RC=("$(rc_set "$shell" MANPATH /usr/share/man)")
+      write_workspace "$proj" <<EOF
+$(count_line)
+PATH_add bin
+PATH_add tools/bin
+path_add MANPATH man
+path_add NEWLIST a b
+EOF
+      ;;
+    dotenv)
+      cat >"$proj/.env" <<'EOF'
+# a comment
+export DOT_A=1
+DOT_B="double quoted value"
+DOT_C='single $NOT_EXPANDED'
+DOT_D=${DOT_A}-expanded
+DOT_E=
+EOF
+      write_workspace "$proj" <<EOF
+$(count_line)
+dotenv
+EOF
+      ;;
+    source_up)
+      write_workspace "$proj" <<'EOF'
+export PARENT=from-parent SHARED=parent
+EOF
+      ENTER="$proj/services/api"
+      mkdir -p "$ENTER"
+      write_workspace "$ENTER" <<EOF
+$(count_line)
+source_up
+export CHILD=from-child SHARED=child
+EOF
+      ;;
+    utf8)
+      RC=("$(rc_set "$shell" CHANGED_UTF8 'vorher ä')")
+      write_workspace "$proj" <<EOF
+$(count_line)
+export GREETING='héllo wörld ✓ 日本語 🚀'
+export CHANGED_UTF8='nachher ö ß'
+export COMBINING=\$'e\\u0301 vs \\u00e9'
+EOF
+      ;;
+    empty_unset)
+      RC=("$(rc_set "$shell" WAS_SET value)" "$(rc_set "$shell" WAS_EMPTY '')"
+        "$(rc_set "$shell" TO_EMPTY something)" "$(rc_unset "$shell" NEVER_SET)")
+      write_workspace "$proj" <<EOF
+$(count_line)
+export NEW_EMPTY=
+unset WAS_SET
+export WAS_EMPTY=now-set
+export TO_EMPTY=
+unset NEVER_SET
+EOF
+      ;;
+    hostile_path)
+      # A project directory whose name has spaces, quotes, \$(...), backticks and UTF-8.
+      proj="$work/my proj 'q' \"dq\" \$(touch $BATS_TEST_TMPDIR/ran) \`touch $BATS_TEST_TMPDIR/ran\` ü"
+      ENTER=$proj
+      mkdir -p "$proj/bin"
+      write_workspace "$proj" <<EOF
+$(count_line)
+PATH_add bin
+export WHERE=\$PWD
+EOF
+      ;;
+    quotes)
+      RC=("$(rc_set "$shell" BEFORE_Q $'it\'s "before" \\ $HOME\nline two')")
+      {
+        count_line
+        sed "s|@RAN@|$BATS_TEST_TMPDIR/ran|" <<'EOF'
+export Q1=$'single \' double " backslash \\ dollar $HOME backtick ` paren $(touch @RAN@)'
+export Q2=$'line one\nline two\n\ttabbed\n'
+export Q3=$'\n\nstarts and ends with newlines\n\n'
+export Q4='ends with a backslash\'
+export BEFORE_Q=$'changed \'again\'\n'
+EOF
+      } | write_workspace "$proj"
+      ;;
+    *) echo "scenario: unknown $2" >&2; return 64 ;;
+  esac
+}
+
+# cached_equals_fresh SHELL SCENARIO — enter (a fresh evaluation), leave,
+# enter again (bash/zsh: the cached entry, traced): the same environment,
+# no node, no evaluation; leaving again restores the environment before.
+cached_equals_fresh() {
+  local shell=$1
+  scenario "$shell" "$2"
+  tmux_start "$shell" "${RC[@]}"
+  dump outside-before
+  tmux_run "cd $(q "$ENTER")"
+  dump fresh
+  [ "$(evaluations)" -eq 1 ]
+  # The scenario did change something beyond WS_*.
+  run same_env outside-before fresh
+  [ "$status" -ne 0 ]
+  [ -n "$(value_in fresh WS_DIFF)" ]
+  tmux_run "cd $(q "$work")"
+  dump outside-after-fresh
+  same_env outside-before outside-after-fresh
+
+  if [[ $shell != fish ]]; then
+    [ -f "$(ctx_dir "$ENTER")/cache/enter.$shell" ]
+    strace_start cached-entry
+    tmux_run "cd $(q "$ENTER")"
+    strace_stop
+    ((NODE_EXECS == 0))
+  else
+    tmux_run "cd $(q "$ENTER")"
+  fi
+  dump cached
+  same_env fresh cached
+  # The workspace file did not run again (fish: ws-export served the finished build).
+  [ "$(evaluations)" -eq 1 ]
+  [ ! -e "$BATS_TEST_TMPDIR/ran" ]
+  # The shell is a user of the context again, in the ready state.
+  [ -f "$(ctx_dir "$ENTER")/users/$TMUX_SHELL_PID" ]
+  [ "$(tmux_run 'echo "$_ws_state"')" = ready ]
+  if [[ $shell != fish ]]; then
+    # The cached entry wrote the user record itself, with the shell's real
+    # start time (else the reaper would take it for a recycled PID).
+    [ "$(jq -r .start "$(ctx_dir "$ENTER")/users/$TMUX_SHELL_PID")" = "$(_wsh_starttime "$TMUX_SHELL_PID")" ]
+    # And the user.join event.
+    [ "$(jq -c --argjson pid "$TMUX_SHELL_PID" 'select(.type == "user.join" and .pid == $pid and .cached == true)' "$home/events.jsonl" | wc -l)" -eq 1 ]
+  fi
+
+  tmux_run "cd $(q "$work")"
+  dump outside-after-cached
+  same_env outside-before outside-after-cached
+  # And once more: still cached, still the same.
+  tmux_run "cd $(q "$ENTER")"
+  dump cached-again
+  same_env fresh cached-again
+  [ "$(evaluations)" -eq 1 ]
+}
+
+@test "bash: cached re-entry equals a fresh evaluation and starts no node: PATH_add and path_add" { cached_equals_fresh bash path_add; }
+@test "zsh: cached re-entry equals a fresh evaluation and starts no node: PATH_add and path_add" { cached_equals_fresh zsh path_add; }
+@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: PATH_add and path_add" { cached_equals_fresh fish path_add; }
+
+@test "bash: cached re-entry equals a fresh evaluation and starts no node: dotenv" { cached_equals_fresh bash dotenv; }
+@test "zsh: cached re-entry equals a fresh evaluation and starts no node: dotenv" { cached_equals_fresh zsh dotenv; }
+@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: dotenv" { cached_equals_fresh fish dotenv; }
+
+@test "bash: cached re-entry equals a fresh evaluation and starts no node: source_up in a nested context" { cached_equals_fresh bash source_up; }
+@test "zsh: cached re-entry equals a fresh evaluation and starts no node: source_up in a nested context" { cached_equals_fresh zsh source_up; }
+@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: source_up in a nested context" { cached_equals_fresh fish source_up; }
+
+@test "bash: cached re-entry equals a fresh evaluation and starts no node: UTF-8 values" { cached_equals_fresh bash utf8; }
+@test "zsh: cached re-entry equals a fresh evaluation and starts no node: UTF-8 values" { cached_equals_fresh zsh utf8; }
+@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: UTF-8 values" { cached_equals_fresh fish utf8; }
+
+@test "bash: cached re-entry equals a fresh evaluation and starts no node: empty vs unset, both ways" { cached_equals_fresh bash empty_unset; }
+@test "zsh: cached re-entry equals a fresh evaluation and starts no node: empty vs unset, both ways" { cached_equals_fresh zsh empty_unset; }
+@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: empty vs unset, both ways" { cached_equals_fresh fish empty_unset; }
+
+@test "bash: cached re-entry equals a fresh evaluation and starts no node: a project path with spaces, quotes, \$(...) and UTF-8" { cached_equals_fresh bash hostile_path; }
+@test "zsh: cached re-entry equals a fresh evaluation and starts no node: a project path with spaces, quotes, \$(...) and UTF-8" { cached_equals_fresh zsh hostile_path; }
+@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: a project path with spaces, quotes, \$(...) and UTF-8" { cached_equals_fresh fish hostile_path; }
+
+@test "bash: cached re-entry equals a fresh evaluation and starts no node: quotes, backslashes, newlines, \$(...)" { cached_equals_fresh bash quotes; }
+@test "zsh: cached re-entry equals a fresh evaluation and starts no node: quotes, backslashes, newlines, \$(...)" { cached_equals_fresh zsh quotes; }
+@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: quotes, backslashes, newlines, \$(...)" { cached_equals_fresh fish quotes; }
+
+# ------------------------------------------------------- invalidation ----
+
+# A workspace that counts its evaluations, watches data.txt, and reports
+# what it saw: WS_ENV, the data file, and the PATH it started from.
+watching_workspace() {
+  mkdir -p "$proj/bin"
+  echo one >"$proj/data.txt"
+  write_workspace "$proj" <<EOF
+$(count_line)
+watch_file data.txt
+export DATA=\$(<data.txt)
+export MODE="env:\$WS_ENV"
+PATH_add bin
+EOF
+}
+
+# enter_leave SHELL — the shell has entered $proj once (one evaluation) and
+# left it again; $proj's cached entry exists.
+enter_leave() {
+  tmux_start "$1" "${@:2}"
+  tmux_run "cd $(q "$proj")"
+  [ "$(evaluations)" -eq 1 ]
+  tmux_run "cd $(q "$work")"
+  [ "$(evaluations)" -eq 1 ]
+}
+
+# reenter — cd back into $proj; prints nothing, fails on a shell error.
+reenter() { tmux_run "cd $(q "$proj")" >/dev/null; }
+
+watched_file_changed() {
+  watching_workspace
+  enter_leave "$1"
+  sleep 0.05
+  echo two >"$proj/data.txt"
+  reenter
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv DATA')" = two ]
+  # Unchanged since: the next re-entry is cached again.
+  tmux_run "cd $(q "$work")"
+  reenter
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv DATA')" = two ]
+}
+
+@test "bash: a watched file changed while outside: re-entry evaluates the file again" { watched_file_changed bash; }
+@test "zsh: a watched file changed while outside: re-entry evaluates the file again" { watched_file_changed zsh; }
+
+workspace_file_changed() {
+  watching_workspace
+  enter_leave "$1"
+  sleep 0.05
+  printf 'export EDITED=yes\n' >>"$proj/.workspace"
+  ws-allow "$proj" >/dev/null 2>&1
+  reenter
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv EDITED')" = yes ]
+}
+
+@test "bash: the workspace file edited (and allowed) while outside: re-entry evaluates it again" { workspace_file_changed bash; }
+@test "zsh: the workspace file edited (and allowed) while outside: re-entry evaluates it again" { workspace_file_changed zsh; }
+
+local_file_appeared() {
+  watching_workspace
+  enter_leave "$1"
+  printf 'export LOCAL_ONLY=yes\n' >"$proj/.workspace.local"
+  ws-allow "$proj" >/dev/null 2>&1
+  reenter
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv LOCAL_ONLY')" = yes ]
+}
+
+@test "bash: a .workspace.local created (and allowed) while outside: re-entry evaluates and applies it" { local_file_appeared bash; }
+@test "zsh: a .workspace.local created (and allowed) while outside: re-entry evaluates and applies it" { local_file_appeared zsh; }
+
+# Trust is checked on cached entry too: a denied file's cached result is not applied.
+denied_while_outside() {
+  watching_workspace
+  enter_leave "$1"
+  ws-deny "$proj" >/dev/null 2>&1
+  run --separate-stderr tmux_run "cd $(q "$proj")"
+  local said=$stderr
+  [ "$(evaluations)" -eq 1 ]
+  run tmux_run 'printenv DATA'
+  [ -z "$output" ]
+  run tmux_run 'printenv WS_ROOT'
+  [ -z "$output" ]
+  # zsh prints it inside cd (chpwd), bash at the prompt.
+  [[ $said == *"ws: $proj/.workspace is blocked."* ]] || tmux_pane | grep -qF "ws: $proj/.workspace is blocked."
+}
+
+@test "bash: ws-deny while outside: re-entry applies nothing of the cached result and says the file is blocked" { denied_while_outside bash; }
+@test "zsh: ws-deny while outside: re-entry applies nothing of the cached result and says the file is blocked" { denied_while_outside zsh; }
+
+# The cached entry registers the shell as a user: the reaper does not unload
+# the context under it, and unloads it once the shell leaves for good.
+cached_user_keeps_context() {
+  export WS_UNLOAD_GRACE=3
+  watching_workspace
+  enter_leave "$1"
+  reenter
+  [ "$(evaluations)" -eq 1 ]
+  local dir
+  dir=$(ctx_dir "$proj")
+  sleep 4.5
+  [ "$(jq -r .state "$dir/context.json")" != unloaded ]
+  [ -f "$dir/users/$TMUX_SHELL_PID" ]
+  tmux_run ':'
+  [ "$(evaluations)" -eq 1 ]
+  [ "$(tmux_run 'printenv DATA')" = one ]
+  # Leaving for good: unloaded after the grace.
+  tmux_run "cd $(q "$work")"
+  wait_until "grep -q '\"state\":\"unloaded\"' $(printf %q "$dir/context.json")" 10
+}
+
+@test "bash: a shell that re-entered from the cache counts as a user: no unload while it stays, unload after it leaves" { cached_user_keeps_context bash; }
+@test "zsh: a shell that re-entered from the cache counts as a user: no unload while it stays, unload after it leaves" { cached_user_keeps_context zsh; }
+
+sourced_file_changed() {
+  scenario "$1" source_up
+  tmux_start "$1"
+  tmux_run "cd $(q "$ENTER")"
+  [ "$(evaluations)" -eq 1 ]
+  tmux_run "cd $(q "$work")"
+  sleep 0.05
+  # The enclosing file that source_up read (trust does not cover it).
+  printf 'export PARENT=edited SHARED=parent\n' >"$proj/.workspace"
+  tmux_run "cd $(q "$ENTER")"
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv PARENT')" = edited ]
+}
+
+@test "bash: the file source_up read changed while outside: re-entry evaluates again" { sourced_file_changed bash; }
+@test "zsh: the file source_up read changed while outside: re-entry evaluates again" { sourced_file_changed zsh; }
+
+# enter_show NAME... — cd into $proj; print the values of NAME... as the
+# first command inside sees them. zsh runs the hook inside cd (chpwd), so
+# there the command right after cd sees what the hook applied, before precmd
+# has a chance to correct anything; bash runs it at the prompt after cd.
+enter_show() {
+  if [[ $TMUX_SHELL == zsh ]]; then
+    tmux_run "cd $(q "$proj") && printenv $*"
+  else
+    reenter && tmux_run "printenv $*"
+  fi
+}
+
+ws_env_changed() {
+  local shell=$1 preset=${2:-}
+  watching_workspace
+  if [[ -n $preset ]]; then enter_leave "$shell" "export WS_ENV=$preset"; else enter_leave "$shell"; fi
+  [ "$(tmux_run 'echo "${WS_ENV-unset}"')" = "${preset:-unset}" ]
+  tmux_run 'export WS_ENV=test'
+  local got
+  got=$(enter_show MODE WS_ENV) || true
+  [ "$got" = $'env:test\ntest' ] || { printf 'first command inside saw: %q\n' "$got" >&2; return 1; }
+  [ "$(tmux_run 'printenv MODE WS_ENV')" = $'env:test\ntest' ]
+  [ "$(evaluations)" -eq 2 ]
+  # Back to the first environment: evaluated again (the build of 'test' replaced it).
+  tmux_run "cd $(q "$work")"
+  if [[ -n $preset ]]; then tmux_run "export WS_ENV=$preset"; else tmux_run 'unset WS_ENV'; fi
+  got=$(enter_show MODE WS_ENV) || true
+  [ "$got" = $'env:default\ndefault' ] || { printf 'first command inside saw: %q\n' "$got" >&2; return 1; }
+  [ "$(tmux_run 'printenv MODE WS_ENV')" = $'env:default\ndefault' ]
+  [ "$(evaluations)" -eq 3 ]
+}
+
+@test "bash: WS_ENV set while outside: re-entry evaluates for the new environment" { ws_env_changed bash; }
+@test "zsh: WS_ENV set while outside: re-entry evaluates for the new environment" { ws_env_changed zsh; }
+@test "bash: WS_ENV=default given by the user, changed to another while outside: re-entry evaluates for it" { ws_env_changed bash default; }
+@test "zsh: WS_ENV=default given by the user, changed to another while outside: re-entry evaluates for it" { ws_env_changed zsh default; }
+
+# Another shell loads the context in another environment (WS_ENV=test):
+# this shell, WS_ENV unset, must not re-enter with that result.
+other_shell_other_env() {
+  local shell=$1
+  watching_workspace
+  tmux_start -n mine "$shell"
+  tmux_run "cd $(q "$proj")"
+  tmux_run "cd $(q "$work")"
+  [ "$(evaluations)" -eq 1 ]
+  tmux_start -n other "$shell" 'export WS_ENV=test'
+  tmux_run "cd $(q "$proj")"
+  [ "$(tmux_run 'printenv MODE')" = env:test ]
+  [ "$(evaluations)" -eq 2 ]
+  tmux_use mine
+  local got
+  got=$(enter_show MODE WS_ENV) || true
+  [ "$got" = $'env:default\ndefault' ] || { printf 'first command inside saw: %q\n' "$got" >&2; return 1; }
+  [ "$(tmux_run 'printenv MODE WS_ENV')" = $'env:default\ndefault' ]
+}
+
+@test "bash: another shell's load with WS_ENV=test does not leak into this shell's re-entry (WS_ENV unset)" { other_shell_other_env bash; }
+@test "zsh: another shell's load with WS_ENV=test does not leak into this shell's re-entry (WS_ENV unset)" { other_shell_other_env zsh; }
+
+base_path_changed() {
+  local shell=$1 path_before
+  watching_workspace
+  enter_leave "$shell"
+  path_before=$(tmux_run 'printenv PATH')
+  tmux_run 'export PATH=/x:$PATH'
+  reenter
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv PATH')" = "$proj/bin:/x:$path_before" ]
+  # Leaving gives back the user's own PATH, /x included.
+  tmux_run "cd $(q "$work")"
+  [ "$(tmux_run 'printenv PATH')" = "/x:$path_before" ]
+}
+
+@test "bash: the base PATH changed while outside (export PATH=/x:\$PATH): re-entry evaluates again" { base_path_changed bash; }
+@test "zsh: the base PATH changed while outside (export PATH=/x:\$PATH): re-entry evaluates again" { base_path_changed zsh; }
+
+unloaded_run_now() {
+  watching_workspace
+  enter_leave "$1"
+  run --separate-stderr bash -c "cd $(printf %q "$proj") && ws-on-unload --run-now"
+  [ "$status" -eq 0 ]
+  reenter
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv DATA')" = one ]
+}
+
+@test "bash: after ws-on-unload --run-now while outside, re-entry runs the workspace file again" { unloaded_run_now bash; }
+@test "zsh: after ws-on-unload --run-now while outside, re-entry runs the workspace file again" { unloaded_run_now zsh; }
+
+unloaded_by_reaper() {
+  export WS_UNLOAD_GRACE=1
+  watching_workspace
+  enter_leave "$1"
+  local dir
+  dir=$(ctx_dir "$proj")
+  # The reaper unloads the context once the grace is over.
+  wait_until "grep -q '\"state\":\"unloaded\"' $(printf %q "$dir/context.json")" 10
+  reenter
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv DATA')" = one ]
+  [ -f "$dir/users/$TMUX_SHELL_PID" ]
+}
+
+@test "bash: after leaving for longer than WS_UNLOAD_GRACE (the reaper unloads), re-entry runs the workspace file again" { unloaded_by_reaper bash; }
+@test "zsh: after leaving for longer than WS_UNLOAD_GRACE (the reaper unloads), re-entry runs the workspace file again" { unloaded_by_reaper zsh; }
+
+@test "fish: a watched file, WS_ENV or an unload while outside make re-entry evaluate again; otherwise re-entry loads without evaluating" {
+  watching_workspace
+  enter_leave fish
+  reenter
+  [ "$(evaluations)" -eq 1 ]
+  [ "$(tmux_run 'printenv DATA')" = one ]
+  tmux_run "cd $(q "$work")"
+  echo two >"$proj/data.txt"
+  reenter
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv DATA')" = two ]
+  tmux_run "cd $(q "$work")"
+  tmux_run 'set -gx WS_ENV test'
+  reenter
+  [ "$(evaluations)" -eq 3 ]
+  [ "$(tmux_run 'printenv MODE')" = env:test ]
+  tmux_run "cd $(q "$work")"
+  run --separate-stderr bash -c "cd $(printf %q "$proj") && WS_ENV=test ws-on-unload --run-now"
+  [ "$status" -eq 0 ]
+  reenter
+  [ "$(evaluations)" -eq 4 ]
+  [ "$(tmux_run 'printenv MODE')" = env:test ]
+}
