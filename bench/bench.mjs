@@ -132,20 +132,15 @@ const trivial = project('trivial', 'export TRIVIAL=1\n');
 
 // (e) last user exits -> first unload hook starts (grace 0, so this is the latency after the grace).
 {
-  // The reaper of (a)-(d) runs with a 60 s grace: let (e) start its own.
-  sh('ws-reaper --once >/dev/null 2>&1; true');
-  try {
-    process.kill(Number(readFileSync(join(root, 'state', 'ws', 'reaper.pid'), 'utf8').split(' ')[0]), 'SIGTERM');
-  } catch {
-    /* none running */
-  }
   const dir = project('unload', `on_unload -- bash -c 'echo \${EPOCHREALTIME/./} > "$WS_ROOT/hook-started"'\n`);
+  // Its own state home, so its reaper runs with grace 0 (the others' has 60 s).
+  const eEnv = { WS_STATE_HOME: join(root, 'e-state'), WS_TRUSTED_DIRS: dir, WS_UNLOAD_GRACE: '0', WS_BUILD_TIMEOUT: '10000' };
   const measure = (signal) => {
     const samples = [];
     for (let i = 0; i < (quick ? 3 : 5); i++) {
       rmSync(join(dir, 'hook-started'), { force: true });
       const user = spawn('sleep', ['600'], { stdio: 'ignore' });
-      sh(`cd ${dir}; ws-export json --pid ${user.pid} >/dev/null 2>&1`, { WS_UNLOAD_GRACE: '0', WS_BUILD_TIMEOUT: '10000' });
+      sh(`cd ${dir}; ws-export json --pid ${user.pid} >/dev/null 2>&1`, eEnv);
       const killedAt = Date.now() * 1000;
       user.kill(signal);
       const deadline = Date.now() + 10_000;
@@ -208,7 +203,7 @@ for (const r of rows) console.log(line(r));
 writeFileSync(jsonPath, `${JSON.stringify({ date: new Date().toISOString(), quick, results }, null, 2)}\n`);
 console.log(`\nfigures written to ${jsonPath}`);
 // Stop what the run started: the reapers of its state homes, by the PID they recorded.
-for (const home of [join(root, 'state', 'ws'), join(root, 'f-state')]) {
+for (const home of [join(root, 'state', 'ws'), join(root, 'e-state'), join(root, 'f-state')]) {
   try {
     process.kill(Number(readFileSync(join(home, 'reaper.pid'), 'utf8').split(' ')[0]), 'SIGTERM');
   } catch {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readContextRecord, type ContextRecord } from './context-record.js';
 import { emitEvent } from './events.js';
@@ -8,7 +8,7 @@ import { locateBinary } from './locate.js';
 import { isAlive, withoutInheritedFds } from './proc.js';
 import { superviseServices } from './services.js';
 import { runUnload, unloadPending } from './unload.js';
-import { listUsers, needsUnloadPath } from './users.js';
+import { listUsers, needsUnloadPath, type UserListing, type UserRecord } from './users.js';
 
 export const REAPER_PID_FILE = 'reaper.pid';
 
@@ -72,6 +72,7 @@ const graceMs = (env: NodeJS.ProcessEnv) => (env.WS_UNLOAD_GRACE !== undefined &
  * knows comes from the state home, so a restarted reaper continues.
  */
 export async function sweep(home: string, opts: SweepOptions): Promise<SweepResult> {
+  sweepNumber++;
   const now = opts.now ?? (() => new Date());
   const result: SweepResult = { liveUsers: 0, waiting: 0 };
   let ids: string[];
@@ -83,8 +84,16 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
   for (const id of ids) {
     const dir = join(home, 'contexts', id);
     // Restarts crashed services (--restart); not in a context being unloaded.
-    if (!opts.inFlight?.has(dir)) await superviseServices(home, dir, opts.env);
-    const users = listUsers(dir);
+    const has = entries(dir);
+    if (!opts.inFlight?.has(dir) && has.services) await superviseServices(home, dir, opts.env);
+    let users = cachedUsers(dir, sweepNumber);
+    // Before acting on "no users", look again without the cache.
+    if (users.live.length === 0) users = listUsers(dir);
+    if (users.live.length > 0 && users.dead.length === 0) {
+      result.liveUsers += users.live.length;
+      if (has.idleSince && !unloadPending(dir)) rmQuiet(join(dir, 'idle-since'));
+      if (!has.unloadRun) continue;
+    }
     const record = readContextRecord(dir);
     for (const dead of users.dead) {
       rmQuiet(join(dir, 'users', dead.name));
@@ -122,6 +131,65 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
     }
   }
   return result;
+}
+
+let sweepNumber = 0;
+const entryCache = new Map<string, { mtimeMs: number; services: boolean; idleSince: boolean; unloadRun: boolean }>();
+
+/** Which of services/, idle-since, unload-run/ a context dir holds: one stat while the dir is unchanged. */
+function entries(dir: string): { services: boolean; idleSince: boolean; unloadRun: boolean } {
+  const mtimeMs = statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? -1;
+  let entry = entryCache.get(dir);
+  if (!entry || entry.mtimeMs !== mtimeMs) {
+    entry = {
+      mtimeMs,
+      services: existsSync(join(dir, 'services')),
+      idleSince: existsSync(join(dir, 'idle-since')),
+      unloadRun: existsSync(join(dir, 'unload-run')),
+    };
+    entryCache.set(dir, entry);
+  }
+  return entry;
+}
+const userCache = new Map<string, { mtimeMs: number; records: Map<string, UserRecord | undefined> }>();
+
+/**
+ * The users of a context, cheaply: records are re-read only when the users
+ * directory changed (a registration or removal renames or creates a file in
+ * it), and liveness is `kill(pid, 0)` except every 4th sweep (2 s), which
+ * also compares start times (recycled PIDs, zombies). Only a speed-up: "no
+ * users" is always confirmed by an uncached listUsers before anything runs.
+ */
+function cachedUsers(dir: string, sweepNo: number): UserListing {
+  const users = join(dir, 'users');
+  const st = statSync(users, { throwIfNoEntry: false });
+  if (!st) return { live: [], dead: [] };
+  let entry = userCache.get(dir);
+  if (!entry || entry.mtimeMs !== st.mtimeMs) {
+    const listing = listUsers(dir);
+    const records = new Map<string, UserRecord | undefined>();
+    for (const record of listing.live) records.set(String(record.pid), record);
+    entry = { mtimeMs: st.mtimeMs, records };
+    userCache.set(dir, entry);
+    if (listing.dead.length) return listing;
+  }
+  const listing: UserListing = { live: [], dead: [] };
+  for (const [name, record] of entry.records) {
+    const alive = record && (sweepNo % 4 === 0 ? isAlive(record) : pidExists(record.pid));
+    if (alive) listing.live.push(record);
+    else listing.dead.push({ name, record });
+  }
+  if (listing.dead.length) userCache.delete(dir);
+  return listing;
+}
+
+function pidExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /**

@@ -88,7 +88,6 @@ function reportError(name: string, error: unknown, env: NodeJS.ProcessEnv): void
   const message = stripAnsi((error as Error)?.message ?? String(error)).split('\n')[0];
   const c = colorsFor(process.stderr, env);
   process.stderr.write(`${c.red(`${name}:`)} ${message}\n`);
-  if (code === EX.USAGE) process.stderr.write(`Try '${name} --help' for more information.\n`);
   if (env.WS_DEBUG === '1' && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
   process.exitCode = code;
 }

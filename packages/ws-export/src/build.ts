@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { emitEvent, isAlive, processStartTime, readJson, readText, tryLock, writeFileAtomic, type Env } from '@ws/core';
 import driver from './driver.bash';
@@ -101,10 +101,12 @@ function parseHooks(words: string[]): HookSpec[] {
 
 /** A path's identity in the format of the stdlib's watch_file (`stat -L --printf '%i %s %.9Y %.9Z'`). */
 export function fileIdentity(path: string): string {
+  const time = (ns: bigint) => `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
   try {
-    const st = statSync(path, { bigint: true });
-    const time = (ns: bigint) => `${ns / 1_000_000_000n}.${String(ns % 1_000_000_000n).padStart(9, '0')}`;
-    return `${st.ino} ${st.size} ${time(st.mtimeNs)} ${time(st.ctimeNs)}`;
+    const link = lstatSync(path, { bigint: true });
+    const st = link.isSymbolicLink() ? statSync(path, { bigint: true }) : link;
+    const own = link.isSymbolicLink() ? ` link ${link.ino} ${time(link.ctimeNs)}` : '';
+    return `${st.ino} ${st.size} ${time(st.mtimeNs)} ${time(st.ctimeNs)}${own}`;
   } catch {
     return 'missing';
   }

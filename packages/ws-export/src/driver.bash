@@ -21,18 +21,21 @@ unset _ws_fd _ws_fds
 _ws_fail_at=
 _ws_started=${EPOCHREALTIME/./}
 _ws_finish() {
-  local status=$?
+  # Globals only, and strict mode off: after `set -e` fired inside the file,
+  # bash may no longer consider this a function context for `local`.
+  _ws_status=$?
+  set +euo pipefail
   trap - ERR
-  if ((status == 0)); then
-    env -0 >"$_WS_EVAL/env.tmp" && mv "$_WS_EVAL/env.tmp" "$_WS_EVAL/env" || status=70
+  if ((_ws_status == 0)); then
+    env -0 >"$_WS_EVAL/env.tmp" && mv "$_WS_EVAL/env.tmp" "$_WS_EVAL/env" || _ws_status=70
   fi
-  local TZ=UTC now=${EPOCHREALTIME/./} ts type=build.done
-  printf -v ts '%(%Y-%m-%dT%H:%M:%S)T' -1
-  ((status == 0)) || type=build.fail
+  _ws_now=${EPOCHREALTIME/./} _ws_type=build.done
+  TZ=UTC printf -v _ws_ts '%(%Y-%m-%dT%H:%M:%S)T' -1
+  ((_ws_status == 0)) || _ws_type=build.fail
   printf '{"v":1,"ts":"%s.%sZ","type":"%s","context":%s,"root":%s,"build":"%s","status":%d,"duration_ms":%d}\n' \
-    "$ts" "${now: -6:3}" "$type" "$_WS_JSON_CONTEXT" "$_WS_JSON_ROOT" "$_WS_BUILD_ID" "$status" \
-    $(((now - _ws_started) / 1000)) >>"$_WS_EVENTS"
-  printf '%s %s\n' "$status" "$_ws_fail_at" >"$_WS_EVAL/status.tmp"
+    "$_ws_ts" "${_ws_now: -6:3}" "$_ws_type" "$_WS_JSON_CONTEXT" "$_WS_JSON_ROOT" "$_WS_BUILD_ID" "$_ws_status" \
+    $(((_ws_now - _ws_started) / 1000)) >>"$_WS_EVENTS"
+  printf '%s %s\n' "$_ws_status" "$_ws_fail_at" >"$_WS_EVAL/status.tmp"
   mv "$_WS_EVAL/status.tmp" "$_WS_EVAL/status"
 }
 trap _ws_finish EXIT
@@ -41,8 +44,13 @@ trap '[[ ${BASH_SOURCE[0]-} == /* ]] && _ws_fail_at=${BASH_SOURCE[0]}:${LINENO}'
 set -E
 
 cd "$WS_ROOT" || exit 66
-source_env "$_WS_FILE" || exit
+# Not `source_env ... || exit`: bash ignores `set -e` (strict_env) on the left of `||`.
+source_env "$_WS_FILE"
+_ws_status=$?
+((_ws_status == 0)) || exit "$_ws_status"
 if [[ -n ${_WS_LOCAL-} ]]; then
-  source_env_if_exists "$_WS_LOCAL" || exit
+  source_env_if_exists "$_WS_LOCAL"
+  _ws_status=$?
+  ((_ws_status == 0)) || exit "$_ws_status"
 fi
 exit 0

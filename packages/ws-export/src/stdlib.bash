@@ -82,7 +82,10 @@ watch_file() {
   for path in "$@"; do
     abs=$(expand_path "$path")
     printf '%s\0' "$abs" >>"$_WS_EVAL/watches"
-    if [[ -e $abs ]]; then
+    if [[ -L $abs ]]; then
+      # A symlink: its target's identity and its own (retargeting changes the latter).
+      { stat -L --printf '%i %s %.9Y %.9Z ' -- "$abs" && stat --printf 'link %i %.9Z\0%n\0' -- "$abs"; } >>"$_WS_EVAL/watch-stats" 2>/dev/null
+    elif [[ -e $abs ]]; then
       stat -L --printf '%i %s %.9Y %.9Z\0%n\0' -- "$abs" >>"$_WS_EVAL/watch-stats" 2>/dev/null
     else
       printf 'missing\0%s\0' "$abs" >>"$_WS_EVAL/watch-stats"

@@ -3,6 +3,11 @@ import { CliError, EX, colorsFor, locateBinary, runCli } from '@ws/core';
 import { COMMANDS } from './commands.js';
 
 function dispatch(name: string, args: string[]): void {
+  if (!/^[\w.-]+$/.test(name)) {
+    process.stderr.write(`ws: '${name}' is not a ws command. See 'ws'.\n`);
+    process.exitCode = EX.USAGE;
+    return;
+  }
   const command = name === 'port' ? 'allocate_port' : `ws-${name}`;
   const path = locateBinary(command);
   if (!path) {
