@@ -43,7 +43,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
   const watch = locals._ws_watch as string[];
   for (let i = 0; i < watch.length; i += 3) {
     const [path, lo, hi] = [watch[i], watch[i + 1], watch[i + 2]];
-    lines.push(lo ? `[[ ${q(path)} -nt ${q(lo)} && ${q(path)} -ot ${q(hi)} ]] || return 1` : `[[ ! -e ${q(path)} ]] || return 1`);
+    lines.push(lo ? `[[ ${q(path)} -nt ${q(lo)} && ${q(path)} -ot ${q(hi)} ]] || return 1` : hi ? `[[ -e ${q(path)} ]] || return 1` : `[[ ! -e ${q(path)} ]] || return 1`);
   }
   const [workspace, ceil, envrc] = input.knobs;
   lines.push(`[[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-} == ${q(`${workspace}\x1f${ceil}\x1f${envrc}`)} ]] || return 1`);

@@ -132,6 +132,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   let valid = '';
   let joined = false;
   const extraWatches: string[] = [];
+  const trustExistence: string[] = [];
 
   const source = { context: ctx?.name ?? '', root: ctx?.root ?? '' };
   if (ctx) {
@@ -141,8 +142,13 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
     const local = basename(ctx.file) === WORKSPACE_FILE ? join(ctx.root, LOCAL_FILE) : undefined;
     const files = [ctx.file, ...(local && existsSync(local) ? [local] : [])];
     // Whatever decides trust is watched, so that ws-allow takes effect at the next prompt.
-    watches = [ctx.file, join(ctx.root, WORKSPACE_FILE), ...(local ? [local] : []), ...files.flatMap((f) => [allowRecordPath(home, f), denyRecordPath(home, f)])];
+    watches = [ctx.file, join(ctx.root, WORKSPACE_FILE), ...(local ? [local] : [])];
+    const trustRecords = files.flatMap((f) => [allowRecordPath(home, f), denyRecordPath(home, f)]);
     const blocked = checkTrust(home, files, env, say);
+    // Allowed: ws-deny removes the allow record or adds a deny record, so existence is enough.
+    // Blocked: ws-allow may rewrite an existing record, so watch its mtime too.
+    if (blocked) watches.push(...trustRecords);
+    else trustExistence.push(...trustRecords);
     if (blocked) {
       state = blocked;
     } else {
@@ -193,7 +199,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
     if (state === 'ready') emitEvent(home, 'context.load', source, { env: target.WS_ENV, file: ctx.file }, env, now);
     const stampsRoot = join(dir, 'cache', 'stamps');
     const stampDir = join(stampsRoot, `${String(now.getTime()).padStart(14, '0')}-${process.pid}`);
-    watches = [...makeStamps(stampDir, watches), ...extraWatches];
+    watches = [...makeStamps(stampDir, watches, trustExistence), ...extraWatches];
     if (state === 'ready') {
       valid = join(stampDir, 'valid');
       writeFileAtomic(valid, '');

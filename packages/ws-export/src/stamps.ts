@@ -1,17 +1,23 @@
-import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /**
  * For each watched path, two stamp files whose mtimes bracket the path's
  * mtime: the shell hook tests `path -nt lo && path -ot hi` with builtins, so
  * any change of mtime (newer or older) is seen without starting a process.
- * A path that does not exist is watched for appearing (`lo` = '').
+ * A path that does not exist is watched for appearing (`lo` = ''); one
+ * watched for existence only has `lo` = '' and `hi` = '+' while it exists.
  * Returns the flat list [path, lo, hi, path, lo, hi, ...].
  */
-export function makeStamps(dir: string, paths: Iterable<string>): string[] {
+export function makeStamps(dir: string, paths: Iterable<string>, existenceOnly: Iterable<string> = []): string[] {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const triples: string[] = [];
   const seen = new Set<string>();
+  // Only whether it exists matters (trust records of an allowed file): one stat per prompt, not four.
+  for (const path of existenceOnly) {
+    seen.add(path);
+    triples.push(path, '', existsSync(path) ? '+' : '');
+  }
   const add = (path: string) => {
     if (seen.has(path)) return;
     seen.add(path);

@@ -7,7 +7,8 @@ import { quoteFish, quotePosix } from './quote.js';
  * the last export: the discovery knobs and WS_ENV, the nearest workspace
  * directory (walked up from $PWD with `test -f`), the validity marker of the
  * loaded result, and each watched file's mtime against a pair of stamp files
- * that bracket it (`-nt lo && -ot hi`). Only if something changed does it run
+ * that bracket it (`-nt lo && -ot hi`; an empty LO means: must be absent, or
+ * with HI `+`, must exist). Only if something changed does it run
  * ws-export. The variables it reads are set by ws-export's own output. Then
  * it renders the prompt segment, if `ws-prompt init` defined the function.
  */
@@ -39,7 +40,7 @@ _ws_unchanged() {
   local i
   for ((i = 0; i < \${#_ws_watch[@]}; i += 3)); do
     if [[ -z \${_ws_watch[i+1]} ]]; then
-      [[ ! -e \${_ws_watch[i]} ]] || return 1
+      if [[ -z \${_ws_watch[i+2]} ]]; then [[ ! -e \${_ws_watch[i]} ]] || return 1; else [[ -e \${_ws_watch[i]} ]] || return 1; fi
     else
       [[ \${_ws_watch[i]} -nt \${_ws_watch[i+1]} && \${_ws_watch[i]} -ot \${_ws_watch[i+2]} ]] || return 1
     fi
@@ -83,7 +84,7 @@ _ws_unchanged() {
   local i
   for ((i = 1; i <= \${#_ws_watch}; i += 3)); do
     if [[ -z \${_ws_watch[i+1]} ]]; then
-      [[ ! -e \${_ws_watch[i]} ]] || return 1
+      if [[ -z \${_ws_watch[i+2]} ]]; then [[ ! -e \${_ws_watch[i]} ]] || return 1; else [[ -e \${_ws_watch[i]} ]] || return 1; fi
     else
       [[ \${_ws_watch[i]} -nt \${_ws_watch[i+1]} && \${_ws_watch[i]} -ot \${_ws_watch[i+2]} ]] || return 1
     fi
@@ -132,7 +133,11 @@ const fishHook = (exporter: string) => `function _ws_unchanged
     set -l lo $_ws_watch[(math $i + 1)]
     set -l hi $_ws_watch[(math $i + 2)]
     if test -z "$lo"
-      test -e "$f"; and return 1
+      if test -z "$hi"
+        test -e "$f"; and return 1
+      else
+        test -e "$f"; or return 1
+      end
     else
       test "$f" -nt "$lo" -a "$f" -ot "$hi"; or return 1
     end
