@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { quotePosix as q, writeFileAtomic, type EnvChanges, type EventSource } from '@ws/core';
+import { quotePosix as q, watchCheck, writeFileAtomic, type EnvChanges, type EventSource } from '@ws/core';
 
 export interface EnterScriptInput {
   shell: 'bash' | 'zsh';
@@ -80,6 +80,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
     const value = input.changes[name];
     lines.push(value === undefined ? `unset ${name}` : `export ${name}=${q(value)}`);
   }
+  lines.push(`_ws_watch_ok() { ${watchCheck(watch)}; }`);
   for (const [name, value] of Object.entries(locals)) {
     if (name === '_ws_pwd') lines.push('_ws_pwd=$PWD');
     else lines.push(Array.isArray(value) ? `${name}=(${value.map(q).join(' ')})` : `${name}=${q(value)}`);

@@ -36,6 +36,7 @@ import {
   unregisterUser,
   WORKSPACE_FILE,
   writeContextRecord,
+  watchCheck,
   writeFileAtomic,
   type Context,
   type ContextState,
@@ -225,6 +226,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   if (opts.format === 'json') return renderJson(changes);
   const shellLocals = locals({ home, ctx, state, watches, valid, current, target });
   let code = renderShell(opts.format, changes, shellLocals);
+  if (opts.format !== 'fish') code += `_ws_watch_ok() { ${watchCheck(watches)}; }\n`;
   if (ctx && state === 'ready' && opts.format !== 'fish') {
     // Next time this shell enters from outside, the hook can apply this result itself.
     const applied = diffEnv(base, target);

@@ -418,11 +418,6 @@ service() {
   ws-service start "$@"
 }
 
-# resource [OPTIONS] -- INIT ARGS...: a cached resource directory (see ws-resource).
-resource() {
-  ws-resource --pid "${_WS_USER_PID:-$$}" "$@"
-}
-
 # env_file FILE: apply the environment $WS_ENV of a JSON file of named
 # environments. Values arrive NUL-separated, never as code.
 env_file() {

@@ -19,7 +19,8 @@ export function renderInit(shell: Shell, tokens: Token[], glyphs: Record<PromptS
     })
     .join('');
   const glob = shell === 'zsh' ? '(N)' : '';
-  return `_ws_prompt_render() {
+  return `_ws_prompt_init=1
+_ws_prompt_render() {
   WS_PROMPT=
   [[ -n \${_ws_root-} && -n \${_ws_state-} ]] || return 0
   local g c r=${q(colorCode(0, markers))} f u=0 S=0

@@ -13,6 +13,4 @@ export const COMMANDS: ReadonlyArray<readonly [name: string, summary: string]> =
   ['nix-watch-deps', 'list the files a Nix evaluation read'],
   ['ws-list', 'everything ws holds: contexts, users, services, ports'],
   ['ws-gc', 'remove what nothing uses any more'],
-  ['ws-resource', 'cached, hash-addressed resources'],
-  ['ws-shell', 'a subshell with the context loaded'],
 ];

@@ -11,6 +11,8 @@ import { quoteFish, quotePosix } from './quote.js';
  * with HI `+`, must exist). Only if something changed does it run
  * ws-export. The variables it reads are set by ws-export's own output. Then
  * it renders the prompt segment, if `ws-prompt init` defined the function.
+ * bash and zsh test the watched files with `_ws_watch_ok`, which each
+ * ws-export redefines as one `[[ ]]` expression (no loop, no indexing).
  */
 export function renderHook(shell: Shell, exporter: string): string {
   if (shell === 'fish') return fishHook(quoteFish(exporter));
@@ -18,6 +20,8 @@ export function renderHook(shell: Shell, exporter: string): string {
 }
 
 const bashHook = (exporter: string) => `declare -gA _ws_known 2>/dev/null
+# Redefined by each ws-export with one [[ ]] over the watched files.
+_ws_watch_ok() { return 1; }
 _ws_unchanged() {
   [[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-}$'\\x1f'\${WS_ENV-} == "\${_ws_knobs-x}" ]] || return 1
   if [[ $PWD != "\${_ws_pwd-}" ]]; then
@@ -37,19 +41,12 @@ _ws_unchanged() {
     _ws_pwd=$PWD
   fi
   [[ -z \${_ws_valid-} || -e $_ws_valid ]] || return 1
-  local i
-  for ((i = 0; i < \${#_ws_watch[@]}; i += 3)); do
-    if [[ -z \${_ws_watch[i+1]} ]]; then
-      if [[ -z \${_ws_watch[i+2]} ]]; then [[ ! -e \${_ws_watch[i]} ]] || return 1; else [[ -e \${_ws_watch[i]} ]] || return 1; fi
-    else
-      [[ \${_ws_watch[i]} -nt \${_ws_watch[i+1]} && \${_ws_watch[i]} -ot \${_ws_watch[i+2]} ]] || return 1
-    fi
-  done
+  _ws_watch_ok
 }
 _ws_hook() {
   local _ws_status=$?
   _ws_unchanged || eval "$(${exporter} bash --pid $$)"
-  declare -F _ws_prompt_render >/dev/null && _ws_prompt_render
+  [[ -z \${_ws_prompt_init-} ]] || _ws_prompt_render
   return $_ws_status
 }
 if [[ ";\${PROMPT_COMMAND[*]:-};" != *";_ws_hook;"* ]]; then
@@ -62,6 +59,7 @@ fi
 `;
 
 const zshHook = (exporter: string) => `typeset -gA _ws_known
+_ws_watch_ok() { return 1; }
 _ws_unchanged() {
   emulate -L zsh
   [[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-}$'\\x1f'\${WS_ENV-} == "\${_ws_knobs-x}" ]] || return 1
@@ -81,18 +79,11 @@ _ws_unchanged() {
     _ws_pwd=$PWD
   fi
   [[ -z \${_ws_valid-} || -e $_ws_valid ]] || return 1
-  local i
-  for ((i = 1; i <= \${#_ws_watch}; i += 3)); do
-    if [[ -z \${_ws_watch[i+1]} ]]; then
-      if [[ -z \${_ws_watch[i+2]} ]]; then [[ ! -e \${_ws_watch[i]} ]] || return 1; else [[ -e \${_ws_watch[i]} ]] || return 1; fi
-    else
-      [[ \${_ws_watch[i]} -nt \${_ws_watch[i+1]} && \${_ws_watch[i]} -ot \${_ws_watch[i+2]} ]] || return 1
-    fi
-  done
+  _ws_watch_ok
 }
 _ws_hook() {
   _ws_unchanged || eval "$(${exporter} zsh --pid $$)"
-  (( $+functions[_ws_prompt_render] )) && _ws_prompt_render
+  [[ -z \${_ws_prompt_init-} ]] || _ws_prompt_render
   return 0
 }
 typeset -ag precmd_functions chpwd_functions
@@ -150,3 +141,17 @@ function _ws_hook --on-event fish_prompt --on-variable PWD
   functions -q _ws_prompt_render; and _ws_prompt_render
 end
 `;
+
+/**
+ * The body of `_ws_watch_ok` for bash and zsh: one `[[ ]]` over the watch
+ * triples (see makeStamps): bracketed mtime, must be absent, or must exist.
+ */
+export function watchCheck(triples: string[]): string {
+  const terms: string[] = [];
+  for (let i = 0; i + 2 < triples.length; i += 3) {
+    const [path, lo, hi] = [quotePosix(triples[i]), triples[i + 1], triples[i + 2]];
+    if (lo) terms.push(`${path} -nt ${quotePosix(lo)} && ${path} -ot ${quotePosix(hi)}`);
+    else terms.push(hi ? `-e ${path}` : `! -e ${path}`);
+  }
+  return terms.length ? `[[ ${terms.join(' && ')} ]]` : ':';
+}
