@@ -19,11 +19,9 @@ export function renderHook(shell: Shell, exporter: string): string {
   return shell === 'zsh' ? zshHook(quotePosix(exporter)) : bashHook(quotePosix(exporter));
 }
 
-const bashHook = (exporter: string) => `declare -gA _ws_known 2>/dev/null
-# Redefined by each ws-export with one [[ ]] over the watched files.
-_ws_watch_ok() { return 1; }
-_ws_unchanged() {
-  [[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-}$'\\x1f'\${WS_ENV-} == "\${_ws_knobs-x}" ]] || return 1
+/** `_ws_unchanged` for bash and zsh, which share its syntax; zsh adds `emulate -L zsh`. */
+const posixUnchanged = (prelude: string) => `_ws_unchanged() {
+${prelude}  [[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-}$'\\x1f'\${WS_ENV-} == "\${_ws_knobs-x}" ]] || return 1
   if [[ $PWD != "\${_ws_pwd-}" ]]; then
     [[ -z \${WS_WORKSPACE-} ]] || return 1
     local d=$PWD found= c
@@ -43,7 +41,12 @@ _ws_unchanged() {
   [[ -z \${_ws_valid-} || -e $_ws_valid ]] || return 1
   _ws_watch_ok
 }
-_ws_hook() {
+`;
+
+const bashHook = (exporter: string) => `declare -gA _ws_known 2>/dev/null
+# Redefined by each ws-export with one [[ ]] over the watched files.
+_ws_watch_ok() { return 1; }
+${posixUnchanged('')}_ws_hook() {
   local _ws_status=$?
   _ws_unchanged || eval "$(${exporter} bash --pid $$)"
   [[ -z \${_ws_prompt_init-} ]] || _ws_prompt_render
@@ -60,28 +63,7 @@ fi
 
 const zshHook = (exporter: string) => `typeset -gA _ws_known
 _ws_watch_ok() { return 1; }
-_ws_unchanged() {
-  emulate -L zsh
-  [[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-}$'\\x1f'\${WS_ENV-} == "\${_ws_knobs-x}" ]] || return 1
-  if [[ $PWD != "\${_ws_pwd-}" ]]; then
-    [[ -z \${WS_WORKSPACE-} ]] || return 1
-    local d=$PWD found= c
-    while :; do
-      for c in "\${_ws_ceil[@]}"; do [[ $d == "$c" || $d -ef $c ]] && break 2; done
-      if [[ -f $d/.workspace || ( \${WS_ENVRC-} != 0 && -f $d/.envrc ) ]]; then found=$d; break; fi
-      [[ $d == / ]] && break
-      d=\${d%/*}; d=\${d:-/}
-    done
-    if [[ $found != "\${_ws_root-}" ]]; then
-      [[ -n $found && -z \${WS_DIFF-} && -n \${_ws_known[$found]-} ]] && source "\${_ws_known[$found]}" && return 0
-      return 1
-    fi
-    _ws_pwd=$PWD
-  fi
-  [[ -z \${_ws_valid-} || -e $_ws_valid ]] || return 1
-  _ws_watch_ok
-}
-_ws_hook() {
+${posixUnchanged('  emulate -L zsh\n')}_ws_hook() {
   _ws_unchanged || eval "$(${exporter} zsh --pid $$)"
   [[ -z \${_ws_prompt_init-} ]] || _ws_prompt_render
   return 0
