@@ -351,6 +351,7 @@ EOF
   wait_until '[ -s "$home/reaper.pid" ]' 5
   read -r reaper _ <"$home/reaper.pid"
   printf '{"pid": 12' >"$dir/users/424242"
+  touch -d '-10 seconds' "$dir/users/424242" # a fresh unreadable record may be mid-write
   printf 'not json' >"$dir/unload/000009"
   wait_until '[ ! -e "$dir/users/424242" ]' 5
   grep -q "removed corrupt user record $dir/users/424242" "$home/reaper.log"

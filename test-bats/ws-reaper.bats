@@ -163,6 +163,8 @@ reapers() {
   add_user "$ctx" "$user"
   printf '{"pid":' >"$ctx/users/777777"
   printf 'garbage' >"$ctx/users/888888"
+  # A fresh unreadable record may be mid-write (the cached entry's printf): age them.
+  touch -d '-10 seconds' "$ctx/users/777777" "$ctx/users/888888"
   run --separate-stderr ws-reaper --once
   [ "$status" -eq 0 ]
   [ -z "$stderr" ]

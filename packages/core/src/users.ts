@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJson, rmQuiet, writeFileAtomic } from './fs-atomic.js';
 import { isAlive, processName, processStartTime, processTty } from './proc.js';
@@ -65,11 +65,23 @@ export function listUsers(contextDir: string): UserListing {
     const record = readJson<UserRecord>(join(usersDir(contextDir), name));
     const valid = record && Number.isInteger(record.pid) && typeof record.start === 'string';
     if (valid && isAlive(record)) listing.live.push(record);
-    else listing.dead.push({ name, record: valid ? record : undefined });
+    else if (!valid && isYoung(join(usersDir(contextDir), name))) {
+      // The hook's cached entry writes its record with a plain `printf >`: it may
+      // be mid-write. Unreadable and under 2 s old is not yet dead.
+      continue;
+    } else listing.dead.push({ name, record: valid ? record : undefined });
   }
   return listing;
 }
 
 export function ensureUsersDir(contextDir: string): void {
   mkdirSync(usersDir(contextDir), { recursive: true, mode: 0o700 });
+}
+
+function isYoung(path: string): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs < 2000;
+  } catch {
+    return false;
+  }
 }

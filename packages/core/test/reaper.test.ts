@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -97,6 +97,9 @@ describe('sweep', () => {
     const ctx = makeContext('proj');
     registerUser(ctx, process.pid);
     writeFileSync(join(ctx, 'users', '4242'), '{"pid":');
+    // Unreadable and fresh may be mid-write; unreadable and old is corrupt.
+    const old = new Date(Date.now() - 10_000);
+    utimesSync(join(ctx, 'users', '4242'), old, old);
     const notes: string[] = [];
     await sweep(home, { env, log: (line) => notes.push(line) });
     expect(notes).toEqual([`removed corrupt user record ${ctx}/users/4242`]);
