@@ -8,7 +8,7 @@ demo=$(mktemp -d "${TMPDIR:-/tmp}/ws-demo.XXXXXX")
 # WS_BUILD_TIMEOUT: wait for the server at the first prompt instead of building in the background.
 export PATH="$repo/bin:$PATH" WS_STATE_HOME="$demo/state" WS_UNLOAD_GRACE=1 WS_REAPER_IDLE=5 WS_BUILD_TIMEOUT=10000 NO_COLOR=1
 trap 'pkill -f "$demo" 2>/dev/null || true; rm -rf "$demo"' EXIT
-step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+step() { if [[ -t 1 ]]; then printf '\n\033[1m$ %s\033[0m\n' "$*"; else printf '\n$ %s\n' "$*"; fi; }
 
 mkdir -p "$demo/shop"
 cat >"$demo/shop/.workspace" <<'WS'
