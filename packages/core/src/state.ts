@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { xdgState } from 'xdg-basedir';
 import { CliError, EX } from './errors.js';
@@ -133,14 +133,14 @@ function breakStaleLock(path: string): void {
   } catch {
     return;
   }
-  // If a live process took the lock between our check and the rename, give it back.
+  // If a live process took the lock between our check and the rename, give it
+  // back, unless yet another process holds the path by now (link never overwrites).
   if (!holderIsDead(aside)) {
     try {
-      renameSync(aside, path);
+      linkSync(aside, path);
     } catch {
-      /* nothing better to do */
+      /* the path is taken again: that holder keeps it, this one retries */
     }
-    return;
   }
   rmQuiet(aside);
 }

@@ -20,6 +20,9 @@ export interface BuildRequest {
   name: string;
   file: string;
   local?: string;
+  /** sha256 of the allowed content ('' for a trusted directory): the driver refuses other content. */
+  fileSha?: string;
+  localSha?: string;
   /** The environment the file runs in, without WS_* (the base of the shell that started it). */
   base: Env;
   wsVars: Env;
@@ -151,6 +154,8 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
         _WS_EVAL: dir,
         _WS_FILE: request.file,
         _WS_LOCAL: request.local ?? '',
+        _WS_FILE_SHA: request.fileSha ?? '',
+        _WS_LOCAL_SHA: request.localSha ?? '',
         _WS_EXPORT: opts.exporter,
         _WS_EVENTS: join(opts.home, 'events.jsonl'),
         _WS_JSON_CONTEXT: JSON.stringify(source.context),

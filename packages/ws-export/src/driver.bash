@@ -43,7 +43,20 @@ trap _ws_finish EXIT
 trap '[[ ${BASH_SOURCE[0]-} == /* ]] && _ws_fail_at=${BASH_SOURCE[0]}:${LINENO}' ERR
 set -E
 
+# Trust was checked on the content ws-export saw; the file may have changed
+# since (a checkout during a build): run it only if it is still that content.
+_ws_approved() {
+  [[ -z $2 ]] && return 0
+  local sum
+  sum=$(sha256sum <"$1") || return 1
+  [[ ${sum%% *} == "$2" ]] && return 0
+  printf 'ws: %s changed since it was allowed; not running it\n' "$1" >&2
+  return 1
+}
+
 cd "$WS_ROOT" || exit 66
+_ws_approved "$_WS_FILE" "${_WS_FILE_SHA-}" || exit 77
+[[ -z ${_WS_LOCAL-} ]] || _ws_approved "$_WS_LOCAL" "${_WS_LOCAL_SHA-}" || exit 77
 # Not `source_env ... || exit`: bash ignores `set -e` (strict_env) on the left of `||`.
 source_env "$_WS_FILE"
 _ws_status=$?

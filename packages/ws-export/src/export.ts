@@ -6,6 +6,7 @@ import {
   ceilings,
   changesBetween,
   colorsFor,
+  contentHash,
   contextDir,
   contextId,
   decodeDiff,
@@ -69,7 +70,8 @@ interface Applied {
 }
 
 function loadApplied(home: string, key: string | undefined): Applied | undefined {
-  if (!key || !/^[\w.-]+\/[0-9a-f]{64}$/.test(key)) return undefined;
+  // `<contextId>/<sha256>`: nothing else, so the key can never reach outside contexts/.
+  if (!key || !/^[\w.-]*-[0-9a-f]{12}\/[0-9a-f]{64}$/.test(key) || key.startsWith('.')) return undefined;
   const [id, hash] = key.split('/');
   const diff = decodeDiff(readText(join(home, 'contexts', id, 'cache', 'applied', `${hash}.json`)) ?? '');
   return diff && { key, diff, root: diff.next.WS_ROOT };
@@ -162,7 +164,10 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
       mkdirSync(wsVars.WS_STATE_DIR!, { recursive: true, mode: 0o700 });
       const cacheDir = join(dir, 'cache');
       const localFile = local && existsSync(local) ? local : undefined;
-      const outcome = await obtainBuild({ home, ctx, cacheDir, base, wsVars, localFile, opts });
+      // The content that was allowed, which the build verifies before it runs a file.
+      const approved = (file: string) => (trustState(home, file, env) === 'allowed' ? contentHash(file) : '');
+      const shas = { fileSha: approved(ctx.file), localSha: localFile ? approved(localFile) : '' };
+      const outcome = await obtainBuild({ home, ctx, cacheDir, base, wsVars, localFile, shas, opts });
       if (outcome.kind === 'pending') {
         info(`building ${ctx.name} in the background…`);
         state = 'building';
@@ -256,6 +261,7 @@ interface BuildInput {
   base: Env;
   wsVars: Env;
   localFile: string | undefined;
+  shas: { fileSha: string; localSha: string };
   opts: ExportOptions;
 }
 
@@ -306,7 +312,7 @@ function sameBaseWhereItMatters(build: { request: BuildRequest; result: BuildRes
  * one. Waits until WS_BUILD_TIMEOUT ms after this process started, then
  * leaves the build running in the background.
  */
-async function obtainBuild({ home, ctx, cacheDir, base, wsVars, localFile, opts }: BuildInput): Promise<BuildOutcome> {
+async function obtainBuild({ home, ctx, cacheDir, base, wsVars, localFile, shas, opts }: BuildInput): Promise<BuildOutcome> {
   const timeout = Number(opts.env.WS_BUILD_TIMEOUT);
   const waitMs = opts.env.WS_BUILD_TIMEOUT && Number.isFinite(timeout) && timeout >= 0 ? timeout : 100;
   const deadline = Date.now() + waitMs;
@@ -332,7 +338,7 @@ async function obtainBuild({ home, ctx, cacheDir, base, wsVars, localFile, opts 
     if (state.kind !== 'running') {
       // None yet, a stale one, or another environment's: start ours (an input that changed
       // during our own build makes exactly one more).
-      const started = startBuild({ home, cacheDir, exporter: opts.exporter, env: opts.env, request: { root: ctx.root, name: ctx.name, file: ctx.file, local: localFile, base, wsVars } });
+      const started = startBuild({ home, cacheDir, exporter: opts.exporter, env: opts.env, request: { root: ctx.root, name: ctx.name, file: ctx.file, local: localFile, ...shas, base, wsVars } });
       if (started) {
         ours = started.id;
         builds++;

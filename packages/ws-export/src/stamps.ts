@@ -32,6 +32,8 @@ export function makeStamps(dir: string, paths: Iterable<string>, existenceOnly: 
     const lo = join(dir, `${n}.lo`);
     const hi = join(dir, `${n}.hi`);
     if (bracket(lo, hi, mtimeNs, 5_000n) || bracket(lo, hi, mtimeNs, 1_000_000_000n)) triples.push(path, lo, hi);
+    // Cannot bracket its mtime here: "must be absent" always fails, so the hook asks ws-export.
+    else triples.push(path, '', '');
   };
   for (const path of paths) {
     add(path);

@@ -15,6 +15,8 @@ export function renderInit(shell: Shell, tokens: Token[], glyphs: Record<PromptS
   const parts = tokens
     .map((t) => {
       if ('text' in t) return q(shell === 'zsh' ? t.text.replace(/%/g, '%%') : t.text);
+      // zsh expands prompt escapes in the value: a '%' in a name must stay a '%'.
+      if (shell === 'zsh') return { n: '"${_ws_name//\\%/%%}"', e: '"${WS_ENV//\\%/%%}"', s: '"$c$g$r"', u: '"$u"', S: '"$S"' }[t.field];
       return { n: '"$_ws_name"', e: '"${WS_ENV-}"', s: '"$c$g$r"', u: '"$u"', S: '"$S"' }[t.field];
     })
     .join('');

@@ -5,7 +5,7 @@ import { quoteFish, quotePosix } from './quote.js';
  * The hook a user puts in their rc file. At every prompt (and on cd) it first
  * checks, with shell builtins only, whether anything relevant changed since
  * the last export: the discovery knobs and WS_ENV, the nearest workspace
- * directory (walked up from $PWD with `test -f`), the validity marker of the
+ * directory (walked up from $PWD with `test -f` at every prompt), the validity marker of the
  * loaded result, and each watched file's mtime against a pair of stamp files
  * that bracket it (`-nt lo && -ot hi`; an empty LO means: must be absent, or
  * with HI `+`, must exist). Only if something changed does it run
@@ -22,8 +22,11 @@ export function renderHook(shell: Shell, exporter: string): string {
 /** `_ws_unchanged` for bash and zsh, which share its syntax; zsh adds `emulate -L zsh`. */
 const posixUnchanged = (prelude: string) => `_ws_unchanged() {
 ${prelude}  [[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-}$'\\x1f'\${WS_ENV-} == "\${_ws_knobs-x}" ]] || return 1
-  if [[ $PWD != "\${_ws_pwd-}" ]]; then
-    [[ -z \${WS_WORKSPACE-} ]] || return 1
+  if [[ -n \${WS_WORKSPACE-} ]]; then
+    [[ $PWD == "\${_ws_pwd-}" ]] || return 1
+  else
+    # The nearest workspace directory, at every prompt: a file created in the
+    # current directory or above changes the context without a cd.
     local d=$PWD found= c
     while :; do
       for c in "\${_ws_ceil[@]}"; do [[ $d == "$c" || $d -ef $c ]] && break 2; done
@@ -76,16 +79,22 @@ typeset -ag precmd_functions chpwd_functions
 const fishHook = (exporter: string) => `function _ws_unchanged
   set -q _ws_knobs; or return 1
   test "$WS_WORKSPACE"\\x1f"$WS_CEILING_DIRS"\\x1f"$WS_ENVRC"\\x1f"$WS_ENV" = "$_ws_knobs"; or return 1
-  if test "$PWD" != "$_ws_pwd"
-    test -z "$WS_WORKSPACE"; or return 1
+  if test -n "$WS_WORKSPACE"
+    test "$PWD" = "$_ws_pwd"; or return 1
+  else
+    # The nearest workspace directory, at every prompt (a file created here or above counts).
     set -l d $PWD
     set -l found ''
     while true
+      # fish's break leaves one loop only: a ceiling ends the walk through a flag.
+      set -l ceiling 0
       for c in $_ws_ceil
         if test "$d" = "$c"; or test "$d" -ef "$c"
-          break 2
+          set ceiling 1
+          break
         end
       end
+      test $ceiling = 1; and break
       if test -f "$d/.workspace"; or begin; test "$WS_ENVRC" != 0; and test -f "$d/.envrc"; end
         set found $d
         break
