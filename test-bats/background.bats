@@ -29,14 +29,6 @@ teardown() { common_teardown; }
 
 # ------------------------------------------------------------ helpers ----
 
-q() {
-  if [[ $TMUX_SHELL == fish ]]; then
-    local s=${1//\\/\\\\}
-    printf "'%s'" "${s//\'/\\\'}"
-  else
-    printf "'%s'" "${1//\'/\'\\\'\'}"
-  fi
-}
 
 now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 

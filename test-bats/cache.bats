@@ -28,15 +28,6 @@ teardown() { common_teardown; }
 
 # ------------------------------------------------------------ helpers ----
 
-# q VALUE — VALUE quoted for $TMUX_SHELL.
-q() {
-  if [[ $TMUX_SHELL == fish ]]; then
-    local s=${1//\\/\\\\}
-    printf "'%s'" "${s//\'/\\\'}"
-  else
-    printf "'%s'" "${1//\'/\'\\\'\'}"
-  fi
-}
 
 setx() {
   if [[ $TMUX_SHELL == fish ]]; then printf 'set -gx %s %s' "$1" "$(q "$2")"; else printf 'export %s=%s' "$1" "$(q "$2")"; fi

@@ -24,14 +24,6 @@ teardown() { common_teardown; }
 # ------------------------------------------------------------ helpers ----
 
 # q VALUE — VALUE quoted for $TMUX_SHELL (every byte but NUL, newlines too).
-q() {
-  if [[ $TMUX_SHELL == fish ]]; then
-    local s=${1//\\/\\\\}
-    printf "'%s'" "${s//\'/\\\'}"
-  else
-    printf "'%s'" "${1//\'/\'\\\'\'}"
-  fi
-}
 
 # setx NAME VALUE / unsetx NAME — the command that exports or unsets NAME.
 setx() {

@@ -509,3 +509,14 @@ tmux_run() {
   read -r rc <"$base.rc"
   return "$rc"
 }
+
+# q VALUE — VALUE quoted for $TMUX_SHELL's language (every byte but NUL,
+# newlines too): for building commands to tmux_run.
+q() {
+  if [[ $TMUX_SHELL == fish ]]; then
+    local s=${1//\\/\\\\}
+    printf "'%s'" "${s//\'/\\\'}"
+  else
+    printf "'%s'" "${1//\'/\'\\\'\'}"
+  fi
+}
