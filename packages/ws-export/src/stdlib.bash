@@ -319,51 +319,47 @@ env_vars_required() {
 
 # strict_env [CMD...]: turn on `set -euo pipefail` (for CMD only, if given).
 strict_env() {
-  if (($#)); then
-    local saved
-    saved=$(set +o)
-    set -euo pipefail
-    "$@"
-    local status=$?
-    eval "$saved"
-    return "$status"
-  fi
-  set -euo pipefail
+  _ws_with_options -euo "$@"
 }
 
 unstrict_env() {
+  _ws_with_options +euo "$@"
+}
+
+# _ws_with_options -euo|+euo [CMD...]: set those options and pipefail, for CMD only if given.
+_ws_with_options() {
+  local flags=$1 saved status
+  shift
   if (($#)); then
-    local saved
     saved=$(set +o)
-    set +euo pipefail
+    set "$flags" pipefail
     "$@"
-    local status=$?
+    status=$?
     eval "$saved"
     return "$status"
   fi
-  set +euo pipefail
+  set "$flags" pipefail
 }
 
 # ---- layouts and use -----------------------------------------------------
 
 layout() {
-  local name=$1
-  shift
-  if ! declare -F "layout_$name" >/dev/null; then
-    log_error "layout: unknown layout '$name'"
-    return 1
-  fi
-  "layout_$name" "$@"
+  _ws_dispatch layout "unknown layout" "$@"
 }
 
 use() {
-  local name=$1
-  shift
-  if ! declare -F "use_$name" >/dev/null; then
-    log_error "use: unknown '$name'"
+  _ws_dispatch use "unknown" "$@"
+}
+
+# _ws_dispatch KIND WHAT NAME ARGS...: run KIND_NAME ARGS..., or say WHAT 'NAME'.
+_ws_dispatch() {
+  local kind=$1 what=$2 name=$3
+  shift 3
+  if ! declare -F "${kind}_$name" >/dev/null; then
+    log_error "$kind: $what '$name'"
     return 1
   fi
-  "use_$name" "$@"
+  "${kind}_$name" "$@"
 }
 
 layout_node() {
