@@ -13,7 +13,7 @@ setup_file() {
   local repo
   repo=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
   export EVENTS_MODULE="$BATS_FILE_TMPDIR/events.mjs"
-  "$repo/node_modules/.bin/esbuild" "$repo/packages/core/src/events.ts" --bundle --platform=node \
+  "$repo/node_modules/.bin/esbuild" "$repo/packages/core/src/events/emit.ts" --bundle --platform=node \
     --format=esm --log-level=warning --outfile="$EVENTS_MODULE"
 }
 

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findContext, type Context } from '../src/context.js';
+import { findContext, type Context } from '../src/context/discover.js';
 
 // SPEC §2 "Finding the context (no command may get this wrong)".
 

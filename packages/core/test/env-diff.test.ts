@@ -9,7 +9,7 @@ import {
   revertDiff,
   type Env,
   type EnvDiff,
-} from '../src/env-diff.js';
+} from '../src/env/diff.js';
 
 // SPEC §4: unset and set-to-empty are different; leaving a context restores
 // exactly what was there before.

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EventTail, followEvents, parseEventLine, readEvents, type EventLine } from '../src/event-stream.js';
-import { emitEvent } from '../src/events.js';
+import { EventTail, followEvents, parseEventLine, readEvents, type EventLine } from '../src/events/stream.js';
+import { emitEvent } from '../src/events/emit.js';
 
 let home: string;
 let live: string;

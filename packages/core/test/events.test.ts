@@ -2,8 +2,8 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { processStartTime } from '../src/proc.js';
-import { DEFAULT_EVENTS_MAX, emitEvent, eventsMax, formatEvent, readersBehind, rotateEvents, rotationHardLimit } from '../src/events.js';
+import { processStartTime } from '../src/process/proc.js';
+import { DEFAULT_EVENTS_MAX, emitEvent, eventsMax, formatEvent, readersBehind, rotateEvents, rotationHardLimit } from '../src/events/emit.js';
 
 let home: string;
 beforeEach(() => {

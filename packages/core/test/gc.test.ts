@@ -2,11 +2,11 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CliError, EX } from '../src/errors.js';
-import { collectGarbage, contextLockPath, formatAge, formatMiB, judgeContext, markContextEntry, parseMaxAge } from '../src/gc.js';
-import { diskUsage, readContext, readInventory } from '../src/inventory.js';
-import { processStartTime } from '../src/proc.js';
-import { contextId, tryLock } from '../src/state.js';
+import { CliError, EX } from '../src/cli/errors.js';
+import { collectGarbage, contextLockPath, formatAge, formatMiB, judgeContext, markContextEntry, parseMaxAge } from '../src/gc/gc.js';
+import { diskUsage, readContext, readInventory } from '../src/inventory/inventory.js';
+import { processStartTime } from '../src/process/proc.js';
+import { contextId, tryLock } from '../src/state/home.js';
 
 // ws-gc's decisions and its protocol against a concurrent entry
 // (docs/state-home.md, "roots/ and garbage collection"); the bats suite

@@ -2,11 +2,11 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readContext, readInventory, readRoots } from '../src/inventory.js';
-import { processStartTime } from '../src/proc.js';
-import { contextId } from '../src/state.js';
+import { readContext, readInventory, readRoots } from '../src/inventory/inventory.js';
+import { processStartTime } from '../src/process/proc.js';
+import { contextId } from '../src/state/home.js';
 
-// What ws-list shows and ws-gc decides from (packages/core/src/inventory.ts):
+// What ws-list shows and ws-gc decides from (packages/core/src/inventory/inventory.ts):
 // read-only, tolerant of any bad state.
 
 let dir: string;

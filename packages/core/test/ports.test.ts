@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { CliError, EX } from '../src/errors.js';
+import { CliError, EX } from '../src/cli/errors.js';
 import {
   allocatePort,
   isPortFree,
@@ -18,10 +18,10 @@ import {
   releasePorts,
   reservationPath,
   type PortContext,
-} from '../src/ports.js';
-import { processStartTime } from '../src/proc.js';
-import { contextId } from '../src/state.js';
-import { allowFile } from '../src/trust.js';
+} from '../src/ports/ports.js';
+import { processStartTime } from '../src/process/proc.js';
+import { contextId } from '../src/state/home.js';
+import { allowFile } from '../src/trust/trust.js';
 
 let dir: string;
 let home: string;

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EnvChanges } from '../src/env-diff.js';
+import type { EnvChanges } from '../src/env/diff.js';
 import { renderShell, SHELLS, type Shell, type ShellLocals } from '../src/shells/render.js';
 
 // SPEC §4 "values are exported exactly" and §8 "a hostile value can never run

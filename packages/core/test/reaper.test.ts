@@ -3,13 +3,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readContextRecord, writeContextRecord, type ContextState } from '../src/context-record.js';
-import { writeFileAtomic } from '../src/fs-atomic.js';
-import { processStartTime } from '../src/proc.js';
-import { REAPER_PID_FILE, runningReaper, sweep } from '../src/reaper.js';
-import { contextDir } from '../src/state.js';
-import { registerUnloadHook } from '../src/unload-hooks.js';
-import { registerUser } from '../src/users.js';
+import { readContextRecord, writeContextRecord, type ContextState } from '../src/context/record.js';
+import { writeFileAtomic } from '../src/state/atomic.js';
+import { processStartTime } from '../src/process/proc.js';
+import { REAPER_PID_FILE, runningReaper, sweep } from '../src/reaper/reaper.js';
+import { contextDir } from '../src/state/home.js';
+import { registerUnloadHook } from '../src/unload/hooks.js';
+import { registerUser } from '../src/users/users.js';
 
 let dir: string;
 let home: string;

@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readJson } from '../src/fs-atomic.js';
-import { isAlive } from '../src/proc.js';
+import { readJson } from '../src/state/atomic.js';
+import { isAlive } from '../src/process/proc.js';
 import {
   DEFAULT_STOP_TIMEOUT,
   ServiceError,
@@ -23,7 +23,7 @@ import {
   tailLines,
   type ServiceInfo,
   type ServiceOptions,
-} from '../src/services.js';
+} from '../src/services/services.js';
 
 let base: string;
 let home: string;

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CliError, EX } from '../src/errors.js';
-import { processStartTime } from '../src/proc.js';
-import { ensureStateHome, lock, stateHomePath, STATE_VERSION, tryLock } from '../src/state.js';
+import { CliError, EX } from '../src/cli/errors.js';
+import { processStartTime } from '../src/process/proc.js';
+import { ensureStateHome, lock, stateHomePath, STATE_VERSION, tryLock } from '../src/state/home.js';
 
 // docs/state-home.md: mode 0700 with VERSION; an unsafe state home is refused
 // (77) before anything is written; locks hold `PID START-TIME`, and a lock
@@ -25,7 +25,7 @@ beforeAll(() => {
   writeFileSync(
     entry,
     `import { writeFileSync, readFileSync } from 'node:fs';
-import { lock, tryLock } from ${JSON.stringify(join(repo, 'packages/core/src/state.ts'))};
+import { lock, tryLock } from ${JSON.stringify(join(repo, 'packages/core/src/state/home.ts'))};
 const [mode, path, arg] = process.argv.slice(2);
 if (mode === 'hold') {
   const release = tryLock(path, 5000);

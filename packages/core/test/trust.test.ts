@@ -2,8 +2,8 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { CliError, EX } from '../src/errors.js';
-import { sha256 } from '../src/state.js';
+import { CliError, EX } from '../src/cli/errors.js';
+import { sha256 } from '../src/state/home.js';
 import {
   allowFile,
   allowRecordPath,
@@ -16,7 +16,7 @@ import {
   trustKey,
   trustState,
   trustTargets,
-} from '../src/trust.js';
+} from '../src/trust/trust.js';
 
 // SPEC §3: a workspace file never runs until its exact content is allowed;
 // any change blocks it again; deny revokes; WS_TRUSTED_DIRS allows without

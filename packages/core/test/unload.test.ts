@@ -3,12 +3,12 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readContextRecord, writeContextRecord } from '../src/context-record.js';
-import { writeFileAtomic } from '../src/fs-atomic.js';
-import { processStartTime } from '../src/proc.js';
-import { contextDir, tryLock } from '../src/state.js';
-import { dropUnloadHooks, listUnloadHooks, registerUnloadHook, type UnloadHook } from '../src/unload-hooks.js';
-import { loadedEnvPath, runUnload, UNLOAD_OUTPUT_MAX, unloadPending } from '../src/unload.js';
+import { readContextRecord, writeContextRecord } from '../src/context/record.js';
+import { writeFileAtomic } from '../src/state/atomic.js';
+import { processStartTime } from '../src/process/proc.js';
+import { contextDir, tryLock } from '../src/state/home.js';
+import { dropUnloadHooks, listUnloadHooks, registerUnloadHook, type UnloadHook } from '../src/unload/hooks.js';
+import { loadedEnvPath, runUnload, UNLOAD_OUTPUT_MAX, unloadPending } from '../src/unload/run.js';
 
 let dir: string;
 let home: string;

@@ -3,7 +3,7 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import { constants } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { CliError, EX, ensureStateHome, logicalCwd, type CliContext, type WsEvent } from '@ws/core';
-import { followEvents } from '@ws/core/event-stream';
+import { followEvents } from '@ws/core';
 import { commandEnv } from './event-env.js';
 import { contextMatcher, parseSince, repeatedFlags, typeMatcher } from './filter.js';
 import { watchOutput } from './output-watch.js';

@@ -1,4 +1,4 @@
-import type { EnvChanges } from '../env-diff.js';
+import type { EnvChanges } from '../env/diff.js';
 import { isFishPathVariable, quoteFish, quotePosix } from './quote.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;

@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJson, rmQuiet, writeFileAtomic } from './fs-atomic.js';
-import { isAlive, processName, processStartTime, processTty } from './proc.js';
+import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { isAlive, processName, processStartTime, processTty } from '../process/proc.js';
 
 /** contexts/<id>/users/<pid>: a process registered as using the context. */
 export interface UserRecord {

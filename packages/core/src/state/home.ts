@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { xdgState } from 'xdg-basedir';
-import { CliError, EX } from './errors.js';
-import { rmQuiet, writeFileAtomic } from './fs-atomic.js';
-import { isAlive, processStartTime, sleepSync } from './proc.js';
+import { CliError, EX } from '../cli/errors.js';
+import { rmQuiet, writeFileAtomic } from './atomic.js';
+import { isAlive, processStartTime, sleepSync } from '../process/proc.js';
 
 /** Version of the on-disk layout (docs/state-home.md). */
 export const STATE_VERSION = 1;

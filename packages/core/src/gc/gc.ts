@@ -1,8 +1,8 @@
 import { chmodSync, linkSync, lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmdirSync, rmSync, utimesSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CliError, EX } from './errors.js';
-import { emitEvent, eventsMax, eventsPath, readersDir, rotatedEventsPath, rotateEvents, rotationHardLimit, type ReaderRecord } from './events.js';
-import { readJson, readText, rmQuiet } from './fs-atomic.js';
+import { CliError, EX } from '../cli/errors.js';
+import { emitEvent, eventsMax, eventsPath, readersDir, rotatedEventsPath, rotateEvents, rotationHardLimit, type ReaderRecord } from '../events/emit.js';
+import { readJson, readText, rmQuiet } from '../state/atomic.js';
 import {
   contextIds,
   contextsDir,
@@ -16,10 +16,10 @@ import {
   type ContextEntry,
   type DeadUser,
   type Problem,
-} from './inventory.js';
-import { listPorts, prunePorts, releasePorts, reservationPath, type PortListing } from './ports.js';
-import { isAlive } from './proc.js';
-import { checkStateHome, contextId, stateHomePath, tryLock } from './state.js';
+} from '../inventory/inventory.js';
+import { listPorts, prunePorts, releasePorts, reservationPath, type PortListing } from '../ports/ports.js';
+import { isAlive } from '../process/proc.js';
+import { checkStateHome, contextId, stateHomePath, tryLock } from '../state/home.js';
 
 // ws-gc: what may go, decided from the state home alone, and removed so that
 // nothing a live user, a running service, a running build or a root holds is

@@ -1,9 +1,9 @@
 import { existsSync, readFileSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
-import * as contextModule from './context.js';
-import { CliError, EX } from './errors.js';
-import { readJson, rmQuiet, writeFileAtomic } from './fs-atomic.js';
-import { sha256 } from './state.js';
+import * as contextModule from '../context/discover.js';
+import { CliError, EX } from '../cli/errors.js';
+import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { sha256 } from '../state/home.js';
 
 /** allow/<sha256 of real path>: the content hash that was approved. */
 export interface AllowRecord {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { readJson, writeFileAtomic } from './fs-atomic.js';
+import { readJson, writeFileAtomic } from '../state/atomic.js';
 
 export type ContextState = 'ready' | 'building' | 'stale' | 'error' | 'blocked' | 'unloaded';
 

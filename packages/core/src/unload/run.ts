@@ -1,15 +1,15 @@
 import { spawn } from 'node:child_process';
 import { accessSync, appendFileSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { readContextRecord, writeContextRecord } from './context-record.js';
-import { emitEvent } from './events.js';
-import { stopAllServices } from './services.js';
-import { readJson, rmQuiet, writeFileAtomic } from './fs-atomic.js';
-import { releasePorts } from './ports.js';
-import { isAlive, processStartTime, type ProcessId } from './proc.js';
-import { tryLock } from './state.js';
-import { needsUnloadPath } from './users.js';
-import { describeHook, dropUnloadHooks, listUnloadHooks, type UnloadHookRecord } from './unload-hooks.js';
+import { readContextRecord, writeContextRecord } from '../context/record.js';
+import { emitEvent } from '../events/emit.js';
+import { stopAllServices } from '../services/services.js';
+import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { releasePorts } from '../ports/ports.js';
+import { isAlive, processStartTime, type ProcessId } from '../process/proc.js';
+import { tryLock } from '../state/home.js';
+import { needsUnloadPath } from '../users/users.js';
+import { describeHook, dropUnloadHooks, listUnloadHooks, type UnloadHookRecord } from './hooks.js';
 
 
 /** contexts/<id>/unload-run/journal.json: the unload in progress, so a successor can finish it. */

@@ -2,11 +2,11 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { CliError, EX } from './errors.js';
-import { emitEvent } from './events.js';
-import { readJson, rmQuiet, writeFileAtomic } from './fs-atomic.js';
-import { isAlive, processStartTime, type ProcessId } from './proc.js';
-import { lock, sha256, tryLock } from './state.js';
+import { CliError, EX } from '../cli/errors.js';
+import { emitEvent } from '../events/emit.js';
+import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { isAlive, processStartTime, type ProcessId } from '../process/proc.js';
+import { lock, sha256, tryLock } from '../state/home.js';
 
 // Development servers of a context: contexts/<id>/services/<name>/ holds
 // spec.json, env.json, state.json, pid (only while it runs), exit, log,

@@ -1,14 +1,14 @@
 import { lstatSync, readdirSync, readlinkSync, realpathSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
-import { readContextRecord, type ContextRecord } from './context-record.js';
-import { readJson, readText } from './fs-atomic.js';
-import { listPorts, type PortListing } from './ports.js';
-import { isAlive, type ProcessId } from './proc.js';
-import { listServices } from './services.js';
-import { contextId } from './state.js';
-import { listUnloadHooks } from './unload-hooks.js';
-import { unloadPending } from './unload.js';
-import type { UserRecord } from './users.js';
+import { readContextRecord, type ContextRecord } from '../context/record.js';
+import { readJson, readText } from '../state/atomic.js';
+import { listPorts, type PortListing } from '../ports/ports.js';
+import { isAlive, type ProcessId } from '../process/proc.js';
+import { listServices } from '../services/services.js';
+import { contextId } from '../state/home.js';
+import { listUnloadHooks } from '../unload/hooks.js';
+import { unloadPending } from '../unload/run.js';
+import type { UserRecord } from '../users/users.js';
 
 // Everything ws holds in a state home, read without changing anything: the
 // one reader behind ws-list and ws-gc. Every reader here tolerates a missing,

@@ -1,13 +1,13 @@
 import { closeSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import getPort, { clearLockedPorts } from 'get-port';
-import { LOCAL_FILE, findContext } from './context.js';
-import { CliError, EX } from './errors.js';
-import { emitEvent } from './events.js';
-import { readJson, rmQuiet, writeFileAtomic } from './fs-atomic.js';
-import { isAlive, type ProcessId } from './proc.js';
-import { contextId, lock, sha256, tryLock } from './state.js';
-import { isTrusted, trustState } from './trust.js';
+import { LOCAL_FILE, findContext } from '../context/discover.js';
+import { CliError, EX } from '../cli/errors.js';
+import { emitEvent } from '../events/emit.js';
+import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { isAlive, type ProcessId } from '../process/proc.js';
+import { contextId, lock, sha256, tryLock } from '../state/home.js';
+import { isTrusted, trustState } from '../trust/trust.js';
 
 export type Proto = 'tcp' | 'udp';
 

@@ -1,8 +1,8 @@
 import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJson, rmQuiet } from './fs-atomic.js';
-import { isAlive } from './proc.js';
-import { tryLock } from './state.js';
+import { readJson, rmQuiet } from '../state/atomic.js';
+import { isAlive } from '../process/proc.js';
+import { tryLock } from '../state/home.js';
 
 export const EVENTS_FILE = 'events.jsonl';
 /** Where `events.jsonl` goes when it passes the size limit (one generation is kept). */

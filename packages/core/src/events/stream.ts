@@ -1,8 +1,8 @@
 import { closeSync, fstatSync, openSync, readSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { eventsPath, readersDir, rotatedEventsPath, type ReaderRecord, type WsEvent } from './events.js';
-import { rmQuiet, writeFileAtomic } from './fs-atomic.js';
-import { processStartTime } from './proc.js';
+import { eventsPath, readersDir, rotatedEventsPath, type ReaderRecord, type WsEvent } from './emit.js';
+import { rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { processStartTime } from '../process/proc.js';
 
 /** One event as read from the stream: the exact line (without `\n`) and its parsed form. */
 export interface EventLine {

@@ -1,14 +1,14 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readContextRecord, type ContextRecord } from './context-record.js';
-import { emitEvent } from './events.js';
-import { readText, rmQuiet, writeFileAtomic } from './fs-atomic.js';
-import { locateBinary } from './locate.js';
-import { isAlive, withoutInheritedFds } from './proc.js';
-import { superviseServices } from './services.js';
-import { runUnload, unloadPending } from './unload.js';
-import { listUsers, needsUnloadPath, type UserListing, type UserRecord } from './users.js';
+import { readContextRecord, type ContextRecord } from '../context/record.js';
+import { emitEvent } from '../events/emit.js';
+import { readText, rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { locateBinary } from '../process/locate.js';
+import { isAlive, withoutInheritedFds } from '../process/proc.js';
+import { superviseServices } from '../services/services.js';
+import { runUnload, unloadPending } from '../unload/run.js';
+import { listUsers, needsUnloadPath, type UserListing, type UserRecord } from '../users/users.js';
 
 export const REAPER_PID_FILE = 'reaper.pid';
 
