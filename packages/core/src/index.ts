@@ -23,3 +23,7 @@ export * from './services/services.js';
 export * from './events/stream.js';
 export * from './inventory/inventory.js';
 export * from './gc/gc.js';
+export * from './cli/warnings.js';
+export * from './env/knobs.js';
+export * from './state/lock.js';
+export * from './state/paths.js';

@@ -6,7 +6,8 @@ import { CliError, EX } from '../src/cli/errors.js';
 import { collectGarbage, contextLockPath, formatAge, formatMiB, judgeContext, markContextEntry, parseMaxAge } from '../src/gc/gc.js';
 import { diskUsage, readContext, readInventory } from '../src/inventory/inventory.js';
 import { processStartTime } from '../src/process/proc.js';
-import { contextId, tryLock } from '../src/state/home.js';
+import { contextId } from '../src/state/home.js';
+import { tryLock } from '../src/state/lock.js';
 
 // ws-gc's decisions and its protocol against a concurrent entry
 // (docs/state-home.md, "roots/ and garbage collection"); the bats suite

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CliError, EX } from '../src/cli/errors.js';
 import { processStartTime } from '../src/process/proc.js';
-import { ensureStateHome, lock, stateHomePath, STATE_VERSION, tryLock } from '../src/state/home.js';
+import { ensureStateHome, stateHomePath, STATE_VERSION } from '../src/state/home.js';
+import { lock, tryLock } from '../src/state/lock.js';
 
 // docs/state-home.md: mode 0700 with VERSION; an unsafe state home is refused
 // (77) before anything is written; locks hold `PID START-TIME`, and a lock
@@ -25,7 +26,7 @@ beforeAll(() => {
   writeFileSync(
     entry,
     `import { writeFileSync, readFileSync } from 'node:fs';
-import { lock, tryLock } from ${JSON.stringify(join(repo, 'packages/core/src/state/home.ts'))};
+import { lock, tryLock } from ${JSON.stringify(join(repo, 'packages/core/src/state/lock.ts'))};
 const [mode, path, arg] = process.argv.slice(2);
 if (mode === 'hold') {
   const release = tryLock(path, 5000);

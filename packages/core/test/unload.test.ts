@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readContextRecord, writeContextRecord } from '../src/context/record.js';
 import { writeFileAtomic } from '../src/state/atomic.js';
 import { processStartTime } from '../src/process/proc.js';
-import { contextDir, tryLock } from '../src/state/home.js';
+import { contextDir } from '../src/state/home.js';
+import { tryLock } from '../src/state/lock.js';
 import { dropUnloadHooks, listUnloadHooks, registerUnloadHook, type UnloadHook } from '../src/unload/hooks.js';
 import { loadedEnvPath, runUnload, UNLOAD_OUTPUT_MAX, unloadPending } from '../src/unload/run.js';
 

@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
+  knob,
   allowRecordPath,
   applyChanges,
   ceilings,
@@ -313,8 +314,7 @@ function sameBaseWhereItMatters(build: { request: BuildRequest; result: BuildRes
  * leaves the build running in the background.
  */
 async function obtainBuild({ home, ctx, cacheDir, base, wsVars, localFile, shas, opts }: BuildInput): Promise<BuildOutcome> {
-  const timeout = Number(opts.env.WS_BUILD_TIMEOUT);
-  const waitMs = opts.env.WS_BUILD_TIMEOUT && Number.isFinite(timeout) && timeout >= 0 ? timeout : 100;
+  const waitMs = knob(opts.env, 'WS_BUILD_TIMEOUT');
   const deadline = Date.now() + waitMs;
   const matches = (r: BuildRequest | undefined) =>
     r !== undefined && r.file === ctx.file && (r.local ?? '') === (localFile ?? '') && r.wsVars.WS_ENV === wsVars.WS_ENV && r.root === ctx.root;

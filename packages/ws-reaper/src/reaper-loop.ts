@@ -1,6 +1,6 @@
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REAPER_PID_FILE, sweep, tryLock } from '@ws/core';
+import { knob, REAPER_PID_FILE, sweep, tryLock } from '@ws/core';
 
 const SWEEP_MS = 500;
 
@@ -22,7 +22,7 @@ export async function reaperLoop({ home, env, once }: LoopOptions): Promise<bool
   let release = tryLock(lockPath);
   if (!release) return false;
   const log = (line: string) => appendFileSync(join(home, 'reaper.log'), `[${new Date().toISOString()}] ${line}\n`);
-  const idleMs = (env.WS_REAPER_IDLE !== undefined && Number(env.WS_REAPER_IDLE) >= 0 ? Number(env.WS_REAPER_IDLE) : 60) * 1000;
+  const idleMs = knob(env, 'WS_REAPER_IDLE') * 1000;
   let stopping = false;
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => (stopping = true));
   let idleSince = Date.now();

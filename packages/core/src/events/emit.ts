@@ -2,7 +2,8 @@ import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, sta
 import { join } from 'node:path';
 import { readJson, rmQuiet } from '../state/atomic.js';
 import { isAlive } from '../process/proc.js';
-import { tryLock } from '../state/home.js';
+import { tryLock } from '../state/lock.js';
+import { knob } from '../env/knobs.js';
 
 export const EVENTS_FILE = 'events.jsonl';
 /** Where `events.jsonl` goes when it passes the size limit (one generation is kept). */
@@ -35,8 +36,7 @@ export const readersDir = (home: string) => join(home, 'readers');
 
 /** `WS_EVENTS_MAX` (bytes) if it is a positive number, else 10 MB. */
 export function eventsMax(env: NodeJS.ProcessEnv): number {
-  const max = Number(env.WS_EVENTS_MAX);
-  return Number.isFinite(max) && max > 0 ? max : DEFAULT_EVENTS_MAX;
+  return knob(env, 'WS_EVENTS_MAX');
 }
 
 /** The JSON line (with its `\n`) for an event: the envelope first, then the type's own fields. */

@@ -19,7 +19,8 @@ import {
 } from '../inventory/inventory.js';
 import { listPorts, prunePorts, releasePorts, reservationPath, type PortListing } from '../ports/ports.js';
 import { isAlive } from '../process/proc.js';
-import { checkStateHome, contextId, stateHomePath, tryLock } from '../state/home.js';
+import { checkStateHome, contextId, stateHomePath } from '../state/home.js';
+import { tryLock } from '../state/lock.js';
 
 // ws-gc: what may go, decided from the state home alone, and removed so that
 // nothing a live user, a running service, a running build or a root holds is

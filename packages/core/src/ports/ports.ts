@@ -6,8 +6,10 @@ import { CliError, EX } from '../cli/errors.js';
 import { emitEvent } from '../events/emit.js';
 import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { isAlive, type ProcessId } from '../process/proc.js';
-import { contextId, lock, sha256, tryLock } from '../state/home.js';
+import { contextId, sha256 } from '../state/home.js';
+import { lock, tryLock } from '../state/lock.js';
 import { isTrusted, trustState } from '../trust/trust.js';
+import { knob } from '../env/knobs.js';
 
 export type Proto = 'tcp' | 'udp';
 
@@ -81,7 +83,6 @@ export interface Allocation {
 const PORTS_DIR = 'ports';
 const NEAR = 100;
 const EPHEMERAL_TRIES = 64;
-const DEFAULT_HOLD_MS = 30_000;
 const MIN_HOLD_MS = 1_000;
 /** A holder that lives on (an interactive shell) keeps an outside-context port at most this long. */
 const MAX_HOLD_MS = 10 * 60_000;
@@ -402,9 +403,8 @@ export async function allocatePort(opts: AllocateOptions): Promise<Allocation> {
   const context = opts.context === null ? undefined : (opts.context ?? portContext({ env, cwd, home }));
   const now = opts.now ?? new Date();
   const probe = opts.probe ?? isPortFree;
-  const holdSeconds = Number(env.WS_PORT_HOLD);
   // At least MIN_HOLD_MS: the hold must outlive the claim-then-probe of concurrent callers.
-  const holdMs = Math.max(MIN_HOLD_MS, opts.holdMs ?? (env.WS_PORT_HOLD && holdSeconds >= 0 ? holdSeconds * 1000 : DEFAULT_HOLD_MS));
+  const holdMs = Math.max(MIN_HOLD_MS, opts.holdMs ?? knob(env, 'WS_PORT_HOLD') * 1000);
   const acceptable = (port: number) => !opts.range || (port >= opts.range[0] && port <= opts.range[1]) || port === opts.preferred;
 
   const base = {

@@ -1,21 +1,23 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { readContextRecord, type ContextRecord } from '../context/record.js';
 import { emitEvent } from '../events/emit.js';
 import { readText, rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { liveHolder } from '../state/lock.js';
+import { contextDirOf, contextPaths, homePaths, userRecordPath } from '../state/paths.js';
 import { locateBinary } from '../process/locate.js';
-import { isAlive, withoutInheritedFds } from '../process/proc.js';
+import { withoutInheritedFds } from '../process/proc.js';
 import { superviseServices } from '../services/services.js';
 import { runUnload, unloadPending } from '../unload/run.js';
-import { listUsers, needsUnloadPath, type UserListing, type UserRecord } from '../users/users.js';
+import { isLiveUser, listUsers, type UserListing, type UserRecord } from '../users/users.js';
+import { knob } from '../env/knobs.js';
 
+/** The reaper's pid file and lock, relative to the state home (= homePaths(home).reaperPid). */
 export const REAPER_PID_FILE = 'reaper.pid';
 
 /** The live reaper of a state home, if any (reaper.pid holds `PID START`, and is its lock). */
 export function runningReaper(home: string): number | undefined {
-  const [pid, start] = (readText(join(home, REAPER_PID_FILE)) ?? '').trim().split(' ');
-  return pid && isAlive({ pid: Number(pid), start: start ?? '' }) ? Number(pid) : undefined;
+  return liveHolder(homePaths(home).reaperPid)?.pid;
 }
 
 /**
@@ -63,7 +65,7 @@ export interface SweepOptions {
   inFlight?: Map<string, Promise<void>>;
 }
 
-const graceMs = (env: NodeJS.ProcessEnv) => (env.WS_UNLOAD_GRACE !== undefined && Number(env.WS_UNLOAD_GRACE) >= 0 ? Number(env.WS_UNLOAD_GRACE) : 2) * 1000;
+const graceMs = (env: NodeJS.ProcessEnv) => knob(env, 'WS_UNLOAD_GRACE') * 1000;
 
 /**
  * One pass over the state home: drop dead users (a recycled PID is dead),
@@ -72,68 +74,85 @@ const graceMs = (env: NodeJS.ProcessEnv) => (env.WS_UNLOAD_GRACE !== undefined &
  * knows comes from the state home, so a restarted reaper continues.
  */
 export async function sweep(home: string, opts: SweepOptions): Promise<SweepResult> {
-  sweepNumber++;
   const now = opts.now ?? (() => new Date());
   const result: SweepResult = { liveUsers: 0, waiting: 0 };
   let ids: string[];
   try {
-    ids = readdirSync(join(home, 'contexts'));
+    ids = readdirSync(homePaths(home).contexts);
   } catch {
     return result;
   }
   for (const id of ids) {
-    const dir = join(home, 'contexts', id);
-    // Restarts crashed services (--restart); not in a context being unloaded.
-    const has = entries(dir);
-    if (!opts.inFlight?.has(dir) && has.services) await superviseServices(home, dir, opts.env);
-    let users = cachedUsers(dir, sweepNumber);
-    // Before acting on "no users", look again without the cache.
-    if (users.live.length === 0) users = listUsers(dir);
-    if (users.live.length > 0 && users.dead.length === 0) {
-      result.liveUsers += users.live.length;
-      if (has.idleSince && !unloadPending(dir)) rmQuiet(join(dir, 'idle-since'));
-      if (!has.unloadRun) continue;
-    }
-    const record = readContextRecord(dir);
-    for (const dead of users.dead) {
-      rmQuiet(join(dir, 'users', dead.name));
-      if (!dead.record) opts.log?.(`removed corrupt user record ${dir}/users/${dead.name}`);
-      if (record) emitEvent(home, 'user.leave', record, { pid: dead.record?.pid ?? Number(dead.name), reason: 'exited' }, opts.env, now());
-    }
-    result.liveUsers += users.live.length;
-    const idleMarker = join(dir, 'idle-since');
-    // An interrupted unload is finished first, users or not: its hooks were promised to run.
-    const pending = unloadPending(dir);
-    if (!pending && users.live.length > 0) {
-      rmQuiet(idleMarker);
-      continue;
-    }
-    if (!pending && !needsUnload(dir, record)) continue;
-    if (opts.inFlight?.has(dir)) {
-      result.waiting++;
-      continue;
-    }
-    const due = idleSince(idleMarker, now) + graceMs(opts.env);
-    if (!pending && now().getTime() < due) {
-      result.waiting++;
-      result.nextDue = Math.min(result.nextDue ?? Infinity, due);
-      continue;
-    }
-    const unload = unloadContext(home, dir, idleMarker, pending, opts, now);
-    if (opts.inFlight) {
-      result.waiting++;
-      opts.inFlight.set(
-        dir,
-        unload.finally(() => opts.inFlight?.delete(dir)),
-      );
-    } else {
-      await unload;
+    const dir = contextDirOf(home, id);
+    try {
+      await sweepContext(home, dir, opts, now, result);
+    } catch (error) {
+      // One broken context (a stray file in contexts/, a corrupt entry) must
+      // never stop the others from unloading.
+      logOnce(opts, `skipping ${dir}: ${(error as Error).message}`);
     }
   }
   return result;
 }
 
-let sweepNumber = 0;
+const logged = new Set<string>();
+function logOnce(opts: SweepOptions, line: string): void {
+  if (logged.has(line)) return;
+  logged.add(line);
+  opts.log?.(line);
+}
+
+async function sweepContext(home: string, dir: string, opts: SweepOptions, now: () => Date, result: SweepResult): Promise<void> {
+  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error('not a directory');
+  const paths = contextPaths(dir);
+  // Restarts crashed services (--restart); not in a context being unloaded.
+  const has = entries(dir);
+  if (!opts.inFlight?.has(dir) && has.services) await superviseServices(home, dir, opts.env);
+  let users = cachedUsers(dir);
+  // Before acting on "no users", look again without the cache.
+  if (users.live.length === 0) users = listUsers(dir);
+  if (users.live.length > 0 && users.dead.length === 0) {
+    result.liveUsers += users.live.length;
+    if (has.idleSince && !unloadPending(dir)) rmQuiet(paths.idleSince);
+    if (!has.unloadRun) return;
+  }
+  const record = readContextRecord(dir);
+  for (const dead of users.dead) {
+    rmQuiet(userRecordPath(dir, dead.name));
+    if (!dead.record) opts.log?.(`removed corrupt user record ${dir}/users/${dead.name}`);
+    if (record) emitEvent(home, 'user.leave', record, { pid: dead.record?.pid ?? Number(dead.name), reason: 'exited' }, opts.env, now());
+  }
+  result.liveUsers += users.live.length;
+  const idleMarker = paths.idleSince;
+  // An interrupted unload is finished first, users or not: its hooks were promised to run.
+  const pending = unloadPending(dir);
+  if (!pending && users.live.length > 0) {
+    rmQuiet(idleMarker);
+    return;
+  }
+  if (!pending && !needsUnload(dir, record)) return;
+  if (opts.inFlight?.has(dir)) {
+    result.waiting++;
+    return;
+  }
+  const due = idleSince(idleMarker, now) + graceMs(opts.env);
+  if (!pending && now().getTime() < due) {
+    result.waiting++;
+    result.nextDue = Math.min(result.nextDue ?? Infinity, due);
+    return;
+  }
+  const unload = unloadContext(home, dir, idleMarker, pending, opts, now);
+  if (opts.inFlight) {
+    result.waiting++;
+    opts.inFlight.set(
+      dir,
+      unload.finally(() => opts.inFlight?.delete(dir)),
+    );
+  } else {
+    await unload;
+  }
+}
+
 const entryCache = new Map<string, { mtimeMs: number; services: boolean; idleSince: boolean; unloadRun: boolean }>();
 
 /** Which of services/, idle-since, unload-run/ a context dir holds: one stat while the dir is unchanged. */
@@ -143,9 +162,9 @@ function entries(dir: string): { services: boolean; idleSince: boolean; unloadRu
   if (!entry || entry.mtimeMs !== mtimeMs) {
     entry = {
       mtimeMs,
-      services: existsSync(join(dir, 'services')),
-      idleSince: existsSync(join(dir, 'idle-since')),
-      unloadRun: existsSync(join(dir, 'unload-run')),
+      services: existsSync(contextPaths(dir).services),
+      idleSince: existsSync(contextPaths(dir).idleSince),
+      unloadRun: existsSync(contextPaths(dir).unloadRun),
     };
     entryCache.set(dir, entry);
   }
@@ -156,12 +175,13 @@ const userCache = new Map<string, { mtimeMs: number; records: Map<string, UserRe
 /**
  * The users of a context, cheaply: records are re-read only when the users
  * directory changed (a registration or removal renames or creates a file in
- * it), and liveness is `kill(pid, 0)` except every 4th sweep (2 s), which
- * also compares start times (recycled PIDs, zombies). Only a speed-up: "no
- * users" is always confirmed by an uncached listUsers before anything runs.
+ * it); liveness is the one rule of users.ts (PID and start time) at every
+ * sweep, so a recycled PID is noticed as fast as a dead one. Only a
+ * speed-up: "no users" is always confirmed by an uncached listUsers before
+ * anything runs.
  */
-function cachedUsers(dir: string, sweepNo: number): UserListing {
-  const users = join(dir, 'users');
+function cachedUsers(dir: string): UserListing {
+  const users = contextPaths(dir).users;
   const st = statSync(users, { throwIfNoEntry: false });
   if (!st) return { live: [], dead: [] };
   let entry = userCache.get(dir);
@@ -175,21 +195,12 @@ function cachedUsers(dir: string, sweepNo: number): UserListing {
   }
   const listing: UserListing = { live: [], dead: [] };
   for (const [name, record] of entry.records) {
-    const alive = record && (sweepNo % 4 === 0 ? isAlive(record) : pidExists(record.pid));
+    const alive = record && isLiveUser(record);
     if (alive) listing.live.push(record);
     else listing.dead.push({ name, record });
   }
   if (listing.dead.length) userCache.delete(dir);
   return listing;
-}
-
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /**
@@ -198,7 +209,7 @@ function pidExists(pid: number): boolean {
  */
 function needsUnload(dir: string, record: ContextRecord | undefined): boolean {
   if (!record) return false;
-  if (existsSync(needsUnloadPath(dir))) return true;
+  if (existsSync(contextPaths(dir).needsUnload)) return true;
   return record.state !== 'unloaded' && record.state !== 'blocked';
 }
 

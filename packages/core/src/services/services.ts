@@ -6,7 +6,9 @@ import { CliError, EX } from '../cli/errors.js';
 import { emitEvent } from '../events/emit.js';
 import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { isAlive, processStartTime, type ProcessId } from '../process/proc.js';
-import { lock, sha256, tryLock } from '../state/home.js';
+import { sha256 } from '../state/home.js';
+import { lock, tryLock } from '../state/lock.js';
+import { knob } from '../env/knobs.js';
 
 // Development servers of a context: contexts/<id>/services/<name>/ holds
 // spec.json, env.json, state.json, pid (only while it runs), exit, log,
@@ -181,7 +183,7 @@ export function serviceFingerprint(argv: string[], cwd: string, env: Record<stri
   return sha256(JSON.stringify({ argv, cwd, env: vars }));
 }
 
-const logMax = (env: NodeJS.ProcessEnv) => (Number(env.WS_SERVICE_LOG_MAX) > 0 ? Number(env.WS_SERVICE_LOG_MAX) : DEFAULT_LOG_MAX);
+const logMax = (env: NodeJS.ProcessEnv) => knob(env, 'WS_SERVICE_LOG_MAX');
 
 // ------------------------------------------------------------------- logs ----
 

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { xdgState } from 'xdg-basedir';
 import { CliError, EX } from '../cli/errors.js';
-import { rmQuiet, writeFileAtomic } from './atomic.js';
-import { isAlive, processStartTime, sleepSync } from '../process/proc.js';
+import { writeFileAtomic } from './atomic.js';
 
 /** Version of the on-disk layout (docs/state-home.md). */
 export const STATE_VERSION = 1;
@@ -68,79 +67,3 @@ export function contextId(root: string): string {
 }
 
 export const contextDir = (home: string, root: string) => join(home, 'contexts', contextId(root));
-
-/**
- * A lock file that a SIGKILLed holder cannot leave behind for good: it holds
- * the holder's PID and start time, and a lock whose holder is dead is taken
- * over. Returns a release function, or undefined if the lock stayed busy.
- */
-export function tryLock(path: string, waitMs = 0): (() => void) | undefined {
-  const me = `${process.pid} ${processStartTime(process.pid) ?? ''}\n`;
-  const deadline = Date.now() + waitMs;
-  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-    try {
-      const fd = openSync(path, 'wx', 0o600);
-      writeSync(fd, me);
-      closeSync(fd);
-      return () => rmQuiet(path);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
-        mkdirSync(join(path, '..'), { recursive: true, mode: 0o700 });
-        continue;
-      }
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    }
-    if (holderIsDead(path)) {
-      breakStaleLock(path);
-      continue;
-    }
-    if (Date.now() >= deadline) return undefined;
-    sleepSync(delay);
-  }
-}
-
-/** Like tryLock, but a lock still busy after `waitMs` is a temporary failure (75). */
-export function lock(path: string, waitMs = 10_000): () => void {
-  const release = tryLock(path, waitMs);
-  if (!release) throw new CliError(EX.TEMPFAIL, `lock ${path} is busy; try again`);
-  return release;
-}
-
-function holderIsDead(path: string): boolean {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return false; // released meanwhile: just retry
-  }
-  const [pid, start] = text.trim().split(' ');
-  if (!pid) {
-    // Created but not yet written, or torn by a crash: stale once it is old.
-    try {
-      return Date.now() - statSync(path).mtimeMs > 2000;
-    } catch {
-      return false;
-    }
-  }
-  return !isAlive({ pid: Number(pid), start: start ?? '' });
-}
-
-/** Moves the stale lock aside atomically, so two processes breaking it cannot both win. */
-function breakStaleLock(path: string): void {
-  const aside = `${path}.stale.${process.pid}`;
-  try {
-    renameSync(path, aside);
-  } catch {
-    return;
-  }
-  // If a live process took the lock between our check and the rename, give it
-  // back, unless yet another process holds the path by now (link never overwrites).
-  if (!holderIsDead(aside)) {
-    try {
-      linkSync(aside, path);
-    } catch {
-      /* the path is taken again: that holder keeps it, this one retries */
-    }
-  }
-  rmQuiet(aside);
-}

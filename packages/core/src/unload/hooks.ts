@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
-import { lock } from '../state/home.js';
+import { lock } from '../state/lock.js';
 
 /** An unload hook: a file to run, a shell command line (`bash -c`), or an argv. */
 export interface UnloadHook {

@@ -7,9 +7,10 @@ import { stopAllServices } from '../services/services.js';
 import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { releasePorts } from '../ports/ports.js';
 import { isAlive, processStartTime, type ProcessId } from '../process/proc.js';
-import { tryLock } from '../state/home.js';
+import { tryLock } from '../state/lock.js';
 import { needsUnloadPath } from '../users/users.js';
 import { describeHook, dropUnloadHooks, listUnloadHooks, type UnloadHookRecord } from './hooks.js';
+import { knob } from '../env/knobs.js';
 
 
 /** contexts/<id>/unload-run/journal.json: the unload in progress, so a successor can finish it. */
@@ -136,7 +137,7 @@ async function runHookOnce(
 ): Promise<HookResult | undefined> {
   const base = join(runDir(contextDir), hook.seq);
   if (readJson(`${base}.done`) !== undefined) return undefined;
-  const timeoutMs = (Number(ownEnv.WS_UNLOAD_TIMEOUT) > 0 ? Number(ownEnv.WS_UNLOAD_TIMEOUT) : 30) * 1000;
+  const timeoutMs = knob(ownEnv, 'WS_UNLOAD_TIMEOUT') * 1000;
   const log = join(contextDir, 'unload.log');
   let marker: number;
   try {

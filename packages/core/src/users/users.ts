@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { isAlive, processName, processStartTime, processTty } from '../process/proc.js';
+import { contextPaths, userRecordPath } from '../state/paths.js';
 
 /** contexts/<id>/users/<pid>: a process registered as using the context. */
 export interface UserRecord {
@@ -12,25 +12,25 @@ export interface UserRecord {
   joined: string;
 }
 
-const usersDir = (contextDir: string) => join(contextDir, 'users');
+const usersDir = (contextDir: string) => contextPaths(contextDir).users;
 
 /**
  * contexts/<id>/needs-unload: present from a user's registration until an
  * unload starts. It is what tells the reaper that a context whose file has
  * since been blocked (its users left it) still has an unload to run.
  */
-export const needsUnloadPath = (contextDir: string) => join(contextDir, 'needs-unload');
+export const needsUnloadPath = (contextDir: string) => contextPaths(contextDir).needsUnload;
 
 /**
  * Registers `pid` as a user of the context. Returns the record if it is a new
  * user, undefined if it already was one (or the process is gone).
  */
 export function registerUser(contextDir: string, pid: number, now = new Date()): UserRecord | undefined {
-  const path = join(usersDir(contextDir), String(pid));
+  const path = userRecordPath(contextDir, pid);
   const start = processStartTime(pid);
   if (start === undefined) return undefined;
   if (!existsSync(needsUnloadPath(contextDir))) writeFileAtomic(needsUnloadPath(contextDir), `${now.toISOString()}\n`);
-  const existing = readJson<UserRecord>(path);
+  const existing = readUserRecord(path);
   if (existing && existing.start === start) return undefined;
   const record: UserRecord = { pid, start, shell: processName(pid), tty: processTty(pid), joined: now.toISOString() };
   writeFileAtomic(path, `${JSON.stringify(record)}\n`);
@@ -39,8 +39,8 @@ export function registerUser(contextDir: string, pid: number, now = new Date()):
 
 /** Removes `pid` from the context's users; returns its record if it was one. */
 export function unregisterUser(contextDir: string, pid: number): UserRecord | undefined {
-  const path = join(usersDir(contextDir), String(pid));
-  const existing = readJson<UserRecord>(path);
+  const path = userRecordPath(contextDir, pid);
+  const existing = readUserRecord(path);
   rmQuiet(path);
   return existing;
 }
@@ -50,6 +50,21 @@ export interface UserListing {
   /** Records whose process is gone (or whose PID was recycled), and corrupt ones. */
   dead: Array<{ name: string; record?: UserRecord }>;
 }
+
+/**
+ * A user record as read from disk: undefined if missing, torn or not a
+ * record. The one parser of `users/<pid>` files.
+ */
+export function readUserRecord(path: string): UserRecord | undefined {
+  const record = readJson<UserRecord>(path);
+  return record && typeof record === 'object' && Number.isInteger(record.pid) && record.pid > 0 && typeof record.start === 'string' ? record : undefined;
+}
+
+/**
+ * The one liveness rule for users: the very process recorded (PID and start
+ * time) is alive. A recycled PID is a dead user.
+ */
+export const isLiveUser = (record: UserRecord) => isAlive(record);
 
 /** Reads every user record of a context and splits them into live and dead. */
 export function listUsers(contextDir: string): UserListing {
@@ -62,15 +77,17 @@ export function listUsers(contextDir: string): UserListing {
   }
   for (const name of names) {
     if (name.includes('.tmp.')) continue;
-    const record = readJson<UserRecord>(join(usersDir(contextDir), name));
-    const valid = record && Number.isInteger(record.pid) && typeof record.start === 'string';
-    if (valid && isAlive(record)) listing.live.push(record);
-    else if (!valid && isYoung(join(usersDir(contextDir), name))) {
-      // The hook's cached entry writes its record with a plain `printf >`: it may
-      // be mid-write. Unreadable and under 2 s old is not yet dead.
+    const path = userRecordPath(contextDir, name);
+    const record = readUserRecord(path);
+    if (record && isLiveUser(record)) listing.live.push(record);
+    else if (!record && isYoung(path)) {
+      // The hook's cached entry writes its record with a plain `printf >` (no
+      // process to rename with): it may be mid-write. Unreadable and under
+      // 2 s old is not yet dead.
       continue;
-    } else listing.dead.push({ name, record: valid ? record : undefined });
+    } else listing.dead.push({ name, record });
   }
+  listing.live.sort((a, b) => a.pid - b.pid);
   return listing;
 }
 

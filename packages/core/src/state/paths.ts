@@ -1,0 +1,111 @@
+import { join } from 'node:path';
+
+/**
+ * Every path of the state home (docs/state-home.md), in one place: nothing
+ * else joins `contexts`, `users`, `cache`, `services`, `ports`… by hand, so a
+ * change of layout is a change here.
+ */
+export const homePaths = (home: string) => ({
+  home,
+  version: join(home, 'VERSION'),
+  allow: join(home, 'allow'),
+  deny: join(home, 'deny'),
+  contexts: join(home, 'contexts'),
+  ports: join(home, 'ports'),
+  resources: join(home, 'resources'),
+  quarantine: join(home, 'quarantine'),
+  roots: join(home, 'roots'),
+  events: join(home, 'events.jsonl'),
+  eventsRotated: join(home, 'events.jsonl.1'),
+  eventsLock: join(home, 'events.lock'),
+  /** Followers of the event stream register here (`readers/<pid>-<n>`). */
+  readers: join(home, 'readers'),
+  reaperPid: join(home, 'reaper.pid'),
+  reaperLog: join(home, 'reaper.log'),
+  gcLock: join(home, 'gc.lock'),
+  /** Short-lived locks that outlive nothing: `locks/context-<id>`. */
+  locks: join(home, 'locks'),
+  /** Contexts being deleted by ws-gc, moved here first. */
+  gcTrash: join(home, '.gc'),
+});
+
+export type HomePaths = ReturnType<typeof homePaths>;
+
+/** The directory of context `id`. */
+export const contextDirOf = (home: string, id: string) => join(home, 'contexts', id);
+
+/** Paths inside one context directory (`contexts/<id>/`). */
+export const contextPaths = (dir: string) => ({
+  dir,
+  record: join(dir, 'context.json'),
+  users: join(dir, 'users'),
+  /** A load happened since the last unload (a blocked context still unloads). */
+  needsUnload: join(dir, 'needs-unload'),
+  /** When the last user left: the grace period survives a reaper restart. */
+  idleSince: join(dir, 'idle-since'),
+  unload: join(dir, 'unload'),
+  unloadLock: join(dir, 'unload.lock'),
+  unloadLog: join(dir, 'unload.log'),
+  unloadRun: join(dir, 'unload-run'),
+  unloadRunLock: join(dir, 'unload-run.lock'),
+  cache: join(dir, 'cache'),
+  services: join(dir, 'services'),
+  /** = $WS_STATE_DIR */
+  data: join(dir, 'data'),
+  portsJson: join(dir, 'ports.json'),
+  portsLock: join(dir, 'ports.lock'),
+  portLocks: join(dir, 'port-locks'),
+});
+
+/** The subdirectories a context directory may have (ws-list reports others as problems). */
+export const CONTEXT_SUBDIRS = ['users', 'services', 'unload', 'cache'] as const;
+
+/** `contexts/<id>/users/<pid>`: one user record. */
+export const userRecordPath = (contextDir: string, pid: number | string) => join(contextDir, 'users', String(pid));
+
+/** Paths of one service (`contexts/<id>/services/<name>/`). */
+export const servicePaths = (contextDir: string, name: string) => {
+  const dir = join(contextDir, 'services', name);
+  return {
+    dir,
+    spec: join(dir, 'spec.json'),
+    env: join(dir, 'env.json'),
+    state: join(dir, 'state.json'),
+    /** `{"pid","start"}` of its process group leader, only while it runs. */
+    pid: join(dir, 'pid'),
+    /** Written by the wrapper when the command ended. */
+    exit: join(dir, 'exit'),
+    log: join(dir, 'log'),
+    logOld: join(dir, 'log.1'),
+    lock: join(dir, 'lock'),
+  };
+};
+
+/** ws-export's own files (`contexts/<id>/cache/`). */
+export const cachePaths = (contextDir: string) => {
+  const dir = join(contextDir, 'cache');
+  const build = join(dir, 'build');
+  return {
+    dir,
+    lastGood: join(dir, 'last-good.json'),
+    loadedEnv: join(dir, 'loaded-env.json'),
+    applied: join(dir, 'applied'),
+    stamps: join(dir, 'stamps'),
+    /** The validity marker the hook tests with `-e` at every prompt. */
+    valid: join(dir, 'stamps', 'valid'),
+    nix: join(dir, 'nix'),
+    buildLock: join(dir, 'build.lock'),
+    build,
+    buildRequest: join(build, 'request.json'),
+    /** Appears when the build is over: the hook watches it while a build runs. */
+    buildStatus: join(build, 'status'),
+    /** `PID START` of the process running the build. */
+    buildOwner: join(build, 'owner'),
+    buildLog: join(build, 'log'),
+    /** The cached entry script a shell sources to re-enter without node. */
+    enter: (shell: string) => join(dir, `enter.${shell}`),
+  };
+};
+
+/** `ports/<proto>-<port>`: one reservation. */
+export const portReservationPath = (home: string, proto: string, port: number) => join(home, 'ports', `${proto}-${port}`);
