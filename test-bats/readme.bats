@@ -1,0 +1,82 @@
+#!/usr/bin/env bats
+# README.md's examples, run exactly as written, so the README cannot rot.
+# "A first `.workspace`" starts PostgreSQL: initdb and postgres refuse to run
+# as root, and tests run as root, so the whole session runs as an
+# unprivileged user (created once, idempotently) in a directory it owns, the
+# way a person would: their own HOME, their own state home, a bare `psql`.
+
+load test_helper/common-setup
+
+README_USER=wsreadme
+
+setup_file() {
+  if [[ $EUID -eq 0 ]] && ! id -u "$README_USER" >/dev/null 2>&1; then
+    useradd --system --no-create-home --home-dir /nonexistent --shell /bin/bash "$README_USER" 2>/dev/null ||
+      id -u "$README_USER" >/dev/null # created meanwhile by a parallel run
+  fi
+}
+
+setup() {
+  common_setup
+  # bats' own temporary directories are root's and 0700: the user needs its own.
+  userdir=$(mktemp -d /tmp/ws-readme.XXXXXX)
+  mkdir -p "$userdir/home/src/shop"
+}
+
+teardown() {
+  # Everything the user started: the shell's reaper, postgres.
+  [[ -z ${userdir-} || $EUID -ne 0 ]] || pkill -KILL -u "$README_USER" 2>/dev/null || true
+  common_teardown
+  [[ -z ${userdir-} ]] || rm -rf "$userdir"
+}
+
+# readme_block HEADING — the first ```bash block after the line "## HEADING".
+readme_block() {
+  awk -v heading="## $1" '
+    $0 == heading { found = 1; next }
+    found && /^```bash$/ { inside = 1; next }
+    inside && /^```$/ { exit }
+    inside { print }
+  ' "$REPO/README.md"
+}
+
+# as_user SCRIPT — runs SCRIPT in bash as the unprivileged user (when the
+# tests run as root; else as ourselves), with a clean environment of its own,
+# as a login would give it.
+as_user() {
+  local become=()
+  [[ $EUID -ne 0 ]] || become=(setpriv --reuid="$README_USER" --regid="$README_USER" --init-groups --)
+  "${become[@]}" env -i HOME="$userdir/home" PATH="$REPO/bin:/usr/local/bin:/usr/bin:/bin" LANG=C.UTF-8 \
+    WS_BUILD_TIMEOUT=60000 WS_UNLOAD_GRACE=1 WS_REAPER_IDLE=5 NO_COLOR=1 \
+    bash -c "$1"
+}
+
+@test "the README's first .workspace starts a PostgreSQL that a bare psql reaches, and stops it when the shell exits" {
+  [[ -d /usr/lib/postgresql ]] || { echo "PostgreSQL is not installed (.ci/run installs it)" >&2; return 1; }
+  readme_block 'A first `.workspace`' >"$userdir/home/src/shop/.workspace"
+  grep -q 'service postgres' "$userdir/home/src/shop/.workspace"
+  [[ $EUID -ne 0 ]] || chown -R "$README_USER:" "$userdir"
+
+  # The README's session: cd, ws-allow, the hook loads, psql connects, exit.
+  run --separate-stderr as_user '
+    cd ~/src/shop || exit
+    ws-allow || exit
+    eval "$(ws-export bash)" || exit
+    echo "PGPORT=$PGPORT PGHOST=$PGHOST"
+    psql -tAc "select 40 + 2"
+  '
+  echo "stdout: $output" >&2
+  echo "stderr: $stderr" >&2
+  [ "$status" -eq 0 ]
+  [[ ${lines[0]} =~ ^PGPORT=[0-9]+\ PGHOST=/.+/data$ ]]
+  [ "${lines[1]}" = 42 ]
+  [[ $stderr == *"ws: export ~PATH +PGDATA +PGDATABASE +PGHOST +PGPORT"* ]]
+
+  # The shell has exited: after the grace the reaper stops postgres and runs the hook.
+  state="$userdir/home/.local/state/ws"
+  ctx=$(echo "$state"/contexts/shop-*)
+  wait_until "grep -q 'bye from shop' '$ctx/unload.log'" 20
+  wait_until "! pgrep -u $README_USER -x postgres >/dev/null" 20
+  run jq -r 'select(.type == "service.stop") | .service' "$state/events.jsonl"
+  [ "$output" = postgres ]
+}
