@@ -27,3 +27,4 @@ export * from './cli/warnings.js';
 export * from './env/knobs.js';
 export * from './state/lock.js';
 export * from './state/paths.js';
+export * from './unload/build-hooks.js';

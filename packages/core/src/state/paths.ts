@@ -102,6 +102,12 @@ export const cachePaths = (contextDir: string) => {
     /** `PID START` of the process running the build. */
     buildOwner: join(build, 'owner'),
     buildLog: join(build, 'log'),
+    /** What the build's file registered with on_unload (NUL-separated: kind, count, args…). */
+    buildHooks: join(build, 'on_unload'),
+    /** The build's environment afterwards (NUL-separated NAME=VALUE), written only on success. */
+    buildEnv: join(build, 'env'),
+    /** Present once an unload took the build's hooks into its registry. */
+    buildAdopted: join(build, 'adopted'),
     /** The cached entry script a shell sources to re-enter without node. */
     enter: (shell: string) => join(dir, `enter.${shell}`),
   };

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, appendFileSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { accessSync, appendFileSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readContextRecord, writeContextRecord } from '../context/record.js';
 import { emitEvent } from '../events/emit.js';
@@ -10,8 +10,9 @@ import { isAlive, processStartTime, type ProcessId } from '../process/proc.js';
 import { tryLock } from '../state/lock.js';
 import { needsUnloadPath } from '../users/users.js';
 import { describeHook, dropUnloadHooks, listUnloadHooks, type UnloadHookRecord } from './hooks.js';
+import { adoptBuildHooks, readNulList } from './build-hooks.js';
+import { cachePaths } from '../state/paths.js';
 import { knob } from '../env/knobs.js';
-
 
 /** contexts/<id>/unload-run/journal.json: the unload in progress, so a successor can finish it. */
 interface Journal {
@@ -58,6 +59,9 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
     const journalPath = join(runDir(contextDir), 'journal.json');
     let journal = readJson<Journal>(journalPath);
     if (!journal || !Array.isArray(journal.order)) {
+      // Hooks a build registered belong to the context, whether or not a shell applied it.
+      const adopted = await adoptBuildHooks(contextDir, knob(opts.env, 'WS_UNLOAD_TIMEOUT') * 1000, now);
+      if (adopted) appendFileSync(log, `[${now().toISOString()}] took ${adopted} hook(s) from the last build, which no shell applied\n`);
       const hooks = listUnloadHooks(contextDir, (name) => appendFileSync(log, `[${now().toISOString()}] skipped corrupt hook record unload/${name}\n`));
       journal = {
         started: now().toISOString(),
@@ -106,8 +110,8 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
 }
 
 function hookEnv(contextDir: string, env: NodeJS.ProcessEnv, root: string | undefined): NodeJS.ProcessEnv {
-  const loaded = readJson<Record<string, string>>(loadedEnvPath(contextDir));
-  const out: NodeJS.ProcessEnv = loaded && typeof loaded === 'object' ? { ...loaded } : { ...env };
+  const loaded = newestLoadedEnv(contextDir);
+  const out: NodeJS.ProcessEnv = loaded ? { ...loaded } : { ...env };
   if (root) {
     out.WS_ROOT ??= root;
     // The loaded environment has the PWD of the shell that loaded it; hooks run in the root.
@@ -115,6 +119,28 @@ function hookEnv(contextDir: string, env: NodeJS.ProcessEnv, root: string | unde
   }
   out.WS_UNLOAD = '1';
   return out;
+}
+
+/**
+ * The context's loaded environment: what a shell last applied
+ * (cache/loaded-env.json), or the last build's if that is newer — a build
+ * whose result no shell applied before the last one left.
+ */
+function newestLoadedEnv(contextDir: string): Record<string, string> | undefined {
+  const loaded = readJson<Record<string, string>>(loadedEnvPath(contextDir));
+  const paths = cachePaths(contextDir);
+  const mtime = (path: string) => statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? -1;
+  const built = mtime(paths.buildEnv);
+  if (built >= 0 && built > mtime(loadedEnvPath(contextDir))) {
+    const env: Record<string, string> = {};
+    for (const entry of readNulList(paths.buildEnv)) {
+      const eq = entry.indexOf('=');
+      // The driver's own plumbing (_WS_EVAL, _WS_FILE…) is not the context's environment.
+      if (eq > 0 && !entry.startsWith('_WS_')) env[entry.slice(0, eq)] = entry.slice(eq + 1);
+    }
+    if (Object.keys(env).length) return env;
+  }
+  return loaded && typeof loaded === 'object' ? loaded : undefined;
 }
 
 interface HookResult {
