@@ -28,3 +28,4 @@ export * from './env/knobs.js';
 export * from './state/lock.js';
 export * from './state/paths.js';
 export * from './unload/build-hooks.js';
+export * from './context/state.js';
