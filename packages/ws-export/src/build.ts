@@ -83,7 +83,10 @@ function readResult(dir: string, status: string): BuildResult {
   const stats = nulSplit(join(dir, 'watch-stats'));
   for (let i = 0; i + 1 < stats.length; i += 2) watchStats[stats[i + 1]] = stats[i];
   const hooks = parseHooks(nulSplit(join(dir, 'on_unload')));
-  if (Number(code) !== 0) return { ok: false, status: Number(code) || 1, failAt: failAt || undefined, watches, watchStats, hooks };
+  if (Number(code) !== 0) {
+    if (existsSync(join(dir, 'cancelled'))) return { ok: false, status: 130, failAt: 'cancelled', watches, watchStats, hooks };
+    return { ok: false, status: Number(code) || 1, failAt: failAt || undefined, watches, watchStats, hooks };
+  }
   const env: Env = {};
   for (const entry of nulSplit(join(dir, 'env'))) {
     const eq = entry.indexOf('=');

@@ -2,6 +2,7 @@ import { realpathSync } from 'node:fs';
 import { CliError, EX, isShell, renderHook, runCli } from '@ws/core';
 import { exportEnv } from './export.js';
 import { resolveEnvFile } from './env-file.js';
+import { cancelBuild, printBuildLog, requestReload } from './control.js';
 
 const exporterPath = () => {
   try {
@@ -15,17 +16,24 @@ await runCli({
   name: 'ws-export',
   description: 'Print shell code that loads the context of the current directory and unloads the previous one.',
   args: {
-    shell: { type: 'positional', description: 'bash, zsh, fish or json; or `hook SHELL` for the rc-file hook', required: true },
+    shell: { type: 'positional', description: 'bash, zsh, fish or json; `hook SHELL` for the rc-file hook; `log`, `reload` or `cancel` for the current build', required: true },
     hookShell: { type: 'positional', description: 'the shell, after `hook`', required: false },
     pid: { type: 'string', description: 'register this PID as the user (default: the nearest shell)', valueHint: 'PID' },
     env: { type: 'string', description: 'select the named environment (sets WS_ENV)', valueHint: 'NAME' },
+    follow: { type: 'boolean', alias: 'f', description: 'with log: follow a running build until it finishes' },
   },
   help: `Put the hook in your shell's rc file:
   bash  ~/.bashrc                  eval "$(ws-export hook bash)"
   zsh   ~/.zshrc                   eval "$(ws-export hook zsh)"
   fish  ~/.config/fish/config.fish ws-export hook fish | source
 
-Exit codes: 0 ok (also for a blocked workspace file), 64 usage, 77 unsafe state home.`,
+The build of the current directory's context:
+  ws-export log [-f]   print the last build's log (-f: follow a running build)
+  ws-export reload     evaluate the workspace file again at the next prompt
+  ws-export cancel     stop a running build; the last good environment stays
+
+Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was running,
+64 usage, 66 log/reload/cancel: no workspace file here (log: no build yet), 77 unsafe state home.`,
   async run({ args, env, cwd, out, err }) {
     const exporter = exporterPath();
     if (args.shell === 'hook') {
@@ -39,6 +47,15 @@ Exit codes: 0 ok (also for a blocked workspace file), 64 usage, 77 unsafe state 
       for (const [name, value] of resolveEnvFile(args.hookShell, env)) out(`${name}\0${value}\0`);
       return;
     }
+    if (args.shell === 'log' || args.shell === 'reload' || args.shell === 'cancel') {
+      if (args.hookShell) throw new CliError(EX.USAGE, `unexpected argument '${args.hookShell}'`);
+      if (args.follow && args.shell !== 'log') throw new CliError(EX.USAGE, '--follow goes with log');
+      const control = { env, cwd, out, err };
+      if (args.shell === 'log') return printBuildLog({ ...control, follow: Boolean(args.follow) });
+      if (args.shell === 'reload') return requestReload(control);
+      return (await cancelBuild(control)) ? 0 : 1;
+    }
+    if (args.follow) throw new CliError(EX.USAGE, '--follow goes with log');
     const format = args.shell;
     if (format !== 'json' && !isShell(format)) throw new CliError(EX.USAGE, `unknown shell '${format}': use bash, zsh, fish or json`);
     if (args.hookShell) throw new CliError(EX.USAGE, `unexpected argument '${args.hookShell}'`);

@@ -49,6 +49,7 @@ import {
 } from '@ws/core';
 import { buildStatusPath, fileIdentity, inspectBuild, readBuildLog, startBuild, waitForBuild, type BuildRequest, type BuildResult } from './build.js';
 import { makeStamps, pruneStamps } from './stamps.js';
+import { reloadTime } from './control.js';
 import { writeEnterScript } from './enter-script.js';
 
 export interface ExportOptions {
@@ -318,7 +319,8 @@ async function obtainBuild({ home, ctx, cacheDir, base, wsVars, localFile, shas,
   const deadline = Date.now() + waitMs;
   const matches = (r: BuildRequest | undefined) =>
     r !== undefined && r.file === ctx.file && (r.local ?? '') === (localFile ?? '') && r.wsVars.WS_ENV === wsVars.WS_ENV && r.root === ctx.root;
-  const unloadedAt = unloadTime(home, ctx.root);
+  // Builds from before the last unload or `ws-export reload` are void.
+  const unloadedAt = Math.max(unloadTime(home, ctx.root), reloadTime(contextDir(home, ctx.root)));
   let ours: string | undefined;
   let builds = 0;
   for (;;) {
@@ -394,6 +396,7 @@ function wsViolation(result: Env, expected: Env): string | undefined {
 }
 
 function failureLine(ctx: Context, evaluation: BuildResult): string {
+  if (evaluation.failAt === 'cancelled') return `ws: the build of ${ctx.name} was cancelled; keeping the last good environment`;
   const where = evaluation.failAt && !evaluation.failAt.endsWith(':') ? evaluation.failAt : ctx.file;
   return `ws: ${where}: failed with exit status ${evaluation.status}; keeping the last good environment`;
 }

@@ -106,6 +106,10 @@ export const cachePaths = (contextDir: string) => {
     buildHooks: join(build, 'on_unload'),
     /** The build's environment afterwards (NUL-separated NAME=VALUE), written only on success. */
     buildEnv: join(build, 'env'),
+    /** Present when `ws-export cancel` stopped the build. */
+    buildCancelled: join(build, 'cancelled'),
+    /** `ws-export reload`: builds that started before the time it holds are not reused. */
+    reload: join(dir, 'reload'),
     /** Present once an unload took the build's hooks into its registry. */
     buildAdopted: join(build, 'adopted'),
     /** The cached entry script a shell sources to re-enter without node. */
