@@ -1,0 +1,53 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatHolder, isAlive, processStartTime, readHolder, rmQuiet, writeFileAtomic } from '@ws/core';
+
+/**
+ * `cache/waiting/<pid>`: a shell that was given the last good environment
+ * while a build ran. When it applies a later result it is shown that
+ * build's output (a foreground build shows it anyway), and with live apply
+ * the build's driver signals it (SIGUSR1) the moment the build is over.
+ * The record is `PID START` (state/lock.ts), then `live` on a second line if
+ * the shell's hook applies results from a signal handler.
+ */
+const waitingDir = (cacheDir: string) => join(cacheDir, 'waiting');
+
+export function markWaiting(cacheDir: string, pid: number, live: boolean): void {
+  const start = processStartTime(pid);
+  if (start === undefined) return;
+  writeFileAtomic(join(waitingDir(cacheDir), String(pid)), `${formatHolder({ pid, start })}${live ? 'live\n' : ''}`);
+}
+
+/** True if `pid` was waiting (and is the same process); the record is removed. */
+export function takeWaiting(cacheDir: string, pid: number): boolean {
+  const path = join(waitingDir(cacheDir), String(pid));
+  const holder = readHolder(path);
+  rmQuiet(path);
+  return holder !== undefined && holder.pid === pid && isAlive(holder);
+}
+
+/** Drops records of shells that are gone (cheap: called when a build starts). */
+export function pruneWaiting(cacheDir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(waitingDir(cacheDir));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const path = join(waitingDir(cacheDir), name);
+    const holder = readHolder(path);
+    if (!holder || !isAlive(holder)) rmQuiet(path);
+  }
+}
+
+/** How many lines of a build's output a waiting shell is shown; the rest is in `ws-export log`. */
+export const SHOWN_LOG_LINES = 20;
+
+/** The last lines of the build log, with a pointer to the rest. */
+export function boundedLog(log: string | undefined, max = SHOWN_LOG_LINES): string {
+  if (!log) return '';
+  const lines = log.endsWith('\n') ? log.slice(0, -1).split('\n') : log.split('\n');
+  if (lines.length <= max) return `${lines.join('\n')}\n`;
+  return `ws: … ${lines.length - max} earlier line(s): ws-export log\n${lines.slice(-max).join('\n')}\n`;
+}
