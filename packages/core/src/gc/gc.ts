@@ -21,6 +21,9 @@ import { listPorts, prunePorts, releasePorts, reservationPath, type PortListing 
 import { isAlive } from '../process/proc.js';
 import { checkStateHome, contextId, stateHomePath } from '../state/home.js';
 import { tryLock } from '../state/lock.js';
+import { contextLockPath } from '../state/paths.js';
+
+export { contextLockPath };
 
 // ws-gc: what may go, decided from the state home alone, and removed so that
 // nothing a live user, a running service, a running build or a root holds is
@@ -94,13 +97,6 @@ const WORKSPACE_NAMES = ['.workspace', '.envrc'];
 export const gcLockPath = (home: string) => join(home, 'gc.lock');
 /** Where a context being removed is moved first (same file system, outside contexts/). */
 export const gcTrashDir = (home: string) => join(home, '.gc');
-/**
- * The entry lock of a context, `locks/context-<id>`: held by ws-gc while it
- * checks and moves the context away, and by an entry (markContextEntry)
- * while it marks the context as used. Outside contexts/<id>/ so that moving
- * the directory does not move the lock.
- */
-export const contextLockPath = (home: string, id: string) => join(home, 'locks', `context-${id}`);
 
 /**
  * Parses `--max-age`: a whole number and a unit, `45s`, `90m`, `12h`, `30d`,
