@@ -2,7 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readContext, readInventory, readRoots } from '../src/inventory/inventory.js';
+import { readContext } from '../src/inventory/context.js';
+import { readInventory } from '../src/inventory/inventory.js';
+import { readRoots } from '../src/inventory/roots.js';
 import { processStartTime } from '../src/process/proc.js';
 import { contextId } from '../src/state/home.js';
 

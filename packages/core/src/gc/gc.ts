@@ -3,20 +3,14 @@ import { join, resolve } from 'node:path';
 import { CliError, EX } from '../cli/errors.js';
 import { emitEvent, eventsMax, eventsPath, readersDir, rotatedEventsPath, rotateEvents, rotationHardLimit, type ReaderRecord } from '../events/emit.js';
 import { readJson, readText, rmQuiet } from '../state/atomic.js';
-import {
-  contextIds,
-  contextsDir,
-  diskUsage,
-  misplacedFiles,
-  pathExists,
-  pidExists,
-  readContext,
-  readRoots,
-  rootsDir,
-  type ContextEntry,
-  type DeadUser,
-  type Problem,
-} from '../inventory/inventory.js';
+import { readContext, type ContextEntry, type DeadUser } from '../inventory/context.js';
+import { contextIds, misplacedFiles } from '../inventory/inventory.js';
+import { diskUsage, pathExists, pidExists, type Problem } from '../inventory/probe.js';
+import { readRoots } from '../inventory/roots.js';
+import { homePaths } from '../state/paths.js';
+
+const contextsDir = (home: string) => homePaths(home).contexts;
+const rootsDir = (home: string) => homePaths(home).roots;
 import { listPorts, prunePorts, releasePorts, reservationPath, type PortListing } from '../ports/ports.js';
 import { isAlive } from '../process/proc.js';
 import { checkStateHome, contextId, stateHomePath } from '../state/home.js';
