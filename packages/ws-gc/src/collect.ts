@@ -2,7 +2,7 @@ import { rmdirSync } from 'node:fs';
 import { checkStateHome, CliError, emitEvent, EX, homePaths, homeRelative, lstatOr, stateHomePath, tryLock, type GcItem, type Problem } from '@ws/core';
 import { collectContexts } from './contexts.js';
 import type { GcOptions, GcResult } from './result.js';
-import { sweepEvents, sweepHomeLeftovers, sweepMisplaced, sweepPorts, sweepRoots, sweepTrust } from './sweep.js';
+import { sweepDeadFollowers, sweepDeadLocks, sweepEvents, sweepMisplaced, sweepPorts, sweepRoots, sweepTrust } from './sweep.js';
 
 // ws-gc's policy: what it removes, in which order, and what it reports. The
 // mechanisms (reading the state home, judging, moving aside and removing
@@ -56,7 +56,7 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   return result;
 }
 
-/** The steps, in order: what is misplaced first, then contexts with their users, so that what goes with a context is not reported twice. */
+/** The steps, in order: what is misplaced and dead locks first, then contexts with their users, so that what goes with a context is not reported twice. */
 async function collect(home: string, opts: GcOptions, dryRun: boolean, now: () => Date, result: GcResult): Promise<void> {
   const problems = new Map<string, Problem>();
   const run: Run = {
@@ -71,11 +71,12 @@ async function collect(home: string, opts: GcOptions, dryRun: boolean, now: () =
     counted: new Set(),
   };
   sweepMisplaced(run);
+  sweepDeadLocks(run);
   const removedIds = await collectContexts(run, result.kept);
   sweepPorts(run, removedIds);
   sweepRoots(run);
   sweepTrust(run);
-  sweepHomeLeftovers(run);
+  sweepDeadFollowers(run);
   sweepEvents(run);
   if (!dryRun) {
     try {

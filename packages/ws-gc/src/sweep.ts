@@ -14,6 +14,7 @@ import {
   prunePorts,
   readRoots,
   removeDanglingRoot,
+  removeDeadLock,
   removeTree,
   removeTrustRecord,
   rmQuiet,
@@ -98,10 +99,20 @@ export function sweepTrust(run: Run): void {
   }
 }
 
-/** Followers and locks that died. */
-export function sweepHomeLeftovers(run: Run): void {
-  const now = run.now().getTime();
-  for (const item of [...deadReaders(run.home, now), ...deadLocks(run.home, now)]) {
+/**
+ * Lock files of holders that are gone. Swept before the contexts: removing a
+ * context takes its entry lock, which takes a stale one over, so a dry run
+ * and the real run would otherwise not find the same.
+ */
+export function sweepDeadLocks(run: Run): void {
+  for (const item of deadLocks(run.home, run.now().getTime())) {
+    if (run.dryRun || removeDeadLock(run.home, item)) run.add(item);
+  }
+}
+
+/** Registrations of event followers that are gone. */
+export function sweepDeadFollowers(run: Run): void {
+  for (const item of deadReaders(run.home, run.now().getTime())) {
     if (!run.dryRun) rmQuiet(join(run.home, item.path));
     run.add(item);
   }

@@ -4,9 +4,11 @@ import type { DeadUser } from '../inventory/context.js';
 import { lstatOr, pathExists, readNames } from '../inventory/probe.js';
 import type { RootEntry } from '../inventory/roots.js';
 import { rmQuiet } from '../state/atomic.js';
+import { liveHolder } from '../state/lock.js';
 import { contextDirOf, contextPaths, homePaths, userRecordPath } from '../state/paths.js';
 import { listUsers } from '../users/users.js';
 import type { TrustCandidate } from './candidates.js';
+import type { GcItem } from './item.js';
 import { takeEntryLock } from './entry-lock.js';
 
 // Removing what may go, safe against a writer that acts at the same moment:
@@ -138,4 +140,11 @@ export function removeTrustRecord(home: string, item: TrustCandidate): boolean {
   const path = join(home, item.path);
   const aside = besides(path);
   return removeChecked(path, aside, () => lstatOr(aside)?.ino === item.ino && (item.target === undefined || !pathExists(item.target)));
+}
+
+/** Removes a lock file whose holder is gone, unless a live process took the lock over meanwhile (tryLock breaks a stale lock too). */
+export function removeDeadLock(home: string, item: GcItem): boolean {
+  const path = join(home, item.path);
+  const aside = besides(path);
+  return removeChecked(path, aside, () => liveHolder(aside) === undefined);
 }
