@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { contextId, contextLockPath, EX, markContextEntry, processStartTime, readInventory, tryLock } from '@ws/core';
+import { contextId, EX, markContextEntry, processStartTime, readInventory, tryLock } from '@ws/core';
 import { collectGarbage } from '../src/collect.js';
 
 // ws-gc's policy: what one collection removes, keeps and reports, in order.
