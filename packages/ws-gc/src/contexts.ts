@@ -21,7 +21,7 @@ import {
   type GcKept,
   type PortListing,
   type Problem,
-  type Removal,
+  type ContextRemoval,
 } from '@ws/core';
 import type { Run } from './collect.js';
 import { portItem } from './sweep.js';
@@ -107,7 +107,7 @@ function removeUsers(run: Run, entry: ContextEntry): void {
 /** Removes one planned context (a dry run only reports it) with its Nix GC roots and port reservations. True if it went. */
 function removeOne(run: Run, entry: ContextEntry, reasons: string[], kept: GcKept[]): boolean {
   const { home, dryRun } = run;
-  let outcome: Removal;
+  let outcome: ContextRemoval;
   try {
     outcome = dryRun
       ? { removed: true }

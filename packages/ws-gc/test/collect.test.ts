@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { contextId, EX, markContextEntry, processStartTime, readInventory, tryLock } from '@ws/core';
+import { DAY, makeContext as makeContextIn, makeStateHome, me } from '../../core/test/gc-fixtures.js';
+import { EX, markContextEntry, readInventory, tryLock } from '@ws/core';
 import { collectGarbage } from '../src/collect.js';
 
 // ws-gc's policy: what one collection removes, keeps and reports, in order.
@@ -12,37 +12,14 @@ import { collectGarbage } from '../src/collect.js';
 let dir: string;
 let home: string;
 let env: NodeJS.ProcessEnv;
-const DAY = 86_400_000;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ws-gc-'));
-  home = join(dir, 'state');
-  mkdirSync(home, { mode: 0o700 });
-  writeFileSync(join(home, 'VERSION'), '1\n');
-  env = { WS_STATE_HOME: home };
+  ({ dir, home, env } = makeStateHome());
 });
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A context as ws-export leaves it, last used `daysAgo` days ago. */
-function makeContext(name: string, opts: { daysAgo?: number; state?: string } = {}): { root: string; ctx: string; id: string } {
-  const root = join(dir, 'work', name);
-  mkdirSync(root, { recursive: true });
-  writeFileSync(join(root, '.workspace'), 'export X=1\n');
-  const id = contextId(root);
-  const ctx = join(home, 'contexts', id);
-  mkdirSync(join(ctx, 'users'), { recursive: true });
-  mkdirSync(join(ctx, 'data'));
-  writeFileSync(join(ctx, 'data', 'db'), 'x'.repeat(1000));
-  // A minute ago at the latest: a use at the very start of a collection counts as during it.
-  const at = new Date(Date.now() - (opts.daysAgo ?? 0) * DAY - 60_000);
-  const record = { root, name, file: join(root, '.workspace'), state: opts.state ?? 'unloaded', env: 'default', created: at.toISOString(), lastUsed: at.toISOString() };
-  writeFileSync(join(ctx, 'context.json'), JSON.stringify(record));
-  utimesSync(join(ctx, 'users'), at, at);
-  return { root, ctx, id };
-}
-
-const me = () => ({ pid: process.pid, start: processStartTime(process.pid)! });
+const makeContext = (name: string, opts: { daysAgo?: number; state?: string } = {}) => makeContextIn(dir, home, name, opts);
 
 describe('collectGarbage', () => {
   it('removes a context whose root is gone, with its ports, and keeps one a root holds', async () => {

@@ -26,7 +26,7 @@ export interface RemoveContextOptions {
   beforeRename?: (dir: string) => void;
 }
 
-export interface Removal {
+export interface ContextRemoval {
   removed: boolean;
   kept?: GcKept;
   reasons?: string[];
@@ -48,7 +48,7 @@ export interface Removal {
  * 5. release its port reservations, still under the lock;
  * 6. release the lock, then delete the moved directory.
  */
-export function removeContext(home: string, id: string, planned: string[], opts: RemoveContextOptions): Removal {
+export function removeContext(home: string, id: string, planned: string[], opts: RemoveContextOptions): ContextRemoval {
   // Read again now: a root made or a port claimed since the plan counts.
   const portsOf = () => listPorts(home).filter((r) => r.context === id);
   const dir = contextDirOf(home, id);
@@ -58,12 +58,12 @@ export function removeContext(home: string, id: string, planned: string[], opts:
     return { removed: false, kept: { id, name: entry.name, root: entry.root, reason: planned.join('; '), heldBy: ['its entry lock is busy (an entry is in progress)'] } };
   }
   let aside: string | undefined;
-  let outcome: Removal;
+  let outcome: ContextRemoval;
   try {
     if (!lstatOr(dir)?.isDirectory()) return { removed: false };
     const entry = readContext(home, id, { ports: portsOf(), rootedBy: rootsHolding(readRoots(home), id), disk: false });
     const verdict = judgeContext(entry, opts.now().getTime(), opts.maxAgeMs, opts.startedMs);
-    const kept = (heldBy: string[]): Removal => ({ removed: false, kept: { id, name: entry.name, root: entry.root, reason: planned.join('; '), heldBy } });
+    const kept = (heldBy: string[]): ContextRemoval => ({ removed: false, kept: { id, name: entry.name, root: entry.root, reason: planned.join('; '), heldBy } });
     // Something changed since the plan (an entry, a new root, a service): what holds it now is reported.
     if (verdict.holders.length) return kept(verdict.holders);
     if (!verdict.reasons.length) return kept(['it no longer qualifies (its root or workspace file is back, or it was used)']);
