@@ -1,52 +1,35 @@
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DAY, makeContext as makeContextIn, makeStateHome, me } from './gc-fixtures.js';
 import { CliError, EX } from '../src/cli/errors.js';
-import { collectGarbage, contextLockPath, formatAge, formatMiB, judgeContext, markContextEntry, parseMaxAge } from '../src/gc/gc.js';
-import { diskUsage, readContext, readInventory } from '../src/inventory/inventory.js';
-import { processStartTime } from '../src/process/proc.js';
+import { formatAge, formatMiB, parseMaxAge } from '../src/gc/duration.js';
+import { markContextEntry } from '../src/gc/entry-lock.js';
+import { judgeContext } from '../src/gc/judge.js';
+import { removeContext, type RemoveContextOptions } from '../src/gc/remove-context.js';
+import { removeDeadUsers } from '../src/gc/removal.js';
+import { readContext } from '../src/inventory/context.js';
+import { diskUsage } from '../src/inventory/probe.js';
 import { contextId } from '../src/state/home.js';
 import { tryLock } from '../src/state/lock.js';
+import { contextLockPath } from '../src/state/paths.js';
 
-// ws-gc's decisions and its protocol against a concurrent entry
-// (docs/state-home.md, "roots/ and garbage collection"); the bats suite
-// (test-bats/ws-gc.bats) covers the binary.
+// ws-gc's mechanisms in core: durations, judging a context, and the protocol
+// against a concurrent entry (docs/state-home.md, "roots/ and garbage
+// collection"). The collection itself is tested in packages/ws-gc/test; the
+// bats suite (test-bats/ws-gc.bats) covers the binary.
 
 let dir: string;
 let home: string;
 let env: NodeJS.ProcessEnv;
-const DAY = 86_400_000;
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'ws-gc-'));
-  home = join(dir, 'state');
-  mkdirSync(home, { mode: 0o700 });
-  writeFileSync(join(home, 'VERSION'), '1\n');
-  env = { WS_STATE_HOME: home };
+  ({ dir, home, env } = makeStateHome());
 });
 
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-/** A context as ws-export leaves it, last used `daysAgo` days ago. */
-function makeContext(name: string, opts: { daysAgo?: number; state?: string } = {}): { root: string; ctx: string; id: string } {
-  const root = join(dir, 'work', name);
-  mkdirSync(root, { recursive: true });
-  writeFileSync(join(root, '.workspace'), 'export X=1\n');
-  const id = contextId(root);
-  const ctx = join(home, 'contexts', id);
-  mkdirSync(join(ctx, 'users'), { recursive: true });
-  mkdirSync(join(ctx, 'data'));
-  writeFileSync(join(ctx, 'data', 'db'), 'x'.repeat(1000));
-  // A minute ago at the latest: a use at the very start of a collection counts as during it.
-  const at = new Date(Date.now() - (opts.daysAgo ?? 0) * DAY - 60_000);
-  const record = { root, name, file: join(root, '.workspace'), state: opts.state ?? 'unloaded', env: 'default', created: at.toISOString(), lastUsed: at.toISOString() };
-  writeFileSync(join(ctx, 'context.json'), JSON.stringify(record));
-  utimesSync(join(ctx, 'users'), at, at);
-  return { root, ctx, id };
-}
-
-const me = () => ({ pid: process.pid, start: processStartTime(process.pid)! });
+const makeContext = (name: string, opts: { daysAgo?: number; state?: string } = {}) => makeContextIn(dir, home, name, opts);
 
 describe('parseMaxAge', () => {
   it('accepts a number and a unit', () => {
@@ -106,149 +89,105 @@ describe('judgeContext', () => {
   });
 });
 
-describe('collectGarbage', () => {
-  it('removes a context whose root is gone, with its ports, and keeps one a root holds', async () => {
-    const gone = makeContext('gone');
-    const rooted = makeContext('rooted');
-    mkdirSync(join(home, 'ports'));
-    writeFileSync(join(home, 'ports', 'tcp-45001'), JSON.stringify({ v: 1, proto: 'tcp', port: 45001, key: 'k', context: gone.id, name: 'gone', root: gone.root, created: new Date().toISOString() }));
-    mkdirSync(join(home, 'roots'));
-    symlinkSync(rooted.ctx, join(home, 'roots', 'keep'));
-    rmSync(gone.root, { recursive: true });
-    rmSync(rooted.root, { recursive: true });
-    const result = await collectGarbage({ env });
-    expect(result.removed.map((i) => `${i.kind} ${i.path}`)).toEqual([`context contexts/${gone.id}`, 'port ports/tcp-45001']);
-    expect(result.kept).toEqual([{ id: rooted.id, name: 'rooted', root: rooted.root, reason: 'its root is gone', heldBy: ['root roots/keep'] }]);
-    expect(existsSync(gone.ctx)).toBe(false);
-    expect(existsSync(join(home, 'ports', 'tcp-45001'))).toBe(false);
-    expect(existsSync(rooted.ctx)).toBe(true);
-    expect(result.bytes).toBe(result.removed.reduce((n, i) => n + i.bytes, 0));
-    expect(result.bytes).toBeGreaterThan(1000);
-    const events = readFileSync(join(home, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-    expect(events.at(-1)).toMatchObject({ type: 'gc', context: '', root: '', removed: 2, bytes: result.bytes });
+describe('markContextEntry', () => {
+  it('makes users/ and marks it used now, under the entry lock', () => {
+    const root = join(dir, 'work', 'fresh');
+    const now = new Date(Date.now() - 5_000);
+    markContextEntry(home, root, now);
+    const users = join(home, 'contexts', contextId(root), 'users');
+    expect(Math.abs(statSync(users).mtimeMs - now.getTime())).toBeLessThan(1000);
+    expect(existsSync(contextLockPath(home, contextId(root)))).toBe(false);
+  });
+});
+
+describe('removeContext (the protocol against a concurrent entry)', () => {
+  const opts = (extra: Partial<RemoveContextOptions> = {}): RemoveContextOptions => ({ env, maxAgeMs: 30 * DAY, startedMs: Date.now(), now: () => new Date(), ...extra });
+
+  it('moves the context away, deletes it and leaves nothing in .gc/', () => {
+    const { ctx, id } = makeContext('shop', { daysAgo: 40 });
+    const outcome = removeContext(home, id, ['unused for 40d'], opts());
+    expect(outcome).toMatchObject({ removed: true, reasons: ['unused for 40d'] });
+    expect(outcome.bytes).toBeGreaterThan(1000);
+    expect(existsSync(ctx)).toBe(false);
+    expect(readdirSync(join(home, '.gc'))).toEqual([]);
   });
 
-  it('in a dry run changes nothing and finds the same items and bytes as the real run', async () => {
-    const a = makeContext('a', { daysAgo: 50 });
-    writeFileSync(join(a.ctx, 'users', '999999999'), JSON.stringify({ pid: 999999999, start: '1', joined: '' }));
-    const old = (Date.now() - 50 * DAY) / 1000;
-    utimesSync(join(a.ctx, 'users'), old, old);
-    const b = makeContext('b');
-    rmSync(b.root, { recursive: true });
-    const list = () => JSON.stringify(readInventory(home));
-    const before = list();
-    const dry = await collectGarbage({ env, dryRun: true, maxAgeMs: 30 * DAY });
-    expect(list()).toBe(before);
-    expect(existsSync(join(home, 'events.jsonl'))).toBe(false);
-    const real = await collectGarbage({ env, maxAgeMs: 30 * DAY });
-    expect(real.removed).toEqual(dry.removed);
-    expect(real.bytes).toBe(dry.bytes);
-    expect(readdirSync(join(home, 'contexts'))).toEqual([]);
-  });
-
-  it('keeps a context that an entry marks after the plan (markContextEntry)', async () => {
-    const { root, ctx } = makeContext('shop', { daysAgo: 40 });
-    const result = await collectGarbage({ env, maxAgeMs: 30 * DAY, hooks: { afterPlan: () => markContextEntry(home, root) } });
-    expect(result.removed).toEqual([]);
-    expect(result.kept[0].heldBy).toEqual(['it was entered during the collection']);
+  it('keeps a context an entry marked after the collection started', () => {
+    const { root, ctx, id } = makeContext('shop', { daysAgo: 40 });
+    const startedMs = Date.now();
+    markContextEntry(home, root);
+    const outcome = removeContext(home, id, ['unused for 40d'], opts({ startedMs }));
+    expect(outcome.kept?.heldBy).toEqual(['it was entered during the collection']);
     expect(existsSync(join(ctx, 'data', 'db'))).toBe(true);
   });
 
-  it('puts a context back when a writer that takes no lock registered a user right before the move', async () => {
+  it('puts a context back when a writer that takes no lock registered a user right before the move', () => {
     const { ctx, id } = makeContext('shop', { daysAgo: 40 });
-    const result = await collectGarbage({
-      env,
-      maxAgeMs: 30 * DAY,
-      // The cached entry of the shell hook writes users/<pid> without a lock, keeping the mtime here (worst case).
-      hooks: {
-        beforeRename: (d) => {
-          const mtime = statSync(join(d, 'users')).mtime;
-          writeFileSync(join(d, 'users', String(process.pid)), JSON.stringify({ ...me(), joined: '' }));
-          utimesSync(join(d, 'users'), mtime, mtime);
-        },
-      },
-    });
-    expect(result.removed).toEqual([]);
-    expect(result.kept).toEqual([expect.objectContaining({ id, heldBy: [`a user registered during the collection (PID ${process.pid})`] })]);
+    // The cached entry of the shell hook writes users/<pid> without a lock, keeping the mtime here (worst case).
+    const beforeRename = (d: string) => {
+      const mtime = statSync(join(d, 'users')).mtime;
+      writeFileSync(join(d, 'users', String(process.pid)), JSON.stringify({ ...me(), joined: '' }));
+      utimesSync(join(d, 'users'), mtime, mtime);
+    };
+    const outcome = removeContext(home, id, ['unused for 40d'], opts({ beforeRename }));
+    expect(outcome.kept).toEqual(expect.objectContaining({ id, heldBy: [`a user registered during the collection (PID ${process.pid})`] }));
     expect(existsSync(join(ctx, 'users', String(process.pid)))).toBe(true);
     expect(existsSync(join(ctx, 'data', 'db'))).toBe(true);
-    expect(readdirSync(home)).not.toContain('.gc');
   });
 
-  it('leaves a context alone while its entry lock is held', async () => {
+  it('puts a context back when a user record is being written (unreadable, young) right before the move', () => {
+    const { ctx, id } = makeContext('shop', { daysAgo: 40 });
+    const beforeRename = (d: string) => {
+      const mtime = statSync(join(d, 'users')).mtime;
+      writeFileSync(join(d, 'users', '4242'), '{"pid":42'); // `printf >` half-way
+      utimesSync(join(d, 'users'), mtime, mtime);
+    };
+    const outcome = removeContext(home, id, ['unused for 40d'], opts({ beforeRename }));
+    expect(outcome.kept?.heldBy).toEqual(['a user registering during the collection (users/4242 is being written)']);
+    expect(readFileSync(join(ctx, 'users', '4242'), 'utf8')).toBe('{"pid":42');
+  });
+
+  it('leaves a context alone while its entry lock is held', () => {
     const { root, id } = makeContext('shop');
     rmSync(root, { recursive: true });
     const release = tryLock(contextLockPath(home, id))!;
     try {
-      const result = await collectGarbage({ env });
-      expect(result.removed).toEqual([]);
-      expect(result.kept[0].heldBy[0]).toMatch(/entry lock is busy/);
+      expect(removeContext(home, id, ['its root is gone'], opts()).kept?.heldBy[0]).toMatch(/entry lock is busy/);
     } finally {
       release();
     }
   }, 10_000);
+});
 
-  it('removes dead users without making their removal count as a use', async () => {
-    const { ctx } = makeContext('shop', { daysAgo: 40 });
+describe('removeDeadUsers', () => {
+  it('removes dead users without making their removal count as a use', () => {
+    const { ctx, id } = makeContext('shop', { daysAgo: 40 });
     writeFileSync(join(ctx, 'users', '999999999'), JSON.stringify({ pid: 999999999, start: '1', joined: '' }));
     writeFileSync(join(ctx, 'users', String(process.pid)), JSON.stringify({ ...me(), joined: '' }));
     const mtime = Date.now() - 40 * DAY;
     utimesSync(join(ctx, 'users'), mtime / 1000, mtime / 1000);
-    const first = await collectGarbage({ env });
-    expect(first.removed.map((i) => `${i.kind} ${i.pid}`)).toEqual(['user 999999999']);
+    const entry = readContext(home, id);
+    expect(entry.deadUsers.map((d) => d.name)).toEqual(['999999999']);
+    expect([...removeDeadUsers(home, id, entry.deadUsers)].map((d) => d.name)).toEqual(['999999999']);
     expect(readdirSync(join(ctx, 'users'))).toEqual([String(process.pid)]);
     expect(Math.abs(statSync(join(ctx, 'users')).mtimeMs - mtime)).toBeLessThan(1000);
   });
 
-  it('reports and survives a messy state home', async () => {
-    const a = makeContext('a');
-    writeFileSync(join(a.ctx, 'context.json'), '{"root": "/tr');
-    const b = makeContext('b');
-    rmSync(join(b.ctx, 'users'), { recursive: true });
-    writeFileSync(join(b.ctx, 'users'), 'junk');
-    writeFileSync(join(home, 'contexts', 'file-000000000000'), 'junk');
-    mkdirSync(join(home, 'roots'));
-    symlinkSync('/tmp', join(home, 'roots', 'outside'));
-    writeFileSync(join(home, 'ports'), 'junk');
-    writeFileSync(join(home, '.gc'), 'junk');
-    const c = makeContext('c');
-    rmSync(c.root, { recursive: true });
-    const inv = readInventory(home);
-    expect(inv.problems.map((p) => `${p.path.slice(home.length + 1)} ${p.message}`).sort()).toEqual([
-      `contexts/${a.id}/context.json is corrupt`,
-      `contexts/${b.id}/users is not a directory`,
-      'contexts/file-000000000000 is not a directory',
-      'ports is not a directory',
-      'roots/outside points outside the state home (/tmp): it keeps nothing of ws alive',
-    ]);
-    const result = await collectGarbage({ env });
-    expect(result.problems.filter((p) => p.message.startsWith('could not'))).toEqual([]);
-    expect(result.removed.map((i) => `${i.kind} ${i.path}`).sort()).toEqual([
-      'context contexts/' + c.id,
-      `corrupt .gc`,
-      `corrupt contexts/${b.id}/users`,
-      'corrupt contexts/file-000000000000',
-      'corrupt ports',
-    ]);
-    expect(result.problems.filter((p) => p.message.startsWith('could not'))).toEqual([]);
-    expect(existsSync(c.ctx)).toBe(false);
-    expect(existsSync(a.ctx)).toBe(true);
-    expect(existsSync(join(home, 'roots', 'outside'))).toBe(true);
-  });
-
-  it('refuses a second collector at once (75)', async () => {
-    const release = tryLock(join(home, 'gc.lock'))!;
-    try {
-      await expect(collectGarbage({ env })).rejects.toMatchObject({ code: EX.TEMPFAIL });
-      await expect(collectGarbage({ env, dryRun: true })).resolves.toMatchObject({ dryRun: true });
-    } finally {
-      release();
+  it('puts back a record judged dead that a writer rewrote before the removal: live, or being written', () => {
+    const { ctx, id } = makeContext('shop');
+    const old = (Date.now() - DAY) / 1000;
+    for (const name of ['4242', '4343']) {
+      writeFileSync(join(ctx, 'users', name), 'torn');
+      utimesSync(join(ctx, 'users', name), old, old);
     }
-  });
-
-  it('does nothing for a state home that does not exist', async () => {
-    const result = await collectGarbage({ env: { WS_STATE_HOME: join(dir, 'none') } });
-    expect(result).toMatchObject({ removed: [], bytes: 0 });
-    expect(existsSync(join(dir, 'none'))).toBe(false);
+    const entry = readContext(home, id);
+    expect(entry.deadUsers.map((d) => d.name).sort()).toEqual(['4242', '4343']);
+    // Meanwhile: a live process took the name 4242; the hook's `printf >` is half-way through 4343.
+    writeFileSync(join(ctx, 'users', '4242'), JSON.stringify({ ...me(), joined: '' }));
+    writeFileSync(join(ctx, 'users', '4343'), '{"pid":43');
+    expect(removeDeadUsers(home, id, entry.deadUsers).size).toBe(0);
+    expect(readFileSync(join(ctx, 'users', '4343'), 'utf8')).toBe('{"pid":43');
+    expect(JSON.parse(readFileSync(join(ctx, 'users', '4242'), 'utf8')).pid).toBe(process.pid);
+    expect(readdirSync(join(home, '.gc'))).toEqual([]);
   });
 });

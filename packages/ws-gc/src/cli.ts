@@ -1,4 +1,5 @@
-import { collectGarbage, colorsFor, parseMaxAge, runCli } from '@ws/core';
+import { colorsFor, parseMaxAge, runCli } from '@ws/core';
+import { collectGarbage } from './collect.js';
 import { pauseHook } from './pause.js';
 import { renderReport, toJson } from './report.js';
 

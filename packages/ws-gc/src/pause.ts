@@ -1,5 +1,5 @@
 import { existsSync, writeFileSync } from 'node:fs';
-import type { GcOptions } from '@ws/core';
+import type { GcOptions } from './result.js';
 
 /**
  * For the test suite only: with _WS_GC_PAUSE=FILE, ws-gc creates FILE.paused

@@ -1,4 +1,5 @@
-import { formatMiB, type Colors, type GcItem, type GcResult } from '@ws/core';
+import { formatMiB, type Colors, type GcItem } from '@ws/core';
+import type { GcResult } from './result.js';
 
 /** What one removed item is called in the report. */
 function describe(item: GcItem): string {

@@ -47,11 +47,12 @@ describe('snapshotEvents', () => {
     ]);
   });
 
-  it('skips a context whose context.json is missing, corrupt or not a record', () => {
+  it('skips a context whose context.json is missing, corrupt or not a record, as ws-list reports it', () => {
     context('missing', undefined);
     context('corrupt', '{"root": "/x", "na');
     context('wrong', '[1,2]');
-    context('ok', { root: '/src/ok' });
+    context('nameless', { root: '/src/nameless' });
+    context('ok', { root: '/src/ok', name: 'ok' });
     expect(snapshotEvents(home).map((e) => [e.context, e.state])).toEqual([['ok', 'unknown']]);
   });
 

@@ -31,6 +31,13 @@ export const homePaths = (home: string) => ({
 
 export type HomePaths = ReturnType<typeof homePaths>;
 
+/**
+ * `locks/context-<id>`: a context's entry lock (ws-gc while it moves the
+ * context away, an entry while it marks it used). Outside contexts/<id>/ so
+ * that moving the directory does not move its lock.
+ */
+export const contextLockPath = (home: string, id: string) => join(home, 'locks', `context-${id}`);
+
 /** The directory of context `id`. */
 export const contextDirOf = (home: string, id: string) => join(home, 'contexts', id);
 
