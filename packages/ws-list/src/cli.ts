@@ -8,8 +8,9 @@ await runCli({
     json: { type: 'boolean', description: 'print one JSON document (schema in the README) instead of the table' },
     resources: { type: 'boolean', description: 'also list resources, quarantines and roots' },
   },
-  help: `One row per context: NAME, STATE (ready, building, stale, error, blocked,
-unloaded; unknown if its context.json is missing or corrupt), USERS (PID,
+  help: `One row per context: NAME, STATE (ready, building, stale, degraded — ready
+but a service is down —, error, blocked, unloaded; unknown if its context.json
+is missing or corrupt), USERS (PID,
 shell, tty of each live user), SERVICES (name, state, PID, port), PORTS
 (reservations), DISK (bytes of the files in its state directory), LAST USED
 and ROOT. Colored on a terminal, plain when piped or with NO_COLOR. Anything

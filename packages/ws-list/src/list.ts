@@ -145,7 +145,7 @@ function table(headers: string[], rows: Cell[][], c: Colors): string {
 const plain = (text: string): Cell => ({ text, shown: text });
 
 function stateCell(state: string, c: Colors): Cell {
-  const paint: Record<string, (s: string) => string> = { ready: c.green, building: c.yellow, stale: c.yellow, error: c.red, blocked: c.magenta, unloaded: c.dim, unknown: c.red };
+  const paint: Record<string, (s: string) => string> = { ready: c.green, building: c.yellow, stale: c.yellow, degraded: c.yellow, error: c.red, blocked: c.magenta, unloaded: c.dim, unknown: c.red };
   return { text: state, shown: (paint[state] ?? ((s: string) => s))(state) };
 }
 

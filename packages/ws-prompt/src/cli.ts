@@ -1,4 +1,3 @@
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   CliError,
@@ -10,7 +9,8 @@ import {
   isTrusted,
   listUsers,
   LOCAL_FILE,
-  readContextRecord,
+  contextState,
+  listServices,
   runCli,
   trustState,
 } from '@ws/core';
@@ -18,25 +18,17 @@ import { existsSync } from 'node:fs';
 import { DEFAULT_FORMAT, parseFormat, parseGlyphs, renderSegment, type Markers, type PromptState } from './format.js';
 import { renderInit } from './init.js';
 
-/** The state of the current directory's context as the state home knows it. */
+/** The state of the current directory's context, as ws-list shows it (contextState), for this shell. */
 function stateOf(home: string, env: NodeJS.ProcessEnv, root: string, files: string[]): PromptState {
   try {
     if (!files.every((file) => isTrusted(trustState(home, file, env)))) return 'blocked';
   } catch {
     return 'blocked';
   }
-  const record = readContextRecord(contextDir(home, root));
-  if (record?.state === 'error' || record?.state === 'building' || record?.state === 'blocked') return record.state;
+  const state = contextState(contextDir(home, root));
+  if (state === 'error' || state === 'building' || state === 'blocked' || state === 'degraded') return state;
   // Allowed but not what this shell has loaded: its inputs are not applied yet.
-  return env.WS_ROOT === root && record?.state === 'ready' ? 'ready' : 'stale';
-}
-
-function runningServices(dir: string): number {
-  try {
-    return readdirSync(join(dir, 'services')).filter((name) => existsSync(join(dir, 'services', name, 'pid'))).length;
-  } catch {
-    return 0;
-  }
+  return env.WS_ROOT === root && state === 'ready' ? 'ready' : 'stale';
 }
 
 await runCli({
@@ -46,10 +38,11 @@ await runCli({
     format: { type: 'positional', description: `placeholders %n name, %e environment, %s state glyph, %u users, %S services, %% (default '${DEFAULT_FORMAT}'); or 'init'`, required: false },
     initArg: { type: 'positional', description: 'after init: bash, zsh or fish', required: false },
     initFormat: { type: 'positional', description: 'after init SHELL: the FORMAT', required: false },
-    glyphs: { type: 'string', description: "state glyphs, e.g. 'ready=●,building=◌,stale=○,error=✗,blocked=⊘'" },
+    glyphs: { type: 'string', description: "state glyphs, e.g. 'ready=●,building=◌,stale=○,degraded=◐,error=✗,blocked=⊘'" },
     shell: { type: 'string', description: "wrap colors in the shell's non-printing markers: bash, zsh or plain" },
   },
-  help: `States: ready, building, stale (inputs changed, build pending), error, blocked.
+  help: `States: ready, building, stale (inputs changed, build pending), degraded (ready,
+but a service that should run does not), error, blocked.
 In an rc file, after the ws hook line (renders $WS_PROMPT at each prompt, no process):
   bash  eval "$(ws-prompt init bash)";  PS1='$WS_PROMPT \\w \\$ '
   zsh   eval "$(ws-prompt init zsh)";   setopt prompt_subst; PROMPT='$WS_PROMPT %~ %# '
@@ -83,7 +76,7 @@ Exit codes: 0 ok, 64 usage, 77 unsafe state home.`,
           env: env.WS_ROOT === ctx.root ? env.WS_ENV ?? 'default' : env.WS_ENV || 'default',
           state: stateOf(home, env, ctx.root, files),
           users: listUsers(dir).live.length,
-          services: runningServices(dir),
+          services: listServices(dir).filter((s) => s.running).length,
         },
         glyphs,
         color,

@@ -1,12 +1,12 @@
 import { CliError, EX } from '@ws/core';
 
-export const STATES = ['ready', 'building', 'stale', 'error', 'blocked'] as const;
+export const STATES = ['ready', 'building', 'stale', 'degraded', 'error', 'blocked'] as const;
 export type PromptState = (typeof STATES)[number];
 
 export const DEFAULT_FORMAT = '%s %n';
-export const DEFAULT_GLYPHS: Record<PromptState, string> = { ready: '●', building: '◌', stale: '○', error: '✗', blocked: '⊘' };
+export const DEFAULT_GLYPHS: Record<PromptState, string> = { ready: '●', building: '◌', stale: '○', degraded: '◐', error: '✗', blocked: '⊘' };
 /** ANSI color of each state's glyph. */
-export const STATE_COLORS: Record<PromptState, number> = { ready: 32, building: 33, stale: 33, error: 31, blocked: 31 };
+export const STATE_COLORS: Record<PromptState, number> = { ready: 32, building: 33, stale: 33, degraded: 33, error: 31, blocked: 31 };
 
 export type Token = { text: string } | { field: 'n' | 'e' | 's' | 'u' | 'S' };
 

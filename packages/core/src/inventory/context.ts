@@ -11,6 +11,7 @@ import { unloadPending } from '../unload/run.js';
 import { listUsers, type UserRecord } from '../users/users.js';
 import { diskUsage, lstatOr, pathExists, readDirents, readNames, type Problem } from './probe.js';
 import { readServiceRows, type ServiceRow } from './service-rows.js';
+import { contextState } from '../context/state.js';
 
 // One context directory read into an entry, without changing anything: what
 // ws-list shows, what ws-gc judges and what the event snapshot reports. A
@@ -34,7 +35,7 @@ export interface ContextEntry {
   /** From context.json, else recovered from the context's other files (cache/loaded-env.json, a service spec, a port reservation). */
   root?: string;
   file?: string;
-  /** context.json's state, or `unknown` without a valid one. */
+  /** The context's state as contextState() tells it, or `unknown` without a valid context.json. */
   state: string;
   env?: string;
   created?: string;
@@ -167,7 +168,8 @@ export function readContextDir(dir: string, id: string, opts: ReadContextOptions
     name: record?.name ?? id,
     root,
     file,
-    state: record?.state ?? 'unknown',
+    // The one definition of a context's state (context/state.ts): ws-prompt shows the same.
+    state: (record && contextState(dir, record)) ?? 'unknown',
     env: record?.env,
     created: record?.created,
     lastUsedMs: lastUsed.length ? Math.max(...lastUsed) : undefined,

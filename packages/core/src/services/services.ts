@@ -824,9 +824,8 @@ export async function stopService(home: string, contextDir: string, name: string
       const { killed } = await stopInstance(home, contextDir, spec, state, reason, env);
       return { stopped: true, killed };
     }
-    if (state.state !== 'stopped' && state.state !== 'exited' && state.state !== 'failed') {
-      writeState(contextDir, name, { ...state, state: 'stopped', nextRestartAt: undefined, reason });
-    }
+    // Stopped on purpose: no longer "should run" (a crash's status and time stay in the record).
+    if (state.state !== 'stopped') writeState(contextDir, name, { ...state, state: 'stopped', nextRestartAt: undefined, reason });
     if (state.pid) dropPidFile(contextDir, name, state.pid);
     return { stopped: false, killed: false };
   } finally {
