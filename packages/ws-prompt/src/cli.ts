@@ -4,6 +4,7 @@ import {
   CliError,
   EX,
   contextDir,
+  contextPaths,
   ensureStateHome,
   findContext,
   isShell,
@@ -12,6 +13,7 @@ import {
   LOCAL_FILE,
   readContextRecord,
   runCli,
+  servicePaths,
   trustState,
 } from '@ws/core';
 import { existsSync } from 'node:fs';
@@ -33,7 +35,7 @@ function stateOf(home: string, env: NodeJS.ProcessEnv, root: string, files: stri
 
 function runningServices(dir: string): number {
   try {
-    return readdirSync(join(dir, 'services')).filter((name) => existsSync(join(dir, 'services', name, 'pid'))).length;
+    return readdirSync(contextPaths(dir).services).filter((name) => existsSync(servicePaths(dir, name).pid)).length;
   } catch {
     return 0;
   }
