@@ -131,6 +131,17 @@ cd_shell() { tmux_run "cd $(printf '%q' "$1")"; }
   [[ ${stderr_lines[0]} == "ws-export: hook needs a shell"* ]]
 }
 
+@test "in a directory that was removed: 66 with one line saying so, not an internal error" {
+  mkdir -p "$BATS_TEST_TMPDIR/gone"
+  cd "$BATS_TEST_TMPDIR/gone"
+  rmdir "$BATS_TEST_TMPDIR/gone"
+  run --separate-stderr -66 ws-export json
+  [ -z "$output" ]
+  [ "$stderr" = "ws-export: the current directory no longer exists" ]
+  # A command that needs no directory still runs there.
+  run --separate-stderr -0 ws-gc --dry-run
+}
+
 @test "outside any workspace ws-export prints no change and exits 0" {
   run --separate-stderr ws-export json
   [ "$status" -eq 0 ]

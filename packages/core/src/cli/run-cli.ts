@@ -13,6 +13,7 @@ export interface CliContext<T extends CliArgsDef> {
   /** Whether the command line had a `--` (`rest` may still be empty). */
   dashDash: boolean;
   env: NodeJS.ProcessEnv;
+  /** The working directory, read when first used: a removed one is a usage problem (66), not a crash. */
   cwd: string;
   /** Writes data to stdout. */
   out: (text: string) => void;
@@ -69,13 +70,26 @@ export async function runCli<T extends CliArgsDef>(spec: CliSpec<T>, argv = proc
       rest,
       dashDash: dashDash !== -1,
       env,
-      cwd: process.cwd(),
+      // Read when a command asks: one that needs no directory runs even in a removed one.
+      get cwd() {
+        return currentDir();
+      },
       out: (text) => process.stdout.write(text),
       err: (text) => process.stderr.write(text),
     });
     process.exitCode = code ?? 0;
   } catch (error) {
     reportError(spec.name, error, env);
+  }
+}
+
+/** The working directory; one that was removed under the shell is the user's situation (66), not a bug. */
+function currentDir(): string {
+  try {
+    return process.cwd();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw new CliError(EX.NOINPUT, 'the current directory no longer exists');
   }
 }
 
