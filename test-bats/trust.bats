@@ -67,12 +67,14 @@ EOF
   [[ ${stderr_lines[0]} == "ws-deny: "* ]]
 }
 
-@test "unknown options exit 64 with the error on stderr only" {
+@test "unknown options exit 64 with one line on stderr only" {
   for cmd in ws-allow ws-deny ws-edit; do
     run --separate-stderr -64 "$cmd" --bogus
     [ -z "$output" ]
-    [ "${stderr_lines[0]}" = "$cmd: unknown option '--bogus'" ]
+    [ "$stderr" = "$cmd: unknown option '--bogus'" ]
   done
+  run --separate-stderr -64 ws-allow --list=yes
+  [ "$stderr" = "ws-allow: option '--list' takes no value" ]
 }
 
 @test "a surplus argument exits 64" {

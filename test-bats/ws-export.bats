@@ -73,10 +73,13 @@ cd_shell() { tmux_run "cd $(printf '%q' "$1")"; }
   [[ ${stderr_lines[0]} == *SHELL* ]]
 }
 
-@test "an unknown option exits 64 with the error on stderr only" {
+@test "an unknown option or a missing value exits 64 with one line on stderr only" {
   run --separate-stderr -64 ws-export bash --bogus
   [ -z "$output" ]
-  [ "${stderr_lines[0]}" = "ws-export: unknown option '--bogus'" ]
+  [ "$stderr" = "ws-export: unknown option '--bogus'" ]
+  run --separate-stderr -64 ws-export bash --pid
+  [ -z "$output" ]
+  [ "$stderr" = "ws-export: option '--pid' needs a value" ]
 }
 
 @test "an unknown shell exits 64 naming it" {
