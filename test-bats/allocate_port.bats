@@ -61,6 +61,14 @@ EOF
   [ "$stderr" = "allocate_port: option '--json' takes no value" ]
 }
 
+@test "a knob with an invalid value is one warning line, and the default applies" {
+  run --separate-stderr env WS_PORT_HOLD=abc allocate_port
+  [ "$status" -eq 0 ]
+  [[ $output =~ ^[0-9]+$ ]]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [[ ${stderr_lines[0]} == 'allocate_port: warning: WS_PORT_HOLD="abc" is not a number'* ]]
+}
+
 @test "--help prints the usage, options and exit codes on stdout" {
   run --separate-stderr allocate_port --help
   [ "$status" -eq 0 ]

@@ -145,6 +145,16 @@ cd_shell() { tmux_run "cd $(printf '%q' "$1")"; }
   run --separate-stderr -0 ws-gc --dry-run
 }
 
+@test "a knob with an invalid value: one warning line starting 'ws:' like the other prompt messages, and the default" {
+  write_workspace "$W/proj" 'export A=1' >/dev/null 2>&1
+  cd "$W/proj"
+  run --separate-stderr env WS_EVENTS_MAX=lots ws-export json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .set.A <<<"$output")" = 1 ]
+  [ "$(grep -c '^ws: warning: WS_EVENTS_MAX="lots" ' <<<"$stderr")" -eq 1 ]
+  [ -s "$XDG_STATE_HOME/ws/events.jsonl" ]
+}
+
 @test "outside any workspace ws-export prints no change and exits 0" {
   run --separate-stderr ws-export json
   [ "$status" -eq 0 ]
