@@ -51,10 +51,22 @@ EOF
   [ -z "$stderr" ]
 }
 
-@test "an unknown option exits 64 with the error on stderr only" {
+@test "an unknown option, a missing value or a value to a switch exits 64 with one line on stderr only" {
   run --separate-stderr -64 allocate_port --bogus
   [ -z "$output" ]
-  [[ ${stderr_lines[0]} == "allocate_port: unknown option '--bogus'" ]]
+  [ "$stderr" = "allocate_port: unknown option '--bogus'" ]
+  run --separate-stderr -64 allocate_port --key
+  [ "$stderr" = "allocate_port: option '--key' needs a value" ]
+  run --separate-stderr -64 allocate_port --list --json=1
+  [ "$stderr" = "allocate_port: option '--json' takes no value" ]
+}
+
+@test "a knob with an invalid value is one warning line, and the default applies" {
+  run --separate-stderr env WS_PORT_HOLD=abc allocate_port
+  [ "$status" -eq 0 ]
+  [[ $output =~ ^[0-9]+$ ]]
+  [ "${#stderr_lines[@]}" -eq 1 ]
+  [[ ${stderr_lines[0]} == 'allocate_port: warning: WS_PORT_HOLD="abc" is not a number'* ]]
 }
 
 @test "--help prints the usage, options and exit codes on stdout" {

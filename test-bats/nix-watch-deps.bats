@@ -39,10 +39,14 @@ EOF
   [ "$stderr" = "nix-watch-deps: no shell.nix or default.nix in $PWD" ]
 }
 
-@test "an unknown option is a usage error (64) on stderr only" {
+@test "an unknown option or a missing value is a usage error (64), one line on stderr only" {
   run --separate-stderr -64 nix-watch-deps --bogus
   [ "$output" = "" ]
-  [[ ${stderr_lines[0]} == "nix-watch-deps: unknown option '--bogus'" ]]
+  [ "$stderr" = "nix-watch-deps: unknown option '--bogus'" ]
+  run --separate-stderr -64 nix-watch-deps -x
+  [ "$stderr" = "nix-watch-deps: unknown option '-x'" ]
+  run --separate-stderr -64 nix-watch-deps default.nix -A
+  [ "$stderr" = "nix-watch-deps: option '--attr' needs a value" ]
 }
 
 @test "--help prints the usage and the options" {

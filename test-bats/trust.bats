@@ -67,12 +67,14 @@ EOF
   [[ ${stderr_lines[0]} == "ws-deny: "* ]]
 }
 
-@test "unknown options exit 64 with the error on stderr only" {
+@test "unknown options exit 64 with one line on stderr only" {
   for cmd in ws-allow ws-deny ws-edit; do
     run --separate-stderr -64 "$cmd" --bogus
     [ -z "$output" ]
-    [ "${stderr_lines[0]}" = "$cmd: unknown option '--bogus'" ]
+    [ "$stderr" = "$cmd: unknown option '--bogus'" ]
   done
+  run --separate-stderr -64 ws-allow --list=yes
+  [ "$stderr" = "ws-allow: option '--list' takes no value" ]
 }
 
 @test "a surplus argument exits 64" {
@@ -252,13 +254,21 @@ EOF
   grep -qE "^denied +$W/denied/.workspace\$" <<<"$output"
 }
 
-@test "ws-allow --list --json is JSON with path and status" {
+@test "ws-allow --list --json is one JSON array with path and status" {
   ws_file "$W/ok" 'export LOADED=1'
   ws-allow "$W/ok" 2>/dev/null
+  ws_file "$W/no" 'export LOADED=1'
+  ws-deny "$W/no" 2>/dev/null
   run --separate-stderr ws-allow --list --json
   [ "$status" -eq 0 ]
-  [ "$(jq -r '.[0].path' <<<"$output")" = "$W/ok/.workspace" ]
-  [ "$(jq -r '.[0].status' <<<"$output")" = allowed ]
+  # One document (not JSON lines), an array of both records, sorted by path.
+  [ "$(jq -s 'length' <<<"$output")" -eq 1 ]
+  [ "$(jq -r 'type' <<<"$output")" = array ]
+  [ "$(jq -r '.[1].path' <<<"$output")" = "$W/ok/.workspace" ]
+  [ "$(jq -r '.[1].status' <<<"$output")" = allowed ]
+  [ "$(jq -r '.[1].sha256' <<<"$output")" = "$(sha256sum "$W/ok/.workspace" | cut -d' ' -f1)" ]
+  [ "$(jq -r '.[0].path' <<<"$output")" = "$W/no/.workspace" ]
+  [ "$(jq -r '.[0].status' <<<"$output")" = denied ]
 }
 
 @test "ws-allow --list with nothing recorded prints nothing" {
@@ -386,6 +396,21 @@ EOF
   make_editor
   export EDITOR="$BATS_TEST_TMPDIR/editor" EDIT_CONTENT='export LOADED=1' EDITOR_STATUS=3
   run --separate-stderr -3 ws-edit "$W/proj"
+  blocked "$W/proj/.workspace"
+}
+
+@test "ws-edit without an editor it can run exits 69 with a hint, and allows nothing" {
+  ws_file "$W/proj" 'export LOADED=1'
+  run --separate-stderr -69 env -u VISUAL EDITOR=no-such-editor-here ws-edit "$W/proj"
+  [ "${stderr_lines[-2]}" = "ws-edit: cannot run editor 'no-such-editor-here': not found" ]
+  [ "${stderr_lines[-1]}" = "set VISUAL or EDITOR to your editor, e.g. export EDITOR=nano" ]
+  blocked "$W/proj/.workspace"
+  # Neither VISUAL nor EDITOR, and no vi on PATH: the same.
+  mkdir -p "$BATS_TEST_TMPDIR/nobin"
+  ln -s "$(command -v node)" "$BATS_TEST_TMPDIR/nobin/node"
+  ln -s "$(command -v sh)" "$BATS_TEST_TMPDIR/nobin/sh"
+  run --separate-stderr -69 env -u VISUAL -u EDITOR PATH="$BATS_TEST_TMPDIR/nobin" "$REPO/bin/ws-edit" "$W/proj"
+  [ "${stderr_lines[-2]}" = "ws-edit: cannot run editor 'vi': not found" ]
   blocked "$W/proj/.workspace"
 }
 

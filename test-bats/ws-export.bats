@@ -73,10 +73,13 @@ cd_shell() { tmux_run "cd $(printf '%q' "$1")"; }
   [[ ${stderr_lines[0]} == *SHELL* ]]
 }
 
-@test "an unknown option exits 64 with the error on stderr only" {
+@test "an unknown option or a missing value exits 64 with one line on stderr only" {
   run --separate-stderr -64 ws-export bash --bogus
   [ -z "$output" ]
-  [ "${stderr_lines[0]}" = "ws-export: unknown option '--bogus'" ]
+  [ "$stderr" = "ws-export: unknown option '--bogus'" ]
+  run --separate-stderr -64 ws-export bash --pid
+  [ -z "$output" ]
+  [ "$stderr" = "ws-export: option '--pid' needs a value" ]
 }
 
 @test "an unknown shell exits 64 naming it" {
@@ -129,6 +132,27 @@ cd_shell() { tmux_run "cd $(printf '%q' "$1")"; }
   run --separate-stderr -64 ws-export hook
   [ -z "$output" ]
   [[ ${stderr_lines[0]} == "ws-export: hook needs a shell"* ]]
+}
+
+@test "in a directory that was removed: 66 with one line saying so, not an internal error" {
+  mkdir -p "$BATS_TEST_TMPDIR/gone"
+  cd "$BATS_TEST_TMPDIR/gone"
+  rmdir "$BATS_TEST_TMPDIR/gone"
+  run --separate-stderr -66 ws-export json
+  [ -z "$output" ]
+  [ "$stderr" = "ws-export: the current directory no longer exists" ]
+  # A command that needs no directory still runs there.
+  run --separate-stderr -0 ws-gc --dry-run
+}
+
+@test "a knob with an invalid value: one warning line starting 'ws:' like the other prompt messages, and the default" {
+  write_workspace "$W/proj" 'export A=1' >/dev/null 2>&1
+  cd "$W/proj"
+  run --separate-stderr env WS_EVENTS_MAX=lots ws-export json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .set.A <<<"$output")" = 1 ]
+  [ "$(grep -c '^ws: warning: WS_EVENTS_MAX="lots" ' <<<"$stderr")" -eq 1 ]
+  [ -s "$XDG_STATE_HOME/ws/events.jsonl" ]
 }
 
 @test "outside any workspace ws-export prints no change and exits 0" {

@@ -77,10 +77,12 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   [ -z "$stderr" ]
 }
 
-@test "ws-gc with an unknown option exits 64, on stderr only" {
+@test "ws-gc with an unknown option exits 64, one line on stderr only" {
   run -64 --separate-stderr ws-gc --bogus
   [ -z "$output" ]
-  [[ $stderr == *"ws-gc: unknown option '--bogus'"* ]]
+  [ "$stderr" = "ws-gc: unknown option '--bogus'" ]
+  run -64 --separate-stderr ws-gc --dry-run=yes
+  [ "$stderr" = "ws-gc: option '--dry-run' takes no value" ]
 }
 
 @test "ws-gc --help describes the options, what it removes and the exit codes" {

@@ -72,10 +72,14 @@ lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
   [ ! -s out.err ]
 }
 
-@test "ws-on-event with an unknown option exits 64, on stderr only" {
+@test "ws-on-event with an unknown option exits 64, one line on stderr only" {
   run -64 --separate-stderr ws-on-event --bogus
   [ -z "$output" ]
-  [[ $stderr == *"ws-on-event: unknown option '--bogus'"* ]]
+  [ "$stderr" = "ws-on-event: unknown option '--bogus'" ]
+  run -64 --separate-stderr ws-on-event --type a --type
+  [ "$stderr" = "ws-on-event: option '--type' needs a value" ]
+  run -64 --separate-stderr ws-on-event --once=yes
+  [ "$stderr" = "ws-on-event: option '--once' takes no value" ]
 }
 
 @test "ws-on-event --help describes the options and the variables" {

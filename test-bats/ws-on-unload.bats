@@ -26,10 +26,12 @@ ctx_dir() { printf '%s\n' "$home"/contexts/proj-*; }
   [ "${#stderr_lines[@]}" -eq 1 ]
 }
 
-@test "an unknown option exits 64 with the error on stderr only" {
+@test "an unknown option exits 64 with one line on stderr only" {
   run --separate-stderr -64 ws-on-unload --bogus
   [ -z "$output" ]
-  [ "${stderr_lines[0]}" = "ws-on-unload: unknown option '--bogus'" ]
+  [ "$stderr" = "ws-on-unload: unknown option '--bogus'" ]
+  run --separate-stderr -64 ws-on-unload --list=yes
+  [ "$stderr" = "ws-on-unload: option '--list' takes no value" ]
 }
 
 @test "--help prints the usage, options, examples and exit codes on stdout" {

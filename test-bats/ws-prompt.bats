@@ -24,6 +24,9 @@ teardown() { common_teardown; }
   run --separate-stderr -64 ws-prompt --bogus
   [ -z "$output" ]
   [ "$stderr" = "ws-prompt: unknown option '--bogus'" ]
+  run --separate-stderr -64 ws-prompt --glyphs
+  [ -z "$output" ]
+  [ "$stderr" = "ws-prompt: option '--glyphs' needs a value" ]
 }
 
 @test "ws-prompt --help and --version print on stdout" {

@@ -92,10 +92,12 @@ reapers() {
 @test "an unknown option exits 64 with the error on stderr only" {
   run --separate-stderr -64 ws-reaper --bogus
   [ -z "$output" ]
-  [ "${stderr_lines[0]}" = "ws-reaper: unknown option '--bogus'" ]
+  [ "$stderr" = "ws-reaper: unknown option '--bogus'" ]
   run --separate-stderr -64 ws-reaper extra
   [ -z "$output" ]
-  [ "${stderr_lines[0]}" = "ws-reaper: unexpected argument 'extra'" ]
+  [ "$stderr" = "ws-reaper: unexpected argument 'extra'" ]
+  run --separate-stderr -64 ws-reaper --once=yes
+  [ "$stderr" = "ws-reaper: option '--once' takes no value" ]
   [ ! -e "$home/reaper.pid" ]
 }
 

@@ -34,10 +34,12 @@ plugin() {
   done
 }
 
-@test "an unknown option exits 64 with the error on stderr only" {
+@test "an unknown option exits 64 with one line on stderr only" {
   run --separate-stderr -64 ws --bogus
   [ -z "$output" ]
-  [ "${stderr_lines[0]}" = "ws: unknown option '--bogus'" ]
+  [ "$stderr" = "ws: unknown option '--bogus'" ]
+  run --separate-stderr -64 ws -x
+  [ "$stderr" = "ws: unknown option '-x'" ]
 }
 
 @test "--help prints the usage on stdout and exits 0" {

@@ -84,16 +84,9 @@ export function parseRequest(args: Flags): Request {
   };
 }
 
-export async function allocatePortCommand({ args, env, cwd, out, err }: Io): Promise<number> {
-  let request: Request;
-  try {
-    request = parseRequest(args);
-  } catch (error) {
-    if (!(error instanceof CliError)) throw error;
-    // Bad input is exactly one line (SPEC §4), without the usage hint.
-    err(`allocate_port: ${error.message}\n`);
-    return error.code;
-  }
+export async function allocatePortCommand({ args, env, cwd, out }: Io): Promise<number> {
+  // Bad input is a CliError without a hint: exactly one line (SPEC §4), printed by runCli.
+  const request = parseRequest(args);
   const home = ensureStateHome(env);
   if (request.mode === 'list') {
     const rows = listPorts(home);

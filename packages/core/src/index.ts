@@ -7,6 +7,7 @@ export * from './state/atomic.js';
 export * from './ports/ports.js';
 export * from './process/proc.js';
 export * from './cli/run-cli.js';
+export * from './cli/parse-argv.js';
 export * from './state/home.js';
 export * from './trust/trust.js';
 export * from './cli/version.js';

@@ -1,9 +1,18 @@
 import { resolve } from 'node:path';
-import { runCli, writeFileAtomic } from '@ws/core';
+import { CliError, EX, runCli, writeFileAtomic } from '@ws/core';
 import wrapper from './logged-evaluation.nix';
 import { formatList } from './paths.js';
 import { resolveTarget } from './target.js';
 import { watchDeps } from './watch-deps.js';
+
+/** --drv-out: a path the user gave; a directory missing there is theirs to fix (73), not a bug. */
+function writeDrvOut(path: string, drvs: string[]): void {
+  try {
+    writeFileAtomic(path, drvs.map((drv) => `${drv}\n`).join(''), 0o644);
+  } catch (error) {
+    throw new CliError(EX.CANTCREAT, `cannot write --drv-out ${path}: ${(error as Error).message}`);
+  }
+}
 
 await runCli({
   name: 'nix-watch-deps',
@@ -25,12 +34,13 @@ await runCli({
 Every Nix command gets --option sandbox false --option substituters ''.
 
 Exit codes: 0 ok, 64 usage, 65 the evaluation failed (Nix's message is
-printed), 66 no such file / no shell.nix, 69 nix is not installed.`,
+printed), 66 no such file / no shell.nix, 69 nix is not installed,
+73 cannot write --drv-out or create --gc-root.`,
   async run({ args, cwd, env, out, err }) {
     const target = resolveTarget({ file: args.file, flake: args.flake, attr: args.attr, cwd });
     const gcRoot = args['gc-root'] ? resolve(cwd, args['gc-root']) : undefined;
     const result = await watchDeps({ target, wrapper, gcRoot, env, err });
-    if (args['drv-out']) writeFileAtomic(resolve(cwd, args['drv-out']), result.drvs.map((drv) => `${drv}\n`).join(''), 0o644);
+    if (args['drv-out']) writeDrvOut(resolve(cwd, args['drv-out']), result.drvs);
     out(args.json ? `${JSON.stringify(result)}\n` : formatList(result.files, args.null));
   },
 });

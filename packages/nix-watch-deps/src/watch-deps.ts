@@ -1,6 +1,6 @@
 import { mkdirSync, readlinkSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { CliError, EX } from '@ws/core';
+import { CliError, EX, warn } from '@ws/core';
 import { builtOutputs, pinOutputs, removeStaleRoots } from './gc-root.js';
 import { errorText, parseLogLine, type Access } from './nix-log.js';
 import { FLAKE_OPTIONS, NIX_OPTIONS, runNix } from './nix.js';
@@ -43,7 +43,11 @@ export async function watchDeps({ target, wrapper, gcRoot, env, err }: WatchDeps
     args.push('--argstr', 'flakeAttr', target.attr);
   }
   if (gcRoot) {
-    mkdirSync(gcRoot, { recursive: true });
+    try {
+      mkdirSync(gcRoot, { recursive: true });
+    } catch (error) {
+      throw new CliError(EX.CANTCREAT, `cannot create --gc-root ${gcRoot}: ${(error as Error).message}`);
+    }
     // Made only if the evaluation succeeds: a broken file keeps the last good root.
     args.push('--add-root', join(gcRoot, 'drv'));
   }
@@ -76,7 +80,7 @@ export async function watchDeps({ target, wrapper, gcRoot, env, err }: WatchDeps
   const roots = gcRoot ? [...outLines] : [];
   if (gcRoot) {
     const pinned = await pinOutputs(gcRoot, builtOutputs(drvs), env);
-    if (pinned.error) err(`nix-watch-deps: warning: could not pin the built outputs: ${pinned.error}\n`);
+    if (pinned.error) warn(`could not pin the built outputs: ${pinned.error}`);
     roots.push(...pinned.roots);
     removeStaleRoots(gcRoot, roots);
   }

@@ -6,7 +6,7 @@ await runCli({
   args: {
     path: { type: 'positional', description: 'a workspace file, or a directory meaning its workspace file and .workspace.local', required: false },
     list: { type: 'boolean', description: 'list every allowed and denied file, and whether the allowed content still matches' },
-    json: { type: 'boolean', description: 'with --list: JSON lines' },
+    json: { type: 'boolean', description: 'with --list: one JSON array of {path, status, sha256}' },
   },
   help: 'Exit codes: 0 ok, 64 usage, 66 no workspace file, 77 unsafe state home.',
   run({ args, env, cwd, out, err }) {
@@ -14,7 +14,8 @@ await runCli({
     if (args.list) {
       const rows = listTrust(home);
       if (args.json) {
-        out(`${JSON.stringify(rows)}\n`);
+        // One document, indented, like allocate_port --list --json and ws-service status --json.
+        out(`${JSON.stringify(rows, null, 2)}\n`);
         return;
       }
       const c = colorsFor(process.stdout, env);

@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import { CliError, EX, isShell, renderHook, runCli } from '@ws/core';
+import { CliError, EX, colorsFor, isShell, renderHook, runCli } from '@ws/core';
 import { exportEnv } from './export.js';
 import { resolveEnvFile } from './env-file.js';
 import { cancelBuild, printBuildLog, requestReload } from './control.js';
@@ -14,6 +14,8 @@ const exporterPath = () => {
 
 await runCli({
   name: 'ws-export',
+  // What ws-export says at a prompt starts with `ws:`; warnings too.
+  warningPrefix: 'ws',
   description: 'Print shell code that loads the context of the current directory and unloads the previous one.',
   args: {
     shell: { type: 'positional', description: 'bash, zsh, fish or json; `hook SHELL` for the rc-file hook; `log`, `reload` or `cancel` for the current build', required: true },
@@ -64,6 +66,6 @@ Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was run
       pid = Number(args.pid);
       if (!Number.isInteger(pid) || pid <= 0) throw new CliError(EX.USAGE, `--pid must be a process ID, not '${args.pid}'`);
     }
-    out(await exportEnv({ format, pid, envName: args.env, env, cwd, exporter, err }));
+    out(await exportEnv({ format, pid, envName: args.env, env, cwd, exporter, err, errColors: colorsFor(process.stderr, env) }));
   },
 });

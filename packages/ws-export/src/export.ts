@@ -40,6 +40,7 @@ import {
   writeContextRecord,
   watchCheck,
   writeFileAtomic,
+  type Colors,
   type Context,
   type ContextState,
   type Env,
@@ -61,6 +62,8 @@ export interface ExportOptions {
   /** Absolute path of ws-export itself. */
   exporter: string;
   err: (text: string) => void;
+  /** Colors for stderr (cli.ts decides from the stream); default none. */
+  errColors?: Colors;
   now?: Date;
 }
 
@@ -110,7 +113,7 @@ function summary(changes: Record<string, string | undefined>, before: Env): stri
 export async function exportEnv(opts: ExportOptions): Promise<string> {
   const { env, err } = opts;
   const now = opts.now ?? new Date();
-  const color = colorsFor(process.stderr, env);
+  const color = opts.errColors ?? colorsFor({}, env);
   const say = (text: string) => err(`${text}\n`);
   // Informational lines follow WS_LOG_FORMAT like the stdlib's log_status (empty = quiet); errors always show.
   const format = env.WS_LOG_FORMAT ?? 'ws: %s';

@@ -58,26 +58,6 @@ export function contextMatcher(values: string[], cwd: string): (event: Pick<WsEv
   };
 }
 
-/**
- * Every value of the repeatable string flags in argv (before `--`): citty keeps
- * only the last one. Understands `--name VALUE` and `--name=VALUE`.
- */
-export function repeatedFlags(argv: string[], stringFlags: readonly string[]): Record<string, string[]> {
-  const values: Record<string, string[]> = Object.fromEntries(stringFlags.map((name) => [name, []]));
-  const end = argv.indexOf('--');
-  const own = end === -1 ? argv : argv.slice(0, end);
-  for (let i = 0; i < own.length; i++) {
-    const word = own[i];
-    if (!word.startsWith('--')) continue;
-    const eq = word.indexOf('=');
-    const name = word.slice(2, eq === -1 ? undefined : eq);
-    if (!(name in values)) continue;
-    if (eq !== -1) values[name].push(word.slice(eq + 1));
-    else if (i + 1 < own.length) values[name].push(own[++i]);
-  }
-  return values;
-}
-
 const ISO = /^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?$/i;
 
 /**

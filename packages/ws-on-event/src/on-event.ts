@@ -2,14 +2,21 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import { constants } from 'node:os';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
-import { CliError, EX, ensureStateHome, logicalCwd, type CliContext, type WsEvent } from '@ws/core';
+import { CliError, EX, ensureStateHome, logicalCwd, warn, type CliArgsDef, type CliContext, type WsEvent } from '@ws/core';
 import { followEvents } from '@ws/core';
 import { commandEnv } from './event-env.js';
-import { contextMatcher, parseSince, repeatedFlags, typeMatcher } from './filter.js';
+import { contextMatcher, parseSince, typeMatcher } from './filter.js';
 import { watchOutput } from './output-watch.js';
 import { snapshotEvents } from './snapshot.js';
 
-export const STRING_FLAGS = ['type', 'context', 'since'] as const;
+/** The flags as runCli parses them from cli.ts's schema: the string flags are repeatable (`multiple`). */
+export interface OnEventFlags {
+  type: string[];
+  context: string[];
+  since: string[];
+  snapshot?: boolean;
+  once?: boolean;
+}
 
 export interface OnEventOptions {
   types: string[];
@@ -21,9 +28,8 @@ export interface OnEventOptions {
   command: string[];
 }
 
-/** Turns the parsed flags (plus raw argv, for repeated flags) into options; usage errors exit 64. */
-export function parseOptions(args: { snapshot?: boolean; once?: boolean }, argv: string[], rest: string[]): OnEventOptions {
-  const flags = repeatedFlags(argv, STRING_FLAGS);
+/** Turns the parsed flags into options; usage errors exit 64. */
+export function parseOptions(flags: OnEventFlags, rest: string[], dashDash: boolean): OnEventOptions {
   const types = flags.type.flatMap((value) => value.split(',')).map((glob) => glob.trim());
   if (types.some((glob) => glob === '')) throw new CliError(EX.USAGE, 'empty --type glob');
   if (flags.context.some((value) => value === '')) throw new CliError(EX.USAGE, 'empty --context');
@@ -35,8 +41,8 @@ export function parseOptions(args: { snapshot?: boolean; once?: boolean }, argv:
       throw new CliError(EX.USAGE, `--since '${flags.since[0]}' is not an ISO-8601 time (like 2024-05-01T12:00:00Z)`);
     }
   }
-  if (argv.includes('--') && rest.length === 0) throw new CliError(EX.USAGE, "no command after '--'");
-  return { types, contexts: flags.context, snapshot: Boolean(args.snapshot), once: Boolean(args.once), since, command: rest };
+  if (dashDash && rest.length === 0) throw new CliError(EX.USAGE, "no command after '--'");
+  return { types, contexts: flags.context, snapshot: Boolean(flags.snapshot), once: Boolean(flags.once), since, command: rest };
 }
 
 /** Where CMD would be found, as execvp(3) looks; undefined if nowhere. */
@@ -68,8 +74,8 @@ export interface OnEventIo {
  * or the stdout reader going away (0). With CMD, runs it once per event,
  * sequentially, the event in its environment only.
  */
-export async function onEvent(ctx: CliContext<{ snapshot: { type: 'boolean' }; once: { type: 'boolean' } }>, argv: string[], { proc }: OnEventIo): Promise<number> {
-  const opts = parseOptions(ctx.args, argv, ctx.rest);
+export async function onEvent(ctx: Omit<CliContext<CliArgsDef>, 'args'> & { args: OnEventFlags }, { proc }: OnEventIo): Promise<number> {
+  const opts = parseOptions(ctx.args, ctx.rest, ctx.dashDash);
   const { env, out, err } = ctx;
   const cwd = logicalCwd(env, ctx.cwd);
   if (opts.command.length > 0 && !findExecutable(opts.command[0], env, cwd)) {
@@ -111,7 +117,7 @@ export async function onEvent(ctx: CliContext<{ snapshot: { type: 'boolean' }; o
     from: opts.since === undefined ? 'end' : 'start',
     signal: controller.signal,
     onMalformed: () => {
-      if (malformed++ === 0) err(`ws-on-event: skipped a malformed line in ${join(home, 'events.jsonl')}\n`);
+      if (malformed++ === 0) warn(`skipped a malformed line in ${join(home, 'events.jsonl')}`);
     },
   });
 

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { contextMatcher, globToRegExp, parseSince, repeatedFlags, typeMatcher } from '../src/filter.js';
+import { contextMatcher, globToRegExp, parseSince, typeMatcher } from '../src/filter.js';
 
 describe('type globs', () => {
   it('* spans any characters, dots included; ? one; the rest is literal', () => {
@@ -38,13 +38,6 @@ describe('context filter', () => {
     } finally {
       rmSync(base, { recursive: true, force: true });
     }
-  });
-});
-
-describe('repeatedFlags', () => {
-  it('collects every value of repeatable flags, before -- only', () => {
-    const argv = ['--type', 'a', '--once', '--type=b', '--context', '--type', '--', 'cmd', '--type', 'c'];
-    expect(repeatedFlags(argv, ['type', 'context'])).toEqual({ type: ['a', 'b'], context: ['--type'] });
   });
 });
 

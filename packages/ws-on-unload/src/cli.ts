@@ -1,9 +1,10 @@
 import { statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import {
   CliError,
   EX,
   contextDir,
+  contextPaths,
   describeHook,
   ensureStateHome,
   findContext,
@@ -16,9 +17,9 @@ import {
 } from '@ws/core';
 
 /** The context to act on: the loaded one (WS_ROOT), else the one of the current directory. */
-function currentContextDir(home: string, env: NodeJS.ProcessEnv, cwd: string): { dir: string; root: string; name: string; file?: string } {
+function currentContextDir(home: string, env: NodeJS.ProcessEnv, cwd: string, err: (text: string) => void): { dir: string; root: string; name: string; file?: string } {
   if (env.WS_ROOT) return { dir: contextDir(home, env.WS_ROOT), root: env.WS_ROOT, name: env.WS_CONTEXT ?? env.WS_ROOT };
-  const ctx = findContext({ env, cwd, warn: (line) => process.stderr.write(`${line}\n`) });
+  const ctx = findContext({ env, cwd, warn: (line) => err(`${line}\n`) });
   if (!ctx) throw new CliError(EX.NOINPUT, `not in a context: WS_ROOT is not set and there is no workspace file in ${cwd} or above`);
   return { dir: contextDir(home, ctx.root), root: ctx.root, name: ctx.name, file: ctx.file };
 }
@@ -71,7 +72,7 @@ EXIT CODES
       throw new CliError(EX.USAGE, 'nothing to do: give FILE, -- CMD ARGS..., --list or --run-now');
     }
     const home = ensureStateHome(env);
-    const ctx = currentContextDir(home, env, cwd);
+    const ctx = currentContextDir(home, env, cwd, err);
     if (args.list) {
       const hooks = listUnloadHooks(ctx.dir, (name) => err(`ws-on-unload: skipping corrupt hook record ${name}\n`));
       if (args.json) out(`${JSON.stringify(hooks.map(({ seq, kind, args: a }) => ({ seq, kind, args: a })))}\n`);
@@ -82,7 +83,7 @@ EXIT CODES
       const result = await runUnload(home, ctx.dir, { env, reason: 'run-now' });
       if (!result) throw new CliError(EX.TEMPFAIL, 'an unload of this context is already running');
       // The context stays usable: its cache is gone, so the next prompt inside it evaluates again.
-      err(`ws-on-unload: ran ${result.hooks} hook(s), ${result.failed} failed; see ${join(ctx.dir, 'unload.log')}\n`);
+      err(`ws-on-unload: ran ${result.hooks} hook(s), ${result.failed} failed; see ${contextPaths(ctx.dir).unloadLog}\n`);
       return result.failed ? EX.FAIL : 0;
     }
     const hook = hookFrom(args.file, rest, cwd);

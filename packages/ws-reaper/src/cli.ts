@@ -39,7 +39,9 @@ EXIT CODES
       err(`ws-reaper: started (pid ${child.pid})\n`);
       return;
     }
-    const ran = await reaperLoop({ home, env, once: Boolean(args.once) });
+    const stop = new AbortController();
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => stop.abort());
+    const ran = await reaperLoop({ home, env, once: Boolean(args.once), stop: stop.signal });
     if (!ran && args.once) err('ws-reaper: another reaper is running; it does the sweeping\n');
   },
 });

@@ -8,6 +8,8 @@ export interface LoopOptions {
   home: string;
   env: NodeJS.ProcessEnv;
   once: boolean;
+  /** Aborted when the reaper is told to stop (cli.ts: SIGTERM, SIGINT, SIGHUP). */
+  stop: AbortSignal;
 }
 
 /**
@@ -17,14 +19,12 @@ export interface LoopOptions {
  * alongside the sweeps, so slow hooks never delay noticing a dead user.
  * Returns false if another reaper holds the lock.
  */
-export async function reaperLoop({ home, env, once }: LoopOptions): Promise<boolean> {
+export async function reaperLoop({ home, env, once, stop }: LoopOptions): Promise<boolean> {
   const lockPath = join(home, REAPER_PID_FILE);
   let release = tryLock(lockPath);
   if (!release) return false;
   const log = (line: string) => appendFileSync(join(home, 'reaper.log'), `[${new Date().toISOString()}] ${line}\n`);
   const idleMs = knob(env, 'WS_REAPER_IDLE') * 1000;
-  let stopping = false;
-  for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => (stopping = true));
   let idleSince = Date.now();
   // --once waits for its unloads; the loop lets them run while it goes on sweeping.
   const inFlight = once ? undefined : new Map<string, Promise<void>>();
@@ -32,7 +32,7 @@ export async function reaperLoop({ home, env, once }: LoopOptions): Promise<bool
     for (;;) {
       const result = await sweep(home, { env, log, inFlight });
       if (once) return true;
-      if (stopping) {
+      if (stop.aborted) {
         // Hooks run in their own process groups and the journal records them: a
         // successor resumes what is left. Waiting here keeps the log complete.
         await Promise.allSettled(inFlight?.values() ?? []);

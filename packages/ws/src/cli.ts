@@ -9,7 +9,7 @@ function dispatch(name: string, args: string[]): void {
     return;
   }
   const command = name === 'port' ? 'allocate_port' : `ws-${name}`;
-  const path = locateBinary(command);
+  const path = locateBinary(command, process.env);
   if (!path) {
     process.stderr.write(`ws: '${name}' is not a ws command (no ${command} on PATH). See 'ws'.\n`);
     process.exitCode = EX.USAGE;
@@ -35,9 +35,9 @@ if (argv.length > 0 && !argv[0].startsWith('-')) {
     name: 'ws',
     description: 'ws: a family of small tools that load per-directory environments and know who uses them.',
     help: 'Run `ws NAME ARGS...` to run `ws-NAME ARGS...`, like git.',
-    run({ out }) {
+    run({ env, out }) {
       if (argv.length > 0) throw new CliError(EX.USAGE, 'no command given');
-      const c = colorsFor(process.stdout, process.env);
+      const c = colorsFor(process.stdout, env);
       const width = Math.max(...COMMANDS.map(([name]) => name.length));
       out('usage: ws <command> [args...]\n\n');
       for (const [name, summary] of COMMANDS) out(`  ${c.bold(name.padEnd(width))}  ${summary}\n`);

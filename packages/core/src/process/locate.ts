@@ -3,9 +3,11 @@ import { delimiter, dirname, join } from 'node:path';
 
 /**
  * Finds a sibling ws binary: beside the running one (the repo's bin/ or an
- * install prefix), beside its real file in the monorepo layout, then on PATH.
+ * install prefix), beside its real file in the monorepo layout, then on the
+ * PATH of `env`.
  */
-export function locateBinary(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function locateBinary(name: string, env: NodeJS.ProcessEnv): string | undefined {
+  // Where the running program is installed is a fact of this process, like process.execPath.
   const self = process.argv[1] ?? '';
   let real = self;
   try {
