@@ -21,13 +21,14 @@ import { listPorts, prunePorts, releasePorts, reservationPath, type PortListing 
 import { isAlive } from '../process/proc.js';
 import { checkStateHome, contextId, stateHomePath } from '../state/home.js';
 import { tryLock } from '../state/lock.js';
+import { collectResources } from '../resources/collect.js';
 
 // ws-gc: what may go, decided from the state home alone, and removed so that
 // nothing a live user, a running service, a running build or a root holds is
 // ever lost, while other ws commands run. The protocol against a concurrent
 // entry is described in docs/state-home.md ("roots/ and garbage collection").
 
-export type GcKind = 'user' | 'context' | 'port' | 'root' | 'nix-root' | 'trust' | 'events' | 'corrupt' | 'leftover';
+export type GcKind = 'user' | 'context' | 'port' | 'root' | 'nix-root' | 'resource' | 'trust' | 'events' | 'corrupt' | 'leftover';
 
 /** One thing removed (or, with dryRun, that would be). */
 export interface GcItem {
@@ -601,6 +602,9 @@ async function collect(home: string, opts: GcOptions, dryRun: boolean, now: () =
     for (const r of pruned) add(portItem(r, portReason(r), sizeOf(r)));
     for (const item of leftovers) if (!lstatOr(join(home, item.path))) add(item);
   }
+
+  // 5b. Resources nothing holds or roots (their release runs first): resources/collect.ts.
+  for (const item of await collectResources(home, { env: opts.env, dryRun, now, problem })) add(item);
 
   // 6. Roots whose target is gone.
   for (const r of readRoots(home, [])) {
