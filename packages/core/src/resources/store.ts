@@ -6,7 +6,7 @@ import { readJson } from '../state/atomic.js';
 import { liveHolder } from '../state/lock.js';
 import { processStartTime } from '../process/proc.js';
 import { homePaths, resourceAreaPaths, resourceDirPaths, resourcePaths } from '../state/paths.js';
-import { liveHolders, type HolderEntry } from './holders.js';
+import { describeHolder, liveHolders, type HolderEntry } from './holders.js';
 import { isResourceHash, type ResourceInputs } from './inputs.js';
 import { rootsByHash } from './roots.js';
 
@@ -220,4 +220,14 @@ export function emptyTrash(home: string): void {
     if (pid !== process.pid && processStartTime(pid) !== undefined) continue; // its deleter is still at it
     rmSync(join(resourceAreaPaths(home).trash, name), { recursive: true, force: true });
   }
+}
+
+/**
+ * What ws-list adds to a resource or quarantine it found (`resources/<hash>`
+ * or `quarantine/<hash>`): its state and its live holders, as
+ * `ws-resource list` has them.
+ */
+export function resourceSummary(home: string, hash: string): { state: ResourceState | 'unknown'; holders: string[] } {
+  const info = resourceInfo(home, hash, new Map());
+  return { state: info?.state ?? 'unknown', holders: (info?.holders ?? []).map((h) => (h.holder ? describeHolder(h.holder) : h.key)) };
 }
