@@ -1,5 +1,8 @@
-import { runCli } from '@ws/core';
+import { runCli, setWarningSink } from '@ws/core';
 import { ARGS, HELP, resourceCommand } from './command.js';
+
+// Warnings from deep code (a corrupt record being rebuilt) go to stderr with our name.
+setWarningSink((message) => process.stderr.write(`ws-resource: ${message}\n`));
 
 await runCli({
   name: 'ws-resource',
