@@ -11,6 +11,7 @@ import {
   makeRoot,
   dropHolder,
   obtainResource,
+  quarantinedError,
   parseFailureCode,
   releaseIfFree,
   removeRoot,
@@ -199,7 +200,7 @@ export async function resourceCommand(ctx: CliContext<typeof ARGS>, argv: string
         const by = [...(info?.holders ?? []).map((h) => (h.holder ? describeHolder(h.holder) : h.key)), ...(info?.roots ?? []).map((r) => `root ${r}`)];
         err(`ws-resource: ${describeHolder(who)} let go of ${hash}; still held by ${by.join(', ')}\n`);
       } else if (outcome === 'busy') err(`ws-resource: ${describeHolder(who)} let go of ${hash}; it is busy (being built or released): the reaper releases it when nothing holds it\n`);
-      else if (outcome === 'failed') return EX.FAIL;
+      else if (outcome === 'failed') throw quarantinedError(home, hash);
       return;
     }
     case 'root': {
@@ -209,7 +210,7 @@ export async function resourceCommand(ctx: CliContext<typeof ARGS>, argv: string
     case 'unroot': {
       const hash = removeRoot(home, args.arg!);
       // Nothing else may hold it now: release at once rather than at the reaper's next sweep.
-      if (hash) await releaseIfFree(home, hash, { env, reason: 'unrooted' });
+      if (hash && (await releaseIfFree(home, hash, { env, reason: 'unrooted' })) === 'failed') throw quarantinedError(home, hash);
       return;
     }
     case 'retry':

@@ -171,10 +171,12 @@ export async function sweepResources(
 ): Promise<number> {
   let pending = 0;
   try {
+    const hashes = listNames(homePaths(home).resources);
     emptyTrash(home);
     removeDeadBuilds(home);
+    if (!hashes.length) return pending; // the common case: one failed readdir per sweep and area
     const roots = rootsByHash(home);
-    for (const hash of listNames(homePaths(home).resources)) {
+    for (const hash of hashes) {
       const dir = resourcePaths(home, hash).dir;
       if (opts.inFlight?.has(dir)) {
         pending++;
