@@ -414,6 +414,14 @@ service() {
   ws-service start "$@"
 }
 
+# resource [OPTIONS] -- INIT ARGS...: the path of a cached, hash-addressed
+# resource, made once by INIT and held by the context until it unloads
+# (see ws-resource, docs/resources.md):
+#   export GNUPGHOME=$(resource --target pubring.kbx -- ./make-gpg-home)
+resource() {
+  ws-resource "$@"
+}
+
 # env_file FILE: apply the environment $WS_ENV of a JSON file of named
 # environments. Values arrive NUL-separated, never as code.
 env_file() {

@@ -1,5 +1,5 @@
 import { rmdirSync } from 'node:fs';
-import { checkStateHome, CliError, emitEvent, EX, homePaths, homeRelative, lstatOr, stateHomePath, tryLock, type GcItem, type Problem } from '@ws/core';
+import { checkStateHome, CliError, collectResources, emitEvent, EX, homePaths, homeRelative, lstatOr, stateHomePath, tryLock, type GcItem, type Problem } from '@ws/core';
 import { collectContexts } from './contexts.js';
 import type { GcOptions, GcResult } from './result.js';
 import { sweepDeadFollowers, sweepDeadLocks, sweepEvents, sweepMisplaced, sweepPorts, sweepRoots, sweepTrust } from './sweep.js';
@@ -74,6 +74,8 @@ async function collect(home: string, opts: GcOptions, dryRun: boolean, now: () =
   sweepDeadLocks(run);
   const removedIds = await collectContexts(run, result.kept);
   sweepPorts(run, removedIds);
+  // Resources nothing holds or roots (their release runs first); before the roots, whose targets they may be.
+  for (const item of await collectResources(home, { env: opts.env, dryRun, now, problem: run.problem })) run.add(item);
   sweepRoots(run);
   sweepTrust(run);
   sweepDeadFollowers(run);

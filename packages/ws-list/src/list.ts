@@ -2,6 +2,7 @@ import {
   checkStateHome,
   lastUsedOf,
   readInventory,
+  resourceSummary,
   stateHomePath,
   type Colors,
   type ContextEntry,
@@ -39,7 +40,7 @@ export interface ListJson {
   }>;
   ports: Array<{ proto: string; port: number; key: string; context: string | null; name: string | null; root: string | null; created: string; expires: string | null; stale: boolean }>;
   roots?: Array<{ name: string; link: string | null; target: string | null; kind: string; holds: string | null }>;
-  resources?: Array<{ kind: string; hash: string; path: string; disk: number; roots: string[] }>;
+  resources?: Array<{ kind: string; hash: string; path: string; disk: number; roots: string[]; state: string; holders: string[] }>;
   problems: Problem[];
 }
 
@@ -94,7 +95,7 @@ export function toJson(inv: Inventory, resources: boolean, now: Date): ListJson 
   };
   if (resources) {
     json.roots = inv.roots.map((r) => ({ name: r.name, link: r.link ?? null, target: r.target ?? null, kind: r.kind, holds: r.holds ?? null }));
-    json.resources = inv.resources.map((r) => ({ kind: r.kind, hash: r.hash, path: r.path, disk: r.disk, roots: r.rootedBy }));
+    json.resources = inv.resources.map((r) => ({ kind: r.kind, hash: r.hash, path: r.path, disk: r.disk, roots: r.rootedBy, ...resourceSummary(inv.home, r.hash) }));
   }
   return json;
 }
@@ -172,8 +173,11 @@ export function renderTable(inv: Inventory, resources: boolean, now: Date, c: Co
   let out = table(['NAME', 'STATE', 'USERS', 'SERVICES', 'PORTS', 'DISK', 'LAST USED', 'ROOT'], rows, c);
   if (inv.ports.length) out += `\n${table(['PORT', 'KEY', 'CONTEXT', 'HELD UNTIL'], inv.ports.map(portRow), c)}`;
   if (resources) {
-    const res = inv.resources.map((r) => [plain(r.kind), plain(r.hash), plain(formatBytes(r.disk)), plain(r.rootedBy.join(', ') || '-'), plain(r.path)]);
-    out += `\n${table(['RESOURCE', 'HASH', 'DISK', 'ROOTS', 'PATH'], res, c)}`;
+    const res = inv.resources.map((r) => {
+      const { state, holders } = resourceSummary(inv.home, r.hash);
+      return [plain(r.kind), plain(r.hash), plain(formatBytes(r.disk)), plain(r.rootedBy.join(', ') || '-'), plain(state), plain(holders.join(', ') || '-'), plain(r.path)];
+    });
+    out += `\n${table(['RESOURCE', 'HASH', 'DISK', 'ROOTS', 'STATE', 'HOLDERS', 'PATH'], res, c)}`;
     const roots = inv.roots.map((r) => [plain(r.name), r.kind === 'dangling' || r.kind === 'invalid' ? { text: r.kind, shown: c.red(r.kind) } : plain(r.kind), plain(r.holds ?? '-'), plain(r.target ?? '-')]);
     out += `\n${table(['ROOT', 'KIND', 'HOLDS', 'TARGET'], roots, c)}`;
   }

@@ -8,6 +8,7 @@ export const COMMANDS: ReadonlyArray<readonly [name: string, summary: string]> =
   ['ws-reaper', 'the tiny PID reaper that runs unloads'],
   ['allocate_port', 'print a free port, reserved for the context'],
   ['ws-service', 'development servers that live as long as their users'],
+  ['ws-resource', 'cached, hash-addressed resources, released when nobody holds them'],
   ['ws-prompt', 'a prompt segment: context name and state'],
   ['ws-on-event', 'follow the event stream, run a command per event'],
   ['nix-watch-deps', 'list the files a Nix evaluation read'],

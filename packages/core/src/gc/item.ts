@@ -1,6 +1,6 @@
 // What ws-gc removes and keeps, as its scanners, removers and report see it.
 
-export type GcKind = 'user' | 'context' | 'port' | 'root' | 'nix-root' | 'trust' | 'events' | 'corrupt' | 'leftover';
+export type GcKind = 'user' | 'context' | 'port' | 'root' | 'nix-root' | 'resource' | 'trust' | 'events' | 'corrupt' | 'leftover';
 
 /** One thing removed (or, with dryRun, that would be). */
 export interface GcItem {

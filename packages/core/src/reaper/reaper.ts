@@ -8,6 +8,7 @@ import { contextDirOf, contextPaths, homePaths, userRecordPath } from '../state/
 import { locateBinary } from '../process/locate.js';
 import { withoutInheritedFds } from '../process/proc.js';
 import { superviseServices } from '../services/services.js';
+import { sweepResources } from '../resources/release.js';
 import { runUnload, unloadPending } from '../unload/run.js';
 import { isLiveUser, listUsers, type UserListing, type UserRecord } from '../users/users.js';
 import { knob } from '../env/knobs.js';
@@ -80,7 +81,7 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
   try {
     ids = readdirSync(homePaths(home).contexts);
   } catch {
-    return result;
+    ids = []; // no contexts yet; resources may still need a sweep
   }
   for (const id of ids) {
     const dir = contextDirOf(home, id);
@@ -92,6 +93,8 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
       logOnce(opts, `skipping ${dir}: ${(error as Error).message}`);
     }
   }
+  // Resources nothing holds any more are released; one held by a live process keeps the reaper.
+  result.waiting += await sweepResources(home, opts);
   return result;
 }
 

@@ -126,3 +126,53 @@ export const cachePaths = (contextDir: string) => {
 
 /** `ports/<proto>-<port>`: one reservation. */
 export const portReservationPath = (home: string, proto: string, port: number) => join(home, 'ports', `${proto}-${port}`);
+
+/**
+ * The inside of one resource directory — the same layout for a build in
+ * progress (`resources/.build/…`), a resource (`resources/<hash>/`) and a
+ * quarantine (`quarantine/<hash>/`), so that moving one is one rename.
+ */
+export const resourceDirPaths = (dir: string) => ({
+  dir,
+  /** `{"v","hash","state","created","duration_ms","context"}` (docs/resources.md). */
+  record: join(dir, 'resource.json'),
+  /** The exact inputs that were hashed. */
+  inputs: join(dir, 'inputs.json'),
+  /** The environment INIT ran with (mode 0600): retry and release run with it. */
+  env: join(dir, 'env.json'),
+  /** INIT's stdout and stderr, then the release's. */
+  log: join(dir, 'log'),
+  /** = $out, the path ws-resource prints. */
+  out: join(dir, 'out'),
+  /** One file per holder: `pid-<pid>` (PID START), `context-<id>`, `resource-<hash>`. */
+  holders: join(dir, 'holders'),
+  /** The PID START of a running INIT (its process group), only during a build. */
+  initPid: join(dir, 'init.pid'),
+  /** Quarantine only: why and when it failed. */
+  failure: join(dir, 'quarantine.json'),
+  retry: join(dir, 'retry'),
+  resolve: join(dir, 'resolve'),
+  discard: join(dir, 'discard'),
+});
+
+/** Where the resource `hash` lives, is quarantined, is built and is locked. */
+export const resourcePaths = (home: string, hash: string) => ({
+  ...resourceDirPaths(join(home, 'resources', hash)),
+  quarantine: join(home, 'quarantine', hash),
+  /** Held (PID START) while INIT runs, a holder is added, or a release runs. */
+  lock: join(home, 'locks', `resource-${hash}`),
+});
+
+/** Working areas of resources/ (dot-names: never a resource). */
+export const resourceAreaPaths = (home: string) => ({
+  /** Builds in progress: `<hash>.<pid>.<n>/`, renamed into place when complete. */
+  build: join(home, 'resources', '.build'),
+  /** Resources being deleted (moved here first). */
+  trash: join(home, 'resources', '.trash'),
+  /** The sequence number `--transient` puts into the hash, and its lock. */
+  seq: join(home, 'resources', '.seq'),
+  seqLock: join(home, 'locks', 'resource-seq'),
+});
+
+/** `roots/<name>`: a symlink that keeps its target alive. */
+export const rootPath = (home: string, name: string) => join(home, 'roots', name);

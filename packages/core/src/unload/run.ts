@@ -6,6 +6,7 @@ import { emitEvent } from '../events/emit.js';
 import { stopAllServices } from '../services/services.js';
 import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { releasePorts } from '../ports/ports.js';
+import { releaseContextHolds } from '../resources/release.js';
 import { isAlive, processStartTime, type ProcessId } from '../process/proc.js';
 import { tryLock } from '../state/lock.js';
 import { needsUnloadPath } from '../users/users.js';
@@ -95,6 +96,8 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
     }
     // After the hooks, which may still need them (`pg_ctl stop -o -p $PGPORT`).
     releasePorts(home, basename(contextDir), undefined, { env: opts.env, now: now() });
+    // Resources the workspace file asked for are held by the context until now.
+    await releaseContextHolds(home, contextDir, { env: opts.env, reason: 'unload', now });
     // The next entry must evaluate the workspace file again (its side effects happen again).
     rmSync(join(contextDir, 'cache', 'stamps'), { recursive: true, force: true });
     // A blocked file stays blocked for the prompt; anything else is unloaded now.
