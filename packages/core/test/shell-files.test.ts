@@ -23,6 +23,8 @@ describe('fillTemplate', () => {
     expect(() => fillTemplate('echo\n', quotePosix, { values: { NAME: 'x' } })).toThrow('NAME');
     expect(() => fillTemplate('echo # if:u\n', quotePosix, {})).toThrow('u');
     expect(() => fillTemplate('echo\n', quotePosix, { when: { u: true } })).toThrow('if:u');
+    // A newline in the value would end the comment and run the rest.
+    expect(() => fillTemplate('# runs @NAME@\n', quotePosix, { values: { NAME: 'x' } })).toThrow('comment');
   });
 });
 

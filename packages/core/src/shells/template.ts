@@ -9,12 +9,14 @@ export interface TemplateFill {
 }
 
 const PLACEHOLDER = /@([A-Z][A-Z0-9_]*)@/g;
+const HAS_PLACEHOLDER = /@[A-Z][A-Z0-9_]*@/;
 const CONDITION = /[ \t]+# if:([A-Za-z]+)$/;
 
 /**
  * Renders a shell file shipped as text (hook.bash, prompt-init.zsh, ...).
  * Lines starting with `##` document the template and are dropped;
- * `@NAME@` is replaced by a value, quoted for the shell, or by code. Every
+ * `@NAME@` is replaced by a value, quoted for the shell, or by code (never
+ * in a `#` comment, which a newline in the value would end). Every
  * placeholder must be filled and every name given must occur, so that a
  * renamed placeholder fails here rather than in a user's shell.
  */
@@ -24,6 +26,8 @@ export function fillTemplate(template: string, quote: (value: string) => string,
   const lines: string[] = [];
   for (const line of template.split('\n')) {
     if (line.trimStart().startsWith('##')) continue;
+    // A value in a comment would end it at its first newline.
+    if (line.trimStart().startsWith('#') && HAS_PLACEHOLDER.test(line)) throw new Error(`shell template: a placeholder in a comment: ${line.trim()}`);
     const condition = CONDITION.exec(line);
     if (condition) {
       const name = condition[1]!;
