@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { renderHook } from '../src/shells/hooks.js';
 import { quotePosix } from '../src/shells/quote.js';
-import { SHELLS } from '../src/shells/render.js';
+import { SHELLS, type Shell } from '../src/shells/render.js';
 import { fillTemplate } from '../src/shells/template.js';
 
 // The shell code ws ships lives in real files (hook.bash, hook.zsh, hook.fish,
@@ -67,5 +67,35 @@ describe('renderHook', () => {
     expect(result.stderr).toBe('');
     expect(result.stdout).toBe(`${shell} --pid ${result.pid}\n`);
     expect(() => readFileSync(join(dir, 'pwned'))).toThrow();
+  });
+
+  /** Runs `script` in the shell after sourcing the hook rendered for a fake ws-export doing `body`. */
+  function withFakeExport(shell: Shell, body: string, script: string) {
+    const exporter = join(dir, `fake-${shell}-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(exporter, `#!/bin/sh\n${body}\n`);
+    chmodSync(exporter, 0o755);
+    const hook = `${exporter}.hook`;
+    writeFileSync(hook, renderHook(shell, exporter));
+    const argv = { bash: ['--noprofile', '--norc', '-c'], zsh: ['-f', '-c'], fish: ['--no-config', '-c'] }[shell];
+    return spawnSync(shell, [...argv, `source '${hook}'; ${script}`], { cwd: dir, encoding: 'utf8', timeout: 20_000 });
+  }
+
+  // direnv's guard: the shell ignores SIGINT while ws-export runs (a Ctrl-C reaches both).
+  it.each(['bash', 'zsh'] as const)('%s: SIGINT to the shell while ws-export runs: its whole output applies, $? and the user\'s INT trap stay', (shell) => {
+    const result = withFakeExport(
+      shell,
+      `kill -INT $PPID; printf 'export FIRST=1 SECOND=2\\n'`,
+      `trap 'echo user trap ran' INT; false; _ws_hook; echo "status=$? FIRST=$FIRST SECOND=$SECOND"; trap`,
+    );
+    expect(result.signal).toBeNull();
+    // zsh runs _ws_hook as a precmd function, whose status does not become $?.
+    expect(result.stdout).toBe(`status=${shell === 'bash' ? 1 : 0} FIRST=1 SECOND=2\ntrap -- 'echo user trap ran' ${shell === 'bash' ? 'SIGINT' : 'INT'}\n`);
+  });
+
+  it.each(SHELLS)('%s: nothing of what a ws-export killed by a signal printed is applied', (shell) => {
+    const line = shell === 'fish' ? 'set -gx FIRST 1' : 'export FIRST=1';
+    const after = shell === 'fish' ? 'set -q FIRST; and echo FIRST=$FIRST; or echo FIRST=unset' : 'echo "FIRST=${FIRST-unset}"; trap';
+    const result = withFakeExport(shell, `printf '${line}\\n'; kill -KILL $$`, `_ws_hook; ${after}`);
+    expect(result.stdout).toBe('FIRST=unset\n');
   });
 });

@@ -34,8 +34,18 @@ _ws_unchanged() {
   _ws_watch_ok
 }
 _ws_hook() {
-  local _ws_status=$?
-  _ws_unchanged || eval "$(@WS_EXPORT@ bash --pid $$)"
+  local _ws_status=$? _ws_int _ws_code
+  if ! _ws_unchanged; then
+    # Ctrl-C while ws-export runs must not leave the shell half-applied, nor
+    # end the prompt early (losing $?): the shell ignores SIGINT meanwhile
+    # (ws-export itself still gets it), and output of a ws-export killed by a
+    # signal is not evaluated. Then the user's own INT trap, if any, is back.
+    _ws_int=$(trap -p INT)
+    trap -- '' INT
+    _ws_code=$(@WS_EXPORT@ bash --pid $$)
+    (($? > 128)) || eval "$_ws_code"
+    eval "${_ws_int:-trap - INT}"
+  fi
   [[ -z ${_ws_prompt_init-} ]] || _ws_prompt_render
   return $_ws_status
 }

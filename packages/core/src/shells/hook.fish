@@ -54,6 +54,12 @@ function _ws_unchanged
   return 0
 end
 function _ws_hook --on-event fish_prompt --on-variable PWD
-  _ws_unchanged; or @WS_EXPORT@ fish --pid $fish_pid | source
+  if not _ws_unchanged
+    # Ctrl-C while ws-export runs must not leave the shell half-applied: the
+    # output of a ws-export killed by a signal is not evaluated. (fish needs
+    # no trap: it runs its own functions to the end or cancels them.)
+    set -l code (@WS_EXPORT@ fish --pid $fish_pid | string collect -N)
+    test $pipestatus[1] -gt 128; or printf '%s' $code | source
+  end
   functions -q _ws_prompt_render; and _ws_prompt_render
 end

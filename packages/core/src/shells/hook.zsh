@@ -30,7 +30,17 @@ _ws_unchanged() {
   _ws_watch_ok
 }
 _ws_hook() {
-  _ws_unchanged || eval "$(@WS_EXPORT@ zsh --pid $$)"
+  if ! _ws_unchanged; then
+    # Ctrl-C while ws-export runs must not leave the shell half-applied: the
+    # shell ignores SIGINT meanwhile (ws-export itself still gets it), output
+    # of a ws-export killed by a signal is not evaluated, and local_traps puts
+    # the user's own INT trap back when this function returns.
+    setopt local_options local_traps
+    trap '' INT
+    local _ws_code
+    _ws_code=$(@WS_EXPORT@ zsh --pid $$)
+    (($? > 128)) || eval "$_ws_code"
+  fi
   [[ -z ${_ws_prompt_init-} ]] || _ws_prompt_render
   return 0
 }
