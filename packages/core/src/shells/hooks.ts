@@ -8,6 +8,12 @@ import { fillTemplate } from './template.js';
 // The shell files' renderer, for the other shell code ws ships (ws-prompt init, ws-export's cached entry).
 export { fillTemplate, type TemplateFill } from './template.js';
 
+const HOOKS: Record<Shell, { template: string; quote: (value: string) => string }> = {
+  bash: { template: hookBash, quote: quotePosix },
+  zsh: { template: hookZsh, quote: quotePosix },
+  fish: { template: hookFish, quote: quoteFish },
+};
+
 /**
  * The hook a user puts in their rc file. At every prompt (and on cd) it first
  * checks, with shell builtins only, whether anything relevant changed since
@@ -21,18 +27,13 @@ export { fillTemplate, type TemplateFill } from './template.js';
  * bash and zsh test the watched files with `_ws_watch_ok`, which each
  * ws-export redefines as one `[[ ]]` expression (no loop, no indexing).
  * The code is in hook.bash, hook.zsh and hook.fish beside this file; only
- * the path of ws-export is filled in, quoted for the shell.
+ * the path of ws-export is filled in, quoted for the shell. A Ctrl-C while
+ * ws-export runs applies all of its output or none (the SIGINT guard there).
  */
 export function renderHook(shell: Shell, exporter: string): string {
   const { template, quote } = HOOKS[shell];
   return fillTemplate(template, quote, { values: { WS_EXPORT: exporter } });
 }
-
-const HOOKS: Record<Shell, { template: string; quote: (value: string) => string }> = {
-  bash: { template: hookBash, quote: quotePosix },
-  zsh: { template: hookZsh, quote: quotePosix },
-  fish: { template: hookFish, quote: quoteFish },
-};
 
 /**
  * The body of `_ws_watch_ok` for bash and zsh: one `[[ ]]` over the watch
