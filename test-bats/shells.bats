@@ -327,6 +327,62 @@ reenter_after_ws_env_change() {
 @test "zsh: re-entering after WS_ENV changed outside gives what a fresh evaluation gives" { reenter_after_ws_env_change zsh; }
 @test "fish: re-entering after WS_ENV changed outside gives what a fresh evaluation gives" { reenter_after_ws_env_change fish; }
 
+# ------------------------------------------------------------- Ctrl-C ----
+
+# direnv's SIGINT guard: Ctrl-C while ws-export waits for a slow build does
+# not break the shell. The prompt comes back with the last command's status,
+# the environment is the context's in full or not at all, Ctrl-C still stops
+# a command afterwards, and once the build finishes a prompt applies it.
+ctrl_c_during_export() {
+  local shell=$1 ws="$BATS_TEST_TMPDIR/work/slow" gate="$BATS_TEST_TMPDIR/gate"
+  local started="$BATS_TEST_TMPDIR/started" out="$BATS_TEST_TMPDIR/after-ctrl-c" report="$BATS_TEST_TMPDIR/report"
+  mkdir -p "$ws"
+  mkfifo "$gate"
+  # report STATUS NAME... — the status it is given, then show NAME...
+  printf '#!/usr/bin/env bash\nprintf "status=%%s\\n" "$1"; shift; exec %q "$@"\n' "$SHOW" >"$report"
+  chmod +x "$report"
+  local rc='export WS_BUILD_TIMEOUT=30000' status_var='$?'
+  [[ $shell == fish ]] && rc='set -gx WS_BUILD_TIMEOUT 30000' status_var='$status'
+  tmux_start "$shell" "$rc"
+  tmux_run "cd $(q "$ws")"
+  # The build holds until the test opens the gate (30 s at most); ws-export
+  # meanwhile waits for it (up to WS_BUILD_TIMEOUT).
+  write_workspace "$ws" <<WORKSPACE
+: >$(printf %q "$started")
+exec 3<>$(printf %q "$gate")
+read -r -t 30 -u 3 _ || true
+export FIRST=1 SECOND=2
+WORKSPACE
+  # No cd: the prompt after `false` finds the new file and runs ws-export.
+  tmux_send false
+  wait_until "[[ -e $(printf %q "$started") ]]" 10
+  tmux_keys C-c
+  # Back at the prompt while the build still waits (the gate opens only after).
+  tmux_send "$report $status_var FIRST SECOND WS_ROOT >$(q "$out.tmp"); mv $(q "$out.tmp") $(q "$out")"
+  wait_until "[[ -e $(printf %q "$out") ]]" 5 || { tmux_pane >&2; return 1; }
+  run cat "$out"
+  [ "${lines[0]}" = status=1 ]
+  [[ $output == *$'\nFIRST unset\nSECOND unset\nWS_ROOT unset' || $output == *$'\nFIRST=1\nSECOND=2\nWS_ROOT='* ]] ||
+    { echo "half applied: $output" >&2; return 1; }
+
+  echo open 1<>"$gate"
+  expect_show 'FIRST SECOND WS_ROOT' "FIRST=1
+SECOND=2
+WS_ROOT=$(printf %q "$ws")"
+
+  # SIGINT is not left ignored: Ctrl-C stops a command (which inherits it).
+  tmux_send 'sleep 30'
+  local pid=''
+  wait_until 'pid=$(pgrep -n -P "$TMUX_SHELL_PID" -x sleep)' 10
+  track_pid "$pid"
+  tmux_keys C-c
+  wait_until "exited $pid" 5
+}
+
+@test "bash: Ctrl-C while a slow ws-export runs: the prompt comes back with \$?, the environment all applied or not at all" { ctrl_c_during_export bash; }
+@test "zsh: Ctrl-C while a slow ws-export runs: the prompt comes back with \$?, the environment all applied or not at all" { ctrl_c_during_export zsh; }
+@test "fish: Ctrl-C while a slow ws-export runs: the prompt comes back with \$status, the environment all applied or not at all" { ctrl_c_during_export fish; }
+
 # ----------------------------------------------------- process counts ----
 
 # Extra rc lines: a prompt counter independent of ws (so the test knows the

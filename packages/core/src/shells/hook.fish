@@ -1,0 +1,65 @@
+## The fish hook: `ws-export hook fish | source` runs this file (see docs/hook.md).
+## Lines starting with ## are dropped; @WS_EXPORT@ becomes the path of the
+## ws-export binary, quoted for fish by hooks.ts. Lint: scripts/lint-shell.sh.
+# True when nothing relevant changed since the last export: builtins only.
+function _ws_unchanged
+  set -q _ws_knobs; or return 1
+  test "$WS_WORKSPACE"\x1f"$WS_CEILING_DIRS"\x1f"$WS_ENVRC"\x1f"$WS_ENV" = "$_ws_knobs"; or return 1
+  if test -n "$WS_WORKSPACE"
+    test "$PWD" = "$_ws_pwd"; or return 1
+  else
+    # The nearest workspace directory, at every prompt (a file created here or above counts).
+    set -l d $PWD
+    set -l found ''
+    while true
+      # fish's break leaves one loop only: a ceiling ends the walk through a flag.
+      set -l ceiling 0
+      for c in $_ws_ceil
+        if test "$d" = "$c"; or test "$d" -ef "$c"
+          set ceiling 1
+          break
+        end
+      end
+      test $ceiling = 1; and break
+      if test -f "$d/.workspace"; or begin; test "$WS_ENVRC" != 0; and test -f "$d/.envrc"; end
+        set found $d
+        break
+      end
+      test "$d" = /; and break
+      set d (path dirname -- $d)
+    end
+    test "$found" = "$_ws_root"; or return 1
+    set -g _ws_pwd $PWD
+  end
+  if test -n "$_ws_valid"; and not test -e "$_ws_valid"
+    return 1
+  end
+  set -l n (count $_ws_watch)
+  set -l i 1
+  while test $i -le $n
+    set -l f $_ws_watch[$i]
+    set -l lo $_ws_watch[(math $i + 1)]
+    set -l hi $_ws_watch[(math $i + 2)]
+    if test -z "$lo"
+      if test -z "$hi"
+        test -e "$f"; and return 1
+      else
+        test -e "$f"; or return 1
+      end
+    else
+      test "$f" -nt "$lo" -a "$f" -ot "$hi"; or return 1
+    end
+    set i (math $i + 3)
+  end
+  return 0
+end
+function _ws_hook --on-event fish_prompt --on-variable PWD
+  if not _ws_unchanged
+    # Ctrl-C while ws-export runs must not leave the shell half-applied: the
+    # output of a ws-export killed by a signal is not evaluated. (fish needs
+    # no trap: it runs its own functions to the end or cancels them.)
+    set -l code (@WS_EXPORT@ fish --pid $fish_pid | string collect -N)
+    test $pipestatus[1] -gt 128; or printf '%s' $code | source
+  end
+  functions -q _ws_prompt_render; and _ws_prompt_render
+end

@@ -1,0 +1,28 @@
+## The prompt segment for bash: `ws-prompt init bash [FORMAT]` prints this
+## file (see docs/prompt.md), filled in by init.ts: @RESET@ and each state's
+## @<STATE>_GLYPH@ and @<STATE>_COLOR@ become that value quoted for bash;
+## @SEGMENT@ becomes the FORMAT as code (quoted literals, "$var" fields); a
+## line ending in `# if:u` (`# if:S`) stays only if FORMAT shows %u (%S).
+## Lines starting with ## are dropped. Lint: scripts/lint-shell.sh.
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # read by the ws hook: it calls _ws_prompt_render when set
+_ws_prompt_init=1
+# Called by the ws hook after each check: renders the segment into
+# $WS_PROMPT from the hook's own variables, with builtins only.
+# shellcheck disable=SC2034,SC2154 # g c r u S are read by the segment code below, WS_PROMPT by PS1; _ws_* are set by ws-export
+_ws_prompt_render() {
+  WS_PROMPT=
+  [[ -n ${_ws_root-} && -n ${_ws_state-} ]] || return 0
+  local g c r=@RESET@ f u=0 S=0
+  case $_ws_state in
+    ready) g=@READY_GLYPH@ c=@READY_COLOR@ ;;
+    building) g=@BUILDING_GLYPH@ c=@BUILDING_COLOR@ ;;
+    stale) g=@STALE_GLYPH@ c=@STALE_COLOR@ ;;
+    error) g=@ERROR_GLYPH@ c=@ERROR_COLOR@ ;;
+    blocked) g=@BLOCKED_GLYPH@ c=@BLOCKED_COLOR@ ;;
+  esac
+  [[ -n ${NO_COLOR+x} ]] && c='' r=''
+  for f in "$_ws_ctxdir"/users/[0-9]*; do [[ -e $f ]] && ((u++)); done # if:u
+  for f in "$_ws_ctxdir"/services/*/pid; do [[ -e $f ]] && ((S++)); done # if:S
+  WS_PROMPT=@SEGMENT@
+}

@@ -1,0 +1,35 @@
+## The prompt segment for fish: `ws-prompt init fish [FORMAT] | source` runs
+## this file (see docs/prompt.md), filled in by init.ts: @RESET@ and each
+## state's @<STATE>_GLYPH@ and @<STATE>_COLOR@ become that value quoted for
+## fish; @SEGMENT@ becomes the FORMAT as code (quoted literals, "$var"
+## fields); a line ending in `# if:u` (`# if:S`) stays only if FORMAT shows
+## %u (%S). Lines starting with ## are dropped. Lint: scripts/lint-shell.sh.
+# Called by the ws hook after each check: renders the segment into
+# $WS_PROMPT from the hook's own variables, with builtins only.
+function _ws_prompt_render
+  set -g WS_PROMPT ''
+  test -n "$_ws_root" -a -n "$_ws_state"; or return 0
+  set -l g ''; set -l c ''; set -l r @RESET@
+  switch $_ws_state
+    case ready
+      set g @READY_GLYPH@; set c @READY_COLOR@
+    case building
+      set g @BUILDING_GLYPH@; set c @BUILDING_COLOR@
+    case stale
+      set g @STALE_GLYPH@; set c @STALE_COLOR@
+    case error
+      set g @ERROR_GLYPH@; set c @ERROR_COLOR@
+    case blocked
+      set g @BLOCKED_GLYPH@; set c @BLOCKED_COLOR@
+  end
+  set -q NO_COLOR; and set c ''; and set r ''
+  set -l u 0 # if:u
+  for f in $_ws_ctxdir/users/* # if:u
+    string match -qr '/[0-9]+$' -- $f; and set u (math $u + 1) # if:u
+  end # if:u
+  set -l S 0 # if:S
+  for f in $_ws_ctxdir/services/*/pid # if:S
+    set S (math $S + 1) # if:S
+  end # if:S
+  set -g WS_PROMPT @SEGMENT@
+end

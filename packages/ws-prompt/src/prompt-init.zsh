@@ -1,0 +1,26 @@
+## The prompt segment for zsh: `ws-prompt init zsh [FORMAT]` prints this
+## file (see docs/prompt.md), filled in by init.ts: @RESET@ and each state's
+## @<STATE>_GLYPH@ and @<STATE>_COLOR@ become that value quoted for zsh;
+## @SEGMENT@ becomes the FORMAT as code (quoted literals, "$var" fields, a
+## '%' doubled since zsh expands prompt escapes in the value); a
+## line ending in `# if:u` (`# if:S`) stays only if FORMAT shows %u (%S).
+## Lines starting with ## are dropped. Lint: scripts/lint-shell.sh.
+_ws_prompt_init=1
+# Called by the ws hook after each check: renders the segment into
+# $WS_PROMPT from the hook's own variables, with builtins only.
+_ws_prompt_render() {
+  WS_PROMPT=
+  [[ -n ${_ws_root-} && -n ${_ws_state-} ]] || return 0
+  local g c r=@RESET@ f u=0 S=0
+  case $_ws_state in
+    ready) g=@READY_GLYPH@ c=@READY_COLOR@ ;;
+    building) g=@BUILDING_GLYPH@ c=@BUILDING_COLOR@ ;;
+    stale) g=@STALE_GLYPH@ c=@STALE_COLOR@ ;;
+    error) g=@ERROR_GLYPH@ c=@ERROR_COLOR@ ;;
+    blocked) g=@BLOCKED_GLYPH@ c=@BLOCKED_COLOR@ ;;
+  esac
+  [[ -n ${NO_COLOR+x} ]] && c='' r=''
+  for f in "$_ws_ctxdir"/users/[0-9]*(N); do [[ -e $f ]] && ((u++)); done # if:u
+  for f in "$_ws_ctxdir"/services/*/pid(N); do [[ -e $f ]] && ((S++)); done # if:S
+  WS_PROMPT=@SEGMENT@
+}
