@@ -10,13 +10,27 @@ function _ws_prompt_render
   set -g WS_PROMPT ''
   test -n "$_ws_root" -a -n "$_ws_state"; or return 0
   set -l g ''; set -l c ''; set -l r @RESET@
-  switch $_ws_state
+  # A service that should run and does not makes a ready context degraded
+  # (as ws-list says: contextState in core); state.json is read with builtins.
+  set -l st $_ws_state
+  if test "$st" = ready
+    for f in $_ws_ctxdir/services/*/state.json
+      read -l line <$f
+      if string match -qr '"state":"(exited|failed|backoff)"' -- "$line"
+        set st degraded
+        break
+      end
+    end
+  end
+  switch $st
     case ready
       set g @READY_GLYPH@; set c @READY_COLOR@
     case building
       set g @BUILDING_GLYPH@; set c @BUILDING_COLOR@
     case stale
       set g @STALE_GLYPH@; set c @STALE_COLOR@
+    case degraded
+      set g @DEGRADED_GLYPH@; set c @DEGRADED_COLOR@
     case error
       set g @ERROR_GLYPH@; set c @ERROR_COLOR@
     case blocked
@@ -24,12 +38,16 @@ function _ws_prompt_render
   end
   set -q NO_COLOR; and set c ''; and set r ''
   set -l u 0 # if:u
+  # Only users and services whose process exists (the reaper drops the others' records within a second).
   for f in $_ws_ctxdir/users/* # if:u
-    string match -qr '/[0-9]+$' -- $f; and set u (math $u + 1) # if:u
+    set -l pid (string match -r '/([0-9]+)$' -- $f)[2] # if:u
+    test -n "$pid"; and test -e "/proc/$pid"; and set u (math $u + 1) # if:u
   end # if:u
   set -l S 0 # if:S
   for f in $_ws_ctxdir/services/*/pid # if:S
-    set S (math $S + 1) # if:S
+    read -l line <$f # if:S
+    set -l pid (string match -r '"pid":([0-9]+)' -- "$line")[2] # if:S
+    test -n "$pid"; and test -e "/proc/$pid"; and set S (math $S + 1) # if:S
   end # if:S
   set -g WS_PROMPT @SEGMENT@
 end

@@ -11,16 +11,28 @@ _ws_prompt_init=1
 _ws_prompt_render() {
   WS_PROMPT=
   [[ -n ${_ws_root-} && -n ${_ws_state-} ]] || return 0
-  local g c r=@RESET@ f u=0 S=0
-  case $_ws_state in
+  local g c r=@RESET@ f line st=$_ws_state u=0 S=0
+  # A service that should run and does not makes a ready context degraded
+  # (as ws-list says: contextState in core); state.json is read with builtins.
+  if [[ $st == ready ]]; then
+    for f in "$_ws_ctxdir"/services/*/state.json(N); do
+      [[ -e $f ]] || continue
+      line=''
+      read -r line <"$f" || [[ -n $line ]] || continue
+      case $line in *'"state":"exited"'* | *'"state":"failed"'* | *'"state":"backoff"'*) st=degraded; break ;; esac
+    done
+  fi
+  case $st in
     ready) g=@READY_GLYPH@ c=@READY_COLOR@ ;;
     building) g=@BUILDING_GLYPH@ c=@BUILDING_COLOR@ ;;
     stale) g=@STALE_GLYPH@ c=@STALE_COLOR@ ;;
+    degraded) g=@DEGRADED_GLYPH@ c=@DEGRADED_COLOR@ ;;
     error) g=@ERROR_GLYPH@ c=@ERROR_COLOR@ ;;
     blocked) g=@BLOCKED_GLYPH@ c=@BLOCKED_COLOR@ ;;
   esac
   [[ -n ${NO_COLOR+x} ]] && c='' r=''
-  for f in "$_ws_ctxdir"/users/[0-9]*(N); do [[ -e $f ]] && ((u++)); done # if:u
-  for f in "$_ws_ctxdir"/services/*/pid(N); do [[ -e $f ]] && ((S++)); done # if:S
+  # Only users and services whose process exists (the reaper drops the others' records within a second).
+  for f in "$_ws_ctxdir"/users/[0-9]*(N); do [[ -e /proc/${f##*/} ]] && ((u++)); done # if:u
+  for f in "$_ws_ctxdir"/services/*/pid(N); do line='' && { read -r line <"$f" || [[ -n $line ]]; } && line=${line#*'"pid":'} && [[ -e /proc/${line%%[,\}]*} ]] && ((S++)); done # if:S
   WS_PROMPT=@SEGMENT@
 }

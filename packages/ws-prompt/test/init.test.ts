@@ -15,8 +15,11 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ws-prompt-init-'));
   mkdirSync(join(dir, 'ctx', 'users'), { recursive: true });
   mkdirSync(join(dir, 'ctx', 'services', 'db'), { recursive: true });
-  for (const name of ['101', '102', 'x.tmp']) writeFileSync(join(dir, 'ctx', 'users', name), '');
-  writeFileSync(join(dir, 'ctx', 'services', 'db', 'pid'), '');
+  // Two live users, a dead one (no such PID), a writer's temporary file; one running service, one whose process is gone.
+  for (const name of [String(process.pid), String(process.ppid), '999999999', `${process.pid}.tmp.1.2`, 'x.tmp']) writeFileSync(join(dir, 'ctx', 'users', name), '');
+  writeFileSync(join(dir, 'ctx', 'services', 'db', 'pid'), `{"pid":${process.pid},"start":"1"}\n`);
+  mkdirSync(join(dir, 'ctx', 'services', 'gone'), { recursive: true });
+  writeFileSync(join(dir, 'ctx', 'services', 'gone', 'pid'), '{"pid":999999999,"start":"1"}\n');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -44,7 +47,9 @@ describe('renderInit', () => {
   it('counts users and services only when the format shows them', () => {
     for (const shell of SHELLS) {
       const code = renderInit(shell, parseFormat('%s %n'), DEFAULT_GLYPHS);
-      expect(code).not.toMatch(/users|services/);
+      // No loop over users/ or services/*/pid (the degraded check reads services/*/state.json always).
+      expect(code).not.toMatch(/\/users\/|services\/\*\/pid/);
+      expect(code).toMatch(/services\/\*\/state\.json/);
     }
   });
 });
