@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import {
   CliError,
   DEFAULT_READY_TIMEOUT,
@@ -13,9 +13,8 @@ import {
   findContext,
   parsePort,
   parseServiceName,
-  readJson,
   readServiceSpec,
-  serviceDir,
+  readSavedEnv,
   startService,
   stopAllServices,
   stopService,
@@ -227,4 +226,4 @@ function count(text: string): number {
 }
 
 /** The environment a service was last started with (restart reuses it). */
-const savedEnv = (dir: string, name: string) => readJson<NodeJS.ProcessEnv>(join(serviceDir(dir, name), 'env.json'));
+const savedEnv = (dir: string, name: string) => readSavedEnv(dir, name);
