@@ -92,13 +92,19 @@ export function collectMembers(leader: number, members: Map<number, string>): bo
 }
 
 /**
- * Sends a signal to the service: its process group, and each member found
- * by collectMembers that is still the same process.
+ * Sends a signal to the service, once to each process: to its process
+ * group, then to each member found by collectMembers that is still the
+ * same process and is not in that group (the group signal did not reach
+ * it). A server with a handler per signal (redis-server logs each SIGTERM)
+ * sees one request, not two.
  */
 export function signalService(leader: number, members: Map<number, string>, signal: NodeJS.Signals): void {
   killGroup(leader, signal);
+  if (!members.size) return;
+  const now = new Map((scanProcesses() ?? []).map((p) => [p.pid, p]));
   for (const [pid, start] of members) {
-    if (!isAlive({ pid, start })) continue;
+    const p = now.get(pid);
+    if (!p || p.start !== start || p.pgrp === leader) continue;
     try {
       process.kill(pid, signal);
     } catch {
