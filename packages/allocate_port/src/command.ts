@@ -44,7 +44,6 @@ interface Io {
   env: NodeJS.ProcessEnv;
   cwd: string;
   out: (text: string) => void;
-  err: (text: string) => void;
 }
 
 type Request =
@@ -84,16 +83,9 @@ export function parseRequest(args: Flags): Request {
   };
 }
 
-export async function allocatePortCommand({ args, env, cwd, out, err }: Io): Promise<number> {
-  let request: Request;
-  try {
-    request = parseRequest(args);
-  } catch (error) {
-    if (!(error instanceof CliError)) throw error;
-    // Bad input is exactly one line (SPEC §4), without the usage hint.
-    err(`allocate_port: ${error.message}\n`);
-    return error.code;
-  }
+/** allocate_port: allocate (the default), --release or --list. Bad input is one usage error (64), printed by runCli. */
+export async function allocatePortCommand({ args, env, cwd, out }: Io): Promise<number> {
+  const request = parseRequest(args);
   const home = ensureStateHome(env);
   if (request.mode === 'list') {
     const rows = listPorts(home);
