@@ -262,6 +262,50 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   [ "$(tail -n 1 "$home/events.jsonl" | jq -c '[.type, .killed]')" = '["service.stop",true]' ]
 }
 
+# A server on port $2 that appends "SIGTERM PID" to file $1 for each SIGTERM
+# it receives; it exits once no other SIGTERM came for half a second after
+# one (so a second signal of the same stop is seen, as redis-server logs it).
+sigterm_counter() {
+  cat >"$BATS_TEST_TMPDIR/sigterm-counter.py" <<'EOF'
+import os, signal, socket, sys
+log, port = sys.argv[1], int(sys.argv[2])
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+server = socket.socket()
+server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+server.bind(("127.0.0.1", port))
+server.listen()
+signal.sigwait({signal.SIGTERM})
+while True:
+    with open(log, "a") as f:
+        f.write(f"SIGTERM {os.getpid()}\n")
+    if signal.sigtimedwait({signal.SIGTERM}, 0.5) is None:
+        sys.exit(0)
+EOF
+  echo "$BATS_TEST_TMPDIR/sigterm-counter.py"
+}
+
+@test "stop and restart send one SIGTERM: a server that logs each one logs one line" {
+  port=$(free_port)
+  counter=$(sigterm_counter)
+  log=$BATS_TEST_TMPDIR/sigterms
+  ws-service start counter --ready-port "$port" -- python3 "$counter" "$log" "$port" 2>/dev/null
+  first=$(main_pid counter)
+  track_pid "$first"
+  run --separate-stderr ws-service stop counter
+  [ "$status" -eq 0 ]
+  [ -z "$stderr" ] # no SIGKILL
+  [ "$(cat "$log")" = "SIGTERM $first" ]
+
+  ws-service start counter --ready-port "$port" -- python3 "$counter" "$log" "$port" 2>/dev/null
+  second=$(main_pid counter)
+  track_pid "$second"
+  rm -f "$log"
+  run --separate-stderr ws-service restart counter
+  [ "$status" -eq 0 ]
+  track_pid "$(main_pid counter)"
+  [ "$(cat "$log")" = "SIGTERM $second" ]
+}
+
 @test "stop reaches processes that left the service's session (as PostgreSQL's backends do)" {
   ws-service start tree -- bash -c 'setsid sleep 300 & echo $! >escaped; exec sleep 300' 2>/dev/null
   wait_until '[ -s escaped ]' 5
@@ -542,6 +586,9 @@ db_answers() {
   ((elapsed < 8000)) # well before the 10 s stop timeout: no SIGKILL
   grep -q 'database system is shut down' "$(svc_dir postgres)/log"
   ! grep -q 'SIGKILL' "$(svc_dir postgres)/log"
+  # One shutdown request each: the stop signals every process once.
+  [ "$(grep -c 'Received SIGTERM' "$(svc_dir redis)/log")" -eq 1 ]
+  [ "$(grep -c 'received smart shutdown request' "$(svc_dir postgres)/log")" -eq 1 ]
   wait "$client" || true
   ! accepting "$pgport"
   ! accepting "$redisport"

@@ -44,7 +44,6 @@ interface Io {
   env: NodeJS.ProcessEnv;
   cwd: string;
   out: (text: string) => void;
-  err: (text: string) => void;
 }
 
 type Request =
@@ -84,8 +83,8 @@ export function parseRequest(args: Flags): Request {
   };
 }
 
+/** allocate_port: allocate (the default), --release or --list. Bad input is one usage error (64), printed by runCli. */
 export async function allocatePortCommand({ args, env, cwd, out }: Io): Promise<number> {
-  // Bad input is a CliError without a hint: exactly one line (SPEC §4), printed by runCli.
   const request = parseRequest(args);
   const home = ensureStateHome(env);
   if (request.mode === 'list') {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import {
   CliError,
   DEFAULT_READY_TIMEOUT,
@@ -13,35 +13,25 @@ import {
   findContext,
   parsePort,
   parseServiceName,
-  readJson,
+  readSavedEnv,
   readServiceSpec,
-  serviceDir,
   startService,
   stopAllServices,
   stopService,
   type CliContext,
+  type CliSubCommand,
   type RestartPolicy,
   type ServiceOptions,
 } from '@ws/core';
 import { followLog, printLog } from './logs.js';
 import { statusJson, statusTable } from './status.js';
 
-export const ARGS = {
-  command: { type: 'positional', required: false, valueHint: 'COMMAND', description: 'start, stop, restart, status or logs' },
-  name: { type: 'positional', required: false, valueHint: 'NAME', description: 'the service' },
-  'ready-port': { type: 'string', valueHint: 'PORT', description: 'start: ready once PORT accepts TCP connections' },
-  'ready-cmd': { type: 'string', valueHint: 'CMD', description: 'start: ready once CMD (bash -c, the service environment) succeeds' },
-  'ready-timeout': { type: 'string', valueHint: 'SECS', description: `start: give up (and stop it) after SECS (default ${DEFAULT_READY_TIMEOUT})` },
-  after: { type: 'string', valueHint: 'NAME', description: 'start: wait until NAME is ready first (repeat, or NAME,NAME)' },
-  restart: { type: 'string', valueHint: 'POLICY', description: 'start: no (default), on-failure or always' },
-  'stop-timeout': { type: 'string', valueHint: 'SECS', description: `start: SIGKILL this long after SIGTERM (default ${DEFAULT_STOP_TIMEOUT})` },
-  all: { type: 'boolean', description: 'stop: every service of the context' },
-  json: { type: 'boolean', description: 'status: JSON' },
-  follow: { type: 'boolean', alias: 'f', description: 'logs: keep printing what is appended' },
-  lines: { type: 'string', alias: 'n', valueHint: 'N', description: 'logs: only the last N lines' },
-} as const;
+// The five subcommands of ws-service, each a citty subcommand of its own
+// (cli.ts puts them together): flags, checks, then one call into core.
 
-export const HELP = `COMMANDS
+// (The blank first line parts it from the list of commands above it.)
+export const HELP = `
+SYNOPSIS
 
   ws-service start NAME [--ready-port PORT] [--ready-cmd CMD] [--ready-timeout SECS]
                         [--after NAME]... [--restart no|on-failure|always]
@@ -66,29 +56,25 @@ EXIT CODES
   follow the error) · 64 usage · 66 no context, or no such service (also for
   --after) · 75 another ws-service holds the service's lock · 77 unsafe state home`;
 
-type Args = CliContext<typeof ARGS>['args'];
-const START_ONLY = ['ready-port', 'ready-cmd', 'ready-timeout', 'after', 'restart', 'stop-timeout'] as const;
-const flagName = (key: string) => `--${key}`;
+const NAME = { type: 'positional', required: false, description: 'the service' } as const;
 
-/** Every value of a repeatable string flag, from the words before `--` (each may be a comma list). */
-export function repeatedFlag(argv: string[], flag: string, valued: readonly string[]): string[] {
-  const values: string[] = [];
-  const own = argv.includes('--') ? argv.slice(0, argv.indexOf('--')) : argv;
-  for (let i = 0; i < own.length; i++) {
-    const word = own[i];
-    if (word === `--${flag}`) values.push(own[++i] ?? '');
-    else if (word.startsWith(`--${flag}=`)) values.push(word.slice(flag.length + 3));
-    else if (valued.includes(word)) i++; // the value of another flag, even if it looks like --after
-  }
-  return values.flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean);
-}
-
-function seconds(text: string, flag: string, min: number): number {
-  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || Number(text) < min) {
-    throw new CliError(EX.USAGE, `invalid ${flag} '${text.slice(0, 40)}': expected a number of seconds${min > 0 ? ' above 0' : ''}`);
-  }
-  return Number(text);
-}
+const START_ARGS = {
+  name: NAME,
+  'ready-port': { type: 'string', valueHint: 'PORT', description: 'ready once PORT accepts TCP connections' },
+  'ready-cmd': { type: 'string', valueHint: 'CMD', description: 'ready once CMD (bash -c, the service environment) succeeds' },
+  'ready-timeout': { type: 'string', valueHint: 'SECS', description: `give up (and stop it) after SECS (default ${DEFAULT_READY_TIMEOUT})` },
+  after: { type: 'string', multiple: true, valueHint: 'NAME', description: 'wait until NAME is ready first (repeat, or NAME,NAME)' },
+  restart: { type: 'string', valueHint: 'POLICY', description: 'no (default), on-failure or always' },
+  'stop-timeout': { type: 'string', valueHint: 'SECS', description: `SIGKILL this long after SIGTERM (default ${DEFAULT_STOP_TIMEOUT})` },
+} as const;
+const STOP_ARGS = { name: NAME, all: { type: 'boolean', description: 'every service of the context' } } as const;
+const RESTART_ARGS = { name: NAME } as const;
+const STATUS_ARGS = { name: NAME, json: { type: 'boolean', description: 'JSON' } } as const;
+const LOGS_ARGS = {
+  name: NAME,
+  follow: { type: 'boolean', alias: 'f', description: 'keep printing what is appended' },
+  lines: { type: 'string', alias: 'n', valueHint: 'N', description: 'only the last N lines' },
+} as const;
 
 /** The context to act on: WS_ROOT, else the one of the current directory; none is 66. */
 function currentContext(home: string, env: NodeJS.ProcessEnv, cwd: string, warn: (line: string) => void) {
@@ -102,26 +88,69 @@ function currentContext(home: string, env: NodeJS.ProcessEnv, cwd: string, warn:
   return { root: found.root, name: found.name, dir: contextDir(home, found.root) };
 }
 
-/** Rejects flags that mean nothing to the subcommand (a typo must not pass silently). */
-function checkFlags(command: string, args: Args, rest: string[], argv: string[]): void {
-  const allowed: Record<string, string[]> = {
-    start: [...START_ONLY],
-    stop: ['all'],
-    restart: [],
-    status: ['json'],
-    logs: ['follow', 'lines'],
-  };
-  for (const key of ['ready-port', 'ready-cmd', 'ready-timeout', 'after', 'restart', 'stop-timeout', 'all', 'json', 'follow', 'lines'] as const) {
-    const given = args[key] !== undefined && args[key] !== false;
-    if (given && !allowed[command].includes(key)) throw new CliError(EX.USAGE, `option '${flagName(key)}' does not apply to '${command}'`);
-  }
-  if (command !== 'start' && argv.includes('--')) throw new CliError(EX.USAGE, `'--' only goes with 'start'`);
-  if (command === 'start' && !rest.length) throw new CliError(EX.USAGE, 'start needs the command to run: ws-service start NAME [OPTIONS] -- CMD ARGS...');
+type Context = ReturnType<typeof currentContext>;
+
+interface Session {
+  home: string;
+  context: Context;
+  /** The spec of a service the context has; else 66. */
+  known: (name: string) => NonNullable<ReturnType<typeof readServiceSpec>>;
+  /** A progress line on stderr. */
+  say: (line: string) => void;
 }
 
-function startOptions(args: Args, argv: string[]): ServiceOptions {
-  const valued = ARGS_VALUED.filter((w) => w !== '--after');
-  const after = repeatedFlag(argv, 'after', valued).map(parseServiceName);
+/**
+ * Runs a subcommand inside the current context. A service that did not come
+ * up (ServiceError) is reported with its last log lines and exits 1.
+ */
+async function inContext(ctx: CliContext<any>, fn: (session: Session) => Promise<number | void>): Promise<number> {
+  const { env, cwd, err } = ctx;
+  const home = ensureStateHome(env);
+  const context = currentContext(home, env, cwd, (line) => err(`${line}\n`));
+  const say = (line: string) => err(`ws-service: ${line}\n`);
+  const known = (name: string) => {
+    const spec = readServiceSpec(context.dir, name);
+    if (!spec) throw new CliError(EX.NOINPUT, `no service named '${name}' in context ${context.name}`);
+    return spec;
+  };
+  try {
+    return (await fn({ home, context, known, say })) ?? 0;
+  } catch (error) {
+    if (!(error instanceof ServiceError)) throw error;
+    say(error.message);
+    if (error.logLines.length) {
+      err(`ws-service: last lines of ${error.logPath}:\n`);
+      for (const line of error.logLines) err(`  ${line}\n`);
+    }
+    return EX.FAIL;
+  }
+}
+
+/** The NAME a subcommand needs. */
+function nameOf(command: string, text: string | undefined): string {
+  if (text === undefined) throw new CliError(EX.USAGE, `${command} needs a service NAME`);
+  return parseServiceName(text);
+}
+
+function seconds(text: string, flag: string, min: number): number {
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(text) || Number(text) < min) {
+    throw new CliError(EX.USAGE, `invalid ${flag} '${text.slice(0, 40)}': expected a number of seconds${min > 0 ? ' above 0' : ''}`);
+  }
+  return Number(text);
+}
+
+function count(text: string): number {
+  if (!/^[0-9]+$/.test(text)) throw new CliError(EX.USAGE, `invalid -n '${text.slice(0, 40)}': expected a number of lines`);
+  return Number(text);
+}
+
+function startOptions(ctx: CliContext<typeof START_ARGS>): ServiceOptions {
+  const { args } = ctx;
+  const after = args.after
+    .flatMap((v) => v.split(','))
+    .map((v) => v.trim())
+    .filter(Boolean)
+    .map(parseServiceName);
   const restart = (args.restart ?? 'no') as RestartPolicy;
   if (!RESTART_POLICIES.includes(restart)) throw new CliError(EX.USAGE, `invalid --restart '${String(args.restart).slice(0, 40)}': expected no, on-failure or always`);
   return {
@@ -134,97 +163,89 @@ function startOptions(args: Args, argv: string[]): ServiceOptions {
   };
 }
 
-/** The words that take a value (so that a value is never read as a flag). */
-const ARGS_VALUED = Object.entries(ARGS)
-  .filter(([, def]) => def.type === 'string')
-  .flatMap(([key, def]) => [flagName(key), ...('alias' in def ? [`-${def.alias}`] : [])]);
-
 const fmtSeconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** The one command function: dispatches start, stop, restart, status and logs. */
-export async function serviceCommand(ctx: CliContext<typeof ARGS>, argv: string[]): Promise<number> {
-  const { args, rest, env, cwd, out, err } = ctx;
-  const command = args.command;
-  if (!command) throw new CliError(EX.USAGE, 'missing command: start, stop, restart, status or logs');
-  if (!['start', 'stop', 'restart', 'status', 'logs'].includes(command)) throw new CliError(EX.USAGE, `unknown command '${command.slice(0, 40)}': start, stop, restart, status or logs`);
-  checkFlags(command, args, rest, argv);
-  const name = args.name !== undefined ? parseServiceName(args.name) : undefined;
-  if (!name && command !== 'status' && !(command === 'stop' && args.all)) throw new CliError(EX.USAGE, `${command} needs a service NAME`);
-  if (name && command === 'stop' && args.all) throw new CliError(EX.USAGE, 'give either NAME or --all, not both');
-  const options = command === 'start' ? startOptions(args, argv) : undefined;
-
-  const home = ensureStateHome(env);
-  const context = currentContext(home, env, cwd, (line) => err(`${line}\n`));
-  const known = (n: string) => {
-    const spec = readServiceSpec(context.dir, n);
-    if (!spec) throw new CliError(EX.NOINPUT, `no service named '${n}' in context ${context.name}`);
-    return spec;
-  };
-  const say = (line: string) => err(`ws-service: ${line}\n`);
-
-  try {
-    switch (command) {
-      case 'start':
-      case 'restart': {
-        const spec = command === 'restart' ? known(name!) : undefined;
-        const started = await startService({
-          home,
-          contextDir: context.dir,
-          root: spec?.root ?? context.root,
-          context: context.name,
-          name: name!,
-          argv: spec?.argv ?? rest,
-          options: spec ?? options!,
-          env: spec ? savedEnv(context.dir, name!) ?? env : env,
-          force: command === 'restart',
-          say,
-        });
-        if (started.result !== 'unchanged') {
-          say(`${name} ${started.result === 'restarted' ? 'restarted, ' : ''}ready (pid ${started.pid}, ${fmtSeconds(started.readyMs ?? 0)})`);
-          if ((spec ?? options!).restart !== 'no') ensureReaper(home, env);
-        }
-        return 0;
-      }
-      case 'stop': {
-        if (args.all) {
-          await stopAllServices(home, context.dir, env, 'stop');
-          return 0;
-        }
-        known(name!);
-        const result = await stopService(home, context.dir, name!, env);
-        if (result.killed) say(`${name} did not stop after SIGTERM; killed it`);
-        return 0;
-      }
-      case 'status': {
-        if (name) known(name);
-        const text = args.json ? statusJson(context.dir, name) : statusTable(context.dir, name);
-        out(text);
-        return 0;
-      }
-      case 'logs': {
-        known(name!);
-        const lines = args.lines !== undefined ? count(args.lines) : undefined;
-        if (args.follow) await followLog(context.dir, name!, lines ?? 10, out);
-        else printLog(context.dir, name!, lines, out);
-        return 0;
-      }
-    }
-  } catch (error) {
-    if (!(error instanceof ServiceError)) throw error;
-    say(error.message);
-    if (error.logLines.length) {
-      err(`ws-service: last lines of ${error.logPath}:\n`);
-      for (const line of error.logLines) err(`  ${line}\n`);
-    }
-    return EX.FAIL;
+/** start, or restart (the same command again, with the environment it had). */
+async function run(ctx: CliContext<any>, s: Session, name: string, restart: boolean, options?: ServiceOptions): Promise<number> {
+  const spec = restart ? s.known(name) : undefined;
+  const started = await startService({
+    home: s.home,
+    contextDir: s.context.dir,
+    root: spec?.root ?? s.context.root,
+    context: s.context.name,
+    name,
+    argv: spec?.argv ?? ctx.rest,
+    options: spec ?? options!,
+    env: spec ? (readSavedEnv(s.context.dir, name) ?? ctx.env) : ctx.env,
+    force: restart,
+    say: s.say,
+  });
+  if (started.result !== 'unchanged') {
+    s.say(`${name} ${started.result === 'restarted' ? 'restarted, ' : ''}ready (pid ${started.pid}, ${fmtSeconds(started.readyMs ?? 0)})`);
+    if ((spec ?? options!).restart !== 'no') ensureReaper(s.home, ctx.env);
   }
   return 0;
 }
 
-function count(text: string): number {
-  if (!/^[0-9]+$/.test(text)) throw new CliError(EX.USAGE, `invalid -n '${text.slice(0, 40)}': expected a number of lines`);
-  return Number(text);
-}
+export const start: CliSubCommand<typeof START_ARGS> = {
+  description: 'Start NAME running CMD, detached, and return once it is ready',
+  args: START_ARGS,
+  rest: 'CMD ARGS...',
+  run: (ctx) => {
+    if (!ctx.rest.length) throw new CliError(EX.USAGE, 'start needs the command to run: ws-service start NAME [OPTIONS] -- CMD ARGS...');
+    const name = nameOf('start', ctx.args.name);
+    const options = startOptions(ctx);
+    return inContext(ctx, (s) => run(ctx, s, name, false, options));
+  },
+};
 
-/** The environment a service was last started with (restart reuses it). */
-const savedEnv = (dir: string, name: string) => readJson<NodeJS.ProcessEnv>(join(serviceDir(dir, name), 'env.json'));
+export const restart: CliSubCommand<typeof RESTART_ARGS> = {
+  description: 'Stop NAME and start the same command again, with the environment it had',
+  args: RESTART_ARGS,
+  run: (ctx) => {
+    const name = nameOf('restart', ctx.args.name);
+    return inContext(ctx, (s) => run(ctx, s, name, true));
+  },
+};
+
+export const stop: CliSubCommand<typeof STOP_ARGS> = {
+  description: 'Stop NAME (SIGTERM to its processes, SIGKILL after its --stop-timeout), or --all',
+  args: STOP_ARGS,
+  run: (ctx) => {
+    const all = Boolean(ctx.args.all);
+    if (all && ctx.args.name !== undefined) throw new CliError(EX.USAGE, 'give either NAME or --all, not both');
+    const name = all ? undefined : nameOf('stop', ctx.args.name);
+    return inContext(ctx, async (s) => {
+      if (!name) return stopAllServices(s.home, s.context.dir, ctx.env, 'stop');
+      s.known(name);
+      const result = await stopService(s.home, s.context.dir, name, ctx.env);
+      if (result.killed) s.say(`${name} did not stop after SIGTERM; killed it`);
+    });
+  },
+};
+
+export const status: CliSubCommand<typeof STATUS_ARGS> = {
+  description: 'List the services of the context (NAME: only that one)',
+  args: STATUS_ARGS,
+  run: (ctx) => {
+    const name = ctx.args.name !== undefined ? parseServiceName(ctx.args.name) : undefined;
+    return inContext(ctx, async (s) => {
+      if (name) s.known(name);
+      ctx.out(ctx.args.json ? statusJson(s.context.dir, name) : statusTable(s.context.dir, name));
+    });
+  },
+};
+
+export const logs: CliSubCommand<typeof LOGS_ARGS> = {
+  description: "Print NAME's log (-n N: the last N lines; -f: then follow it)",
+  args: LOGS_ARGS,
+  run: (ctx) => {
+    const name = nameOf('logs', ctx.args.name);
+    const lines = ctx.args.lines !== undefined ? count(ctx.args.lines) : undefined;
+    return inContext(ctx, async (s) => {
+      s.known(name);
+      if (ctx.args.follow) await followLog(s.context.dir, name, lines ?? 10, ctx.out);
+      else printLog(s.context.dir, name, lines, ctx.out);
+    });
+  },
+};

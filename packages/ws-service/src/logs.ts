@@ -1,5 +1,5 @@
 import { closeSync, openSync, readSync, readFileSync, statSync } from 'node:fs';
-import { serviceLogPath, serviceLogTail } from '@ws/core';
+import { servicePaths, serviceLogTail } from '@ws/core';
 
 const read = (file: string) => {
   try {
@@ -11,9 +11,9 @@ const read = (file: string) => {
 
 /** The whole log (the rotated part first), or its last `lines` lines. */
 export function printLog(contextDir: string, name: string, lines: number | undefined, out: (text: string) => void): void {
-  const log = serviceLogPath(contextDir, name);
+  const { log, logOld } = servicePaths(contextDir, name);
   if (lines === undefined) {
-    out(read(`${log}.1`) + read(log));
+    out(read(logOld) + read(log));
     return;
   }
   const tail = serviceLogTail(contextDir, name, lines);
@@ -26,7 +26,7 @@ export function printLog(contextDir: string, name: string, lines: number | undef
  * the new one opened; a log truncated by the size cap is read from its start.
  */
 export async function followLog(contextDir: string, name: string, lines: number, out: (text: string) => void): Promise<never> {
-  const log = serviceLogPath(contextDir, name);
+  const { log } = servicePaths(contextDir, name);
   printLog(contextDir, name, lines, out);
   let fd: number | undefined;
   let ino = 0;

@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { renderUsage, type CommandDef } from 'citty';
 import { colorsFor, stripAnsi } from './colors.js';
 import { CliError, EX, describeError } from './errors.js';
@@ -115,9 +116,110 @@ function reportError(name: string, error: unknown, env: NodeJS.ProcessEnv): void
   process.exitCode = code;
 }
 
-async function helpText<T extends CliArgsDef>(spec: CliSpec<T>, command: CommandDef<T>, color: boolean): Promise<string> {
-  let text = await renderUsage(command);
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- citty's CommandDef is invariant in its args
+async function helpText(spec: { rest?: string; help?: string }, command: CommandDef<any>, color: boolean, parent?: CommandDef<any>): Promise<string> {
+  let text = await renderUsage(command, parent);
   if (spec.rest !== undefined) text = text.replace(/^(.*USAGE.*?)(\x1b\[39m)?$/m, `$1 [-- ${spec.rest}]$2`);
   if (spec.help) text += `\n${spec.help.trimEnd()}\n`;
   return `${color ? text : stripAnsi(text)}\n`;
+}
+
+/** One subcommand (`ws-service start`): its own flags, words after `--`, help and run. */
+export type CliSubCommand<T extends CliArgsDef = CliArgsDef> = Omit<CliSpec<T>, 'name' | 'warningPrefix'>;
+
+/** A command made of subcommands: `NAME SUBCOMMAND [OPTIONS] [-- REST]`. */
+export interface CliCommandsSpec {
+  name: string;
+  description: string;
+  /** Extra help text printed after the list of commands. */
+  help?: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each subcommand has its own flags
+  subCommands: Record<string, CliSubCommand<any>>;
+}
+
+/**
+ * runCli for a command of subcommands. The first word names the subcommand
+ * (missing or unknown: a usage error listing them); each is parsed like a
+ * command of its own (parseArgv; `--` only where it has `rest`; a flag of
+ * another subcommand "does not apply"); `--help` shows the subcommand's help
+ * if one is named (citty renders it, as `subCommands`), else the command's.
+ * Errors take runCli's one path.
+ */
+export async function runCliCommands(spec: CliCommandsSpec, argv = process.argv.slice(2)): Promise<void> {
+  const env = process.env;
+  watchStdout();
+  const warnColor = colorsFor(process.stderr, env);
+  setWarningSink((message) => process.stderr.write(`${warnColor.yellow(`${spec.name}:`)} warning: ${message}\n`));
+  const dashDash = argv.indexOf('--');
+  const own = dashDash === -1 ? argv : argv.slice(0, dashDash);
+  const rest = dashDash === -1 ? [] : argv.slice(dashDash + 1);
+  const names = Object.keys(spec.subCommands);
+  const subDefs: Record<string, CommandDef<CliArgsDef>> = {};
+  for (const [name, sub] of Object.entries(spec.subCommands)) subDefs[name] = { meta: { name, description: sub.description }, args: sub.args };
+  const command: CommandDef<CliArgsDef> = { meta: { name: spec.name, version: VERSION, description: spec.description }, subCommands: subDefs };
+  try {
+    const at = own.findIndex((word) => !word.startsWith('-') || word === '-');
+    const name = at === -1 ? undefined : own[at];
+    const sub = name !== undefined && Object.hasOwn(spec.subCommands, name) ? spec.subCommands[name] : undefined;
+    if (own.includes('--help') || own.includes('-h')) {
+      const color = colorsFor(process.stdout, env).isColorSupported;
+      process.stdout.write(sub ? await helpText(sub, subDefs[name!], color, command) : await helpText(spec, command, color));
+      return;
+    }
+    if (own.includes('--version') || own.includes('-V')) {
+      process.stdout.write(`${spec.name} ${VERSION}\n`);
+      return;
+    }
+    // Nothing may come before the subcommand's name.
+    parseArgv({}, at === -1 ? own : own.slice(0, at));
+    const list = `${names.slice(0, -1).join(', ')}${names.length > 1 ? ' or ' : ''}${names.at(-1) ?? ''}`;
+    if (name === undefined) throw new CliError(EX.USAGE, `missing command: ${list}`);
+    if (!sub) throw new CliError(EX.USAGE, `unknown command '${name.slice(0, 40)}': ${list}`);
+    if (dashDash !== -1 && sub.rest === undefined) {
+      const takers = names.filter((n) => spec.subCommands[n].rest !== undefined).map((n) => `'${n}'`);
+      throw new CliError(EX.USAGE, takers.length ? `'--' only goes with ${takers.join(', ')}` : "unexpected '--'");
+    }
+    const words = own.slice(at + 1);
+    checkApplies(words, name!, spec.subCommands);
+    const code = await sub.run({
+      args: parseArgv(sub.args ?? {}, words),
+      rest,
+      dashDash: dashDash !== -1,
+      env,
+      get cwd() {
+        return currentDir();
+      },
+      out: (text) => process.stdout.write(text),
+      err: (text) => process.stderr.write(text),
+    });
+    process.exitCode = code ?? 0;
+  } catch (error) {
+    reportError(spec.name, error, env);
+  }
+}
+
+type ParseOptions = NonNullable<ParseArgsConfig['options']>;
+
+/** The flags of a definition as node:util parseArgs options, for telling "not mine" from "unknown". */
+function flagOptions(defs: CliArgsDef): ParseOptions {
+  const options: ParseOptions = {};
+  for (const [name, def] of Object.entries(defs)) {
+    if (def.type === 'positional') continue;
+    const short = ('alias' in def && def.alias ? [def.alias].flat() : []).find((a) => a.length === 1);
+    options[name.replace(/[A-Z]/g, (ch) => `-${ch.toLowerCase()}`)] = { type: def.type === 'boolean' ? 'boolean' : 'string', ...(short ? { short } : {}) };
+  }
+  return options;
+}
+
+/** A flag that another subcommand has and this one has not is "does not apply", not "unknown". */
+function checkApplies(words: string[], name: string, subs: Record<string, CliSubCommand<CliArgsDef>>): void {
+  const mine = flagOptions(subs[name].args ?? {});
+  const others: ParseOptions = {};
+  for (const [other, sub] of Object.entries(subs)) if (other !== name) Object.assign(others, flagOptions(sub.args ?? {}));
+  const { tokens } = parseArgs({ args: words, options: { ...others, ...mine }, strict: false, allowPositionals: true, tokens: true });
+  for (const token of tokens) {
+    if (token.kind === 'option' && !(token.name in mine) && token.name in others) {
+      throw new CliError(EX.USAGE, `option '--${token.name}' does not apply to '${name}'`);
+    }
+  }
 }
