@@ -1,9 +1,7 @@
 import { statSync } from 'node:fs';
-import { readText } from '../state/atomic.js';
-import { isAlive, type ProcessId } from '../process/proc.js';
-import { listServices } from '../services/services.js';
+import { listServices, runningServices } from '../services/services.js';
 import { contextPaths, servicePaths } from '../state/paths.js';
-import { lstatOr, pidExists, readNames, type Problem } from './probe.js';
+import { lstatOr, readNames, type Problem } from './probe.js';
 
 /** One service of a context as ws-list shows it, ws-gc judges it and the snapshot names it. */
 export interface ServiceRow {
@@ -51,48 +49,26 @@ export function readServiceRows(contextDir: string, problems: Problem[]): Servic
 }
 
 /**
- * What listServices does not report, read from the bare files: a `pid` file
- * naming a live process makes a service running whatever its spec.json and
- * state.json say (the safe side for a collector), and a service directory
- * without a valid spec.json is listed as `unknown`. Kept apart so that the
- * services reader can take this over and replace it in one place.
+ * What listServices does not report: a service directory without a valid
+ * spec.json (listed as `unknown`, or `running` if its process lives) and a
+ * live process that state.json does not know about — both from the services
+ * reader's runningServices, the one liveness rule (PID and start time).
  */
 function addBareServiceFiles(contextDir: string, rows: Map<string, ServiceRow>): void {
+  const live = new Map(runningServices(contextDir).map((r) => [r.name, r]));
   for (const name of readNames(contextPaths(contextDir).services)) {
     if (name.startsWith('.')) continue; // ws's own temporaries
-    const paths = servicePaths(contextDir, name);
-    if (!isDirectory(paths.dir)) continue;
-    const pid = pidFileAlive(paths.pid);
+    if (!isDirectory(servicePaths(contextDir, name).dir)) continue;
+    const running = live.get(name);
     const row = rows.get(name);
     if (row) {
-      if (!pid.alive) continue;
+      if (!running) continue;
       row.running = true;
-      row.pid ??= pid.pid ?? null;
+      row.pid ??= running.pid;
     } else {
-      rows.set(name, { name, state: pid.alive ? 'running' : 'unknown', running: pid.alive, pid: pid.alive ? (pid.pid ?? null) : null, port: null });
+      rows.set(name, { name, state: running ? 'running' : 'unknown', running: Boolean(running), pid: running?.pid ?? null, port: null });
     }
   }
-}
-
-/**
- * A service's `pid` file (`{"pid","start"}`, present only while it runs)
- * names a live process. A bare number counts as alive while that PID exists.
- */
-function pidFileAlive(path: string): { alive: boolean; pid?: number } {
-  const text = readText(path);
-  if (text === undefined) return { alive: false };
-  let id: Partial<ProcessId> | undefined;
-  try {
-    id = JSON.parse(text) as Partial<ProcessId>;
-  } catch {
-    id = undefined;
-  }
-  if (id && typeof id === 'object' && Number.isInteger(id.pid)) {
-    const pid = id.pid!;
-    return { alive: typeof id.start === 'string' ? isAlive({ pid, start: id.start }) : pidExists(pid), pid };
-  }
-  const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 0 ? { alive: pidExists(pid), pid } : { alive: false };
 }
 
 const isDirectory = (path: string) => {
