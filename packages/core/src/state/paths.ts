@@ -102,6 +102,14 @@ export const cachePaths = (contextDir: string) => {
     /** `PID START` of the process running the build. */
     buildOwner: join(build, 'owner'),
     buildLog: join(build, 'log'),
+    /** The build's results, written by the driver (packages/ws-export/src/driver.bash). */
+    buildEnv: join(build, 'env'),
+    buildWatches: join(build, 'watches'),
+    buildWatchStats: join(build, 'watch-stats'),
+    buildOnUnload: join(build, 'on_unload'),
+    /** The private copies of the workspace file and `.workspace.local` that the driver verified and sources. */
+    buildFileCopy: join(build, 'file.copy'),
+    buildLocalCopy: join(build, 'local.copy'),
     /** The cached entry script a shell sources to re-enter without node. */
     enter: (shell: string) => join(dir, `enter.${shell}`),
   };
