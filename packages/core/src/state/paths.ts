@@ -115,5 +115,7 @@ export const cachePaths = (contextDir: string) => {
   };
 };
 
+export type CachePaths = ReturnType<typeof cachePaths>;
+
 /** `ports/<proto>-<port>`: one reservation. */
 export const portReservationPath = (home: string, proto: string, port: number) => join(home, 'ports', `${proto}-${port}`);
