@@ -90,6 +90,8 @@ export const cachePaths = (contextDir: string) => {
     lastGood: join(dir, 'last-good.json'),
     loadedEnv: join(dir, 'loaded-env.json'),
     applied: join(dir, 'applied'),
+    /** `applied/<sha256>.json`: one diff a shell applied, content-addressed (WS_DIFF names it). */
+    appliedRecord: (hash: string) => join(dir, 'applied', `${hash}.json`),
     stamps: join(dir, 'stamps'),
     /** The validity marker the hook tests with `-e` at every prompt. */
     valid: join(dir, 'stamps', 'valid'),
