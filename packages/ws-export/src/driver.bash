@@ -83,12 +83,14 @@ _ws_source_verified() { # ORIGINAL COPY
 }
 
 cd "$WS_ROOT" || exit 66
-# Tests only (internal names, unset by the test harness): a change of the
-# file between ws-export's check and this one, or after this one.
-[[ -z ${_WS_TEST_BEFORE_TRUST_CHECK-} ]] || bash -c "$_WS_TEST_BEFORE_TRUST_CHECK"
+# Tests only (internal names, which the test harness unsets): shell code
+# evaluated here to change the file (or the approval) between ws-export's
+# check and this one, or after this one. Whoever sets a build's environment
+# can run code in it anyway (BASH_ENV, PATH): these add no new power.
+[[ -z ${_WS_TEST_BEFORE_TRUST_CHECK-} ]] || eval "$_WS_TEST_BEFORE_TRUST_CHECK"
 _ws_approved "$_WS_FILE" "${_WS_FILE_APPROVAL-}" "$_WS_EVAL/file.copy" || exit 77
 [[ -z ${_WS_LOCAL-} ]] || _ws_approved "$_WS_LOCAL" "${_WS_LOCAL_APPROVAL-}" "$_WS_EVAL/local.copy" || exit 77
-[[ -z ${_WS_TEST_AFTER_TRUST_CHECK-} ]] || bash -c "$_WS_TEST_AFTER_TRUST_CHECK"
+[[ -z ${_WS_TEST_AFTER_TRUST_CHECK-} ]] || eval "$_WS_TEST_AFTER_TRUST_CHECK"
 unset _WS_TEST_BEFORE_TRUST_CHECK _WS_TEST_AFTER_TRUST_CHECK
 # Not `_ws_source_verified ... || exit`: bash ignores `set -e` (strict_env) on the left of `||`.
 _ws_source_verified "$_WS_FILE" "$_WS_EVAL/file.copy"

@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { quotePosix as q, watchCheck, writeFileAtomic, type EnvChanges, type EventSource } from '@ws/core';
+import { cachePaths, contextPaths, homePaths, quotePosix as q, watchCheck, writeFileAtomic, type EnvChanges, type EventSource } from '@ws/core';
 
 export interface EnterScriptInput {
   shell: 'bash' | 'zsh';
@@ -54,7 +53,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
     lines.push(value === undefined ? `[[ -z \${${name}+x} ]] || return 1` : `[[ -n \${${name}+x} && $${name} == ${q(value)} ]] || return 1`);
   }
   // No reaper, nobody to notice the shell leave: let ws-export start one.
-  const reaperPid = join(input.home, 'reaper.pid');
+  const { reaperPid, events } = homePaths(input.home);
   lines.push(
     `_ws_line=; read -r _ws_line < ${q(reaperPid)} 2>/dev/null || return 1`,
     `_ws_rpid=\${_ws_line%% *}; _ws_rstart=\${_ws_line#* }`,
@@ -63,7 +62,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
     shell === 'zsh' ? `[[ \${_ws_f[20]} == "$_ws_rstart" ]] || return 1` : `[[ \${_ws_f[19]} == "$_ws_rstart" ]] || return 1`,
   );
   // Register this shell as a user: pid + start time, as ws-export would.
-  const users = join(input.contextDir, 'users');
+  const { users } = contextPaths(input.contextDir);
   const json = (s: string) => JSON.stringify(s) as string;
   const selfStart = shell === 'zsh' ? '${_ws_f[20]}' : '${_ws_f[19]}';
   // Register first: if the context directory vanished (ws-gc), apply nothing.
@@ -73,7 +72,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
     ...ISO_NOW(shell),
     `[[ -e ${q(users)}/$$ ]] || {`,
     `  printf '{"pid":%d,"start":"%s","shell":"${shell}","joined":"%s"}\\n' $$ "${selfStart}" "$_ws_line" > ${q(users)}/$$ || return 1`,
-    `  printf '{"v":1,"ts":"%s","type":"user.join","context":%s,"root":%s,"pid":%d,"shell":"${shell}","cached":true}\\n' "$_ws_line" ${q(json(input.source.context ?? input.source.name ?? ""))} ${q(json(input.source.root))} $$ >> ${q(join(input.home, 'events.jsonl'))}`,
+    `  printf '{"v":1,"ts":"%s","type":"user.join","context":%s,"root":%s,"pid":%d,"shell":"${shell}","cached":true}\\n' "$_ws_line" ${q(json(input.source.context ?? input.source.name ?? ""))} ${q(json(input.source.root))} $$ >> ${q(events)}`,
     `}`,
   );
   for (const name of Object.keys(input.changes).sort()) {
@@ -86,7 +85,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
     else lines.push(Array.isArray(value) ? `${name}=(${value.map(q).join(' ')})` : `${name}=${q(value)}`);
   }
   lines.push('return 0');
-  const path = join(input.contextDir, 'cache', `enter.${shell}`);
+  const path = cachePaths(input.contextDir).enter(shell);
   writeFileAtomic(path, `${lines.join('\n')}\n`);
   return path;
 }
