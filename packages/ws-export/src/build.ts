@@ -18,6 +18,7 @@ import {
 import driver from './driver.bash';
 import stdlib from './stdlib.bash';
 import stdlibNix from './stdlib-nix.bash';
+import { approvalToken } from './trust-gate.js';
 
 /** An unload hook as registered by `on_unload`: a file, a shell command line, or an argv. */
 export interface HookSpec {
@@ -57,15 +58,6 @@ export type BuildState =
   | { kind: 'none' }
   | { kind: 'running'; request?: BuildRequest }
   | { kind: 'done'; request: BuildRequest; result: BuildResult };
-
-/**
- * An approval as the driver reads it (`_WS_FILE_APPROVAL`): `sha256:<hex>` or
- * `trusted-dir`. There is no empty form: the driver refuses anything else.
- */
-export const approvalToken = (approval: Approval) => (approval.kind === 'allowed' ? `sha256:${approval.sha256}` : 'trusted-dir');
-
-export const sameApproval = (a: Approval | undefined, b: Approval | undefined) =>
-  (a === undefined ? '' : approvalToken(a)) === (b === undefined ? '' : approvalToken(b));
 
 const nulSplit = (path: string): string[] => {
   try {
@@ -159,7 +151,8 @@ export interface StartOptions {
  *
  * The driver's environment: the request's base and WS_* variables, and
  * `_WS_FILE`/`_WS_LOCAL` with `_WS_FILE_APPROVAL`/`_WS_LOCAL_APPROVAL`
- * (approvalToken; `_WS_LOCAL_APPROVAL` is empty only when there is no local file).
+ * (approvalToken: `sha256:<hex>` or `trusted-dir`; `_WS_LOCAL_APPROVAL` is
+ * empty only when there is no local file, and the driver then reads no local file).
  */
 export function startBuild(opts: StartOptions): BuildRequest | undefined {
   const { paths } = opts;

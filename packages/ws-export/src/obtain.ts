@@ -13,8 +13,8 @@ import {
   type Context,
   type Env,
 } from '@ws/core';
-import { fileIdentity, inspectBuild, readBuildLog, sameApproval, startBuild, waitForBuild, type BuildRequest, type BuildResult } from './build.js';
-import type { ContextGate } from './trust-gate.js';
+import { fileIdentity, inspectBuild, readBuildLog, startBuild, waitForBuild, type BuildRequest, type BuildResult } from './build.js';
+import { sameApproval, type ContextGate } from './trust-gate.js';
 
 export interface LoadInput {
   home: string;

@@ -26,6 +26,20 @@ export function gateContext(home: string, file: string, local: string | undefine
 }
 
 /**
+ * An approval as the driver reads it (`_WS_FILE_APPROVAL`): `sha256:<hex>` or
+ * `trusted-dir`. There is no empty form: the driver refuses anything else.
+ */
+export function approvalToken(approval: Approval): string {
+  if (approval.kind === 'allowed') return `sha256:${approval.sha256}`;
+  if (approval.kind === 'trusted-dir') return 'trusted-dir';
+  // Not an approval (a corrupt request.json): a token the driver refuses.
+  return '';
+}
+
+export const sameApproval = (a: Approval | undefined, b: Approval | undefined) =>
+  (a === undefined ? '' : approvalToken(a)) === (b === undefined ? '' : approvalToken(b));
+
+/**
  * The trust records to watch, so that ws-allow and ws-deny take effect at
  * the next prompt. Allowed: ws-deny removes the allow record or adds a deny
  * record, so existence is enough. Blocked: ws-allow may rewrite an existing
