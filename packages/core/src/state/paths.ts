@@ -93,8 +93,14 @@ export const cachePaths = (contextDir: string) => {
     /** `applied/<sha256>.json`: one diff a shell applied, content-addressed (WS_DIFF names it). */
     appliedRecord: (hash: string) => join(dir, 'applied', `${hash}.json`),
     stamps: join(dir, 'stamps'),
-    /** The validity marker the hook tests with `-e` at every prompt. */
-    valid: join(dir, 'stamps', 'valid'),
+    /**
+     * One export's stamps (`stamps/<ms, 14 digits>-<pid>/`, the order pruneStamps keeps),
+     * and in it the validity marker `valid` the hook tests with `-e` at every prompt.
+     */
+    stampSet: (ms: number, pid: number) => {
+      const set = join(dir, 'stamps', `${String(ms).padStart(14, '0')}-${pid}`);
+      return { dir: set, valid: join(set, 'valid') };
+    },
     nix: join(dir, 'nix'),
     buildLock: join(dir, 'build.lock'),
     build,
