@@ -128,10 +128,10 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
     }
     writeContextRecord(dir, { root: ctx.root, name: ctx.name, file: ctx.file, state: state as ContextState, env: target.WS_ENV ?? base.WS_ENV ?? 'default' }, now);
     if (state === 'ready') emitEvent(home, 'context.load', source, { env: target.WS_ENV, file: ctx.file }, env, now);
-    const stampDir = join(paths.stamps, `${String(now.getTime()).padStart(14, '0')}-${process.pid}`);
-    watches = [...makeStamps(stampDir, watches, trust.existence), ...extraWatches];
+    const stamps = paths.stampSet(now.getTime(), process.pid);
+    watches = [...makeStamps(stamps.dir, watches, trust.existence), ...extraWatches];
     if (state === 'ready') {
-      valid = join(stampDir, 'valid');
+      valid = stamps.valid;
       writeFileAtomic(valid, '');
     }
     pruneStamps(paths.stamps);
