@@ -9,7 +9,7 @@
 # into the real home, or between tests run in parallel (bats --jobs).
 #
 #   common_setup               isolate HOME, XDG_*, XDG_RUNTIME_DIR; unset WS_*,
-#                              DIRENV_*, _WS_*; NO_COLOR=1, WS_REAPER_IDLE=5,
+#                              DIRENV_*, _WS_*; NO_COLOR=1, WS_REAPER_IDLE=5, WS_BUILD_WAIT=0,
 #                              WS_UNLOAD_GRACE=1, LC_ALL=C.UTF-8, umask 022;
 #                              REPO=repo root, PATH=$REPO/bin:...; cd into
 #                              $BATS_TEST_TMPDIR/work
@@ -87,6 +87,8 @@ common_setup() {
   # miss the 100 ms default and go to the background; tests of background
   # builds set their own WS_BUILD_TIMEOUT.
   export WS_BUILD_TIMEOUT=10000
+  # And no extra wait on a first entry (tests of that wait set their own).
+  export WS_BUILD_WAIT=0
   # UTF-8 everywhere, so tmux and the shells keep non-ASCII (prompt glyphs).
   export LANG=C.UTF-8 LC_ALL=C.UTF-8
   case ":$PATH:" in
