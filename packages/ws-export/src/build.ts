@@ -5,6 +5,7 @@ import { emitEvent, isAlive, processStartTime, readJson, readText, tryLock, writ
 import driver from './driver.bash';
 import stdlib from './stdlib.bash';
 import stdlibNix from './stdlib-nix.bash';
+import { expandWatchTrees } from './watch-trees.js';
 
 /** An unload hook as registered by `on_unload`: a file, a shell command line, or an argv. */
 export interface HookSpec {
@@ -38,6 +39,8 @@ export interface BuildResult {
   /** Identity of each watched path when watch_file saw it: `INO SIZE MTIME CTIME`, or `missing`. */
   watchStats: Record<string, string>;
   hooks: HookSpec[];
+  /** What each watch_dir tree and watch_file pattern covers (watch-trees.ts). */
+  trees?: string[][];
 }
 
 export type BuildState =
@@ -83,13 +86,14 @@ function readResult(dir: string, status: string): BuildResult {
   const stats = nulSplit(join(dir, 'watch-stats'));
   for (let i = 0; i + 1 < stats.length; i += 2) watchStats[stats[i + 1]] = stats[i];
   const hooks = parseHooks(nulSplit(join(dir, 'on_unload')));
-  if (Number(code) !== 0) return { ok: false, status: Number(code) || 1, failAt: failAt || undefined, watches, watchStats, hooks };
+  const trees = expandWatchTrees(dir);
+  if (Number(code) !== 0) return { ok: false, status: Number(code) || 1, failAt: failAt || undefined, watches, watchStats, hooks, trees };
   const env: Env = {};
   for (const entry of nulSplit(join(dir, 'env'))) {
     const eq = entry.indexOf('=');
     if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
-  return { ok: true, status: 0, env, watches, watchStats, hooks };
+  return { ok: true, status: 0, env, watches, watchStats, hooks, trees };
 }
 
 function parseHooks(words: string[]): HookSpec[] {

@@ -135,6 +135,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   let valid = '';
   let joined = false;
   const extraWatches: string[] = [];
+  let trees: string[][] = [];
   const trustExistence: string[] = [];
 
   const source = { context: ctx?.name ?? '', root: ctx?.root ?? '' };
@@ -177,6 +178,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
         const { request, result } = outcome;
         if (outcome.showLog) err(readBuildLog(cacheDir));
         watches.push(...result.watches);
+        trees = result.trees ?? [];
         const fresh = { ...request.base, ...request.wsVars };
         const problem = result.ok ? wsViolation(result.env!, fresh) : undefined;
         if (result.ok && !problem) {
@@ -205,7 +207,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
     if (state === 'ready') emitEvent(home, 'context.load', source, { env: target.WS_ENV, file: ctx.file }, env, now);
     const stampsRoot = join(dir, 'cache', 'stamps');
     const stampDir = join(stampsRoot, `${String(now.getTime()).padStart(14, '0')}-${process.pid}`);
-    watches = [...makeStamps(stampDir, watches, trustExistence), ...extraWatches];
+    watches = [...makeStamps(stampDir, watches, trustExistence, trees), ...extraWatches];
     if (state === 'ready') {
       valid = join(stampDir, 'valid');
       writeFileAtomic(valid, '');
@@ -279,6 +281,14 @@ function inputsChangedSince(request: BuildRequest, result: BuildResult): boolean
       if (statSync(path).ctimeMs >= request.started) return true;
     } catch {
       return true;
+    }
+  }
+  // A watch_dir tree or watch_file pattern was listed after the build: anything in it changed since the build started.
+  for (const path of result.trees?.flat() ?? []) {
+    try {
+      if (statSync(path).ctimeMs >= request.started) return true;
+    } catch {
+      /* gone: its directory changed, and is in the list */
     }
   }
   for (const path of result.watches) {
