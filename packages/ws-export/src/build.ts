@@ -75,6 +75,11 @@ export function inspectBuild(cacheDir: string): BuildState {
   }
   const [pid, start] = (readText(join(dir, 'owner')) ?? '').trim().split(' ');
   if (pid && isAlive({ pid: Number(pid), start: start ?? '' })) return { kind: 'running', request };
+  if (pid && request) {
+    // Its bash died without writing a status (kill -9 in the file): a failed build, not one to run again.
+    const late = readText(join(dir, 'status'));
+    return { kind: 'done', request, result: readResult(dir, late ?? '137') };
+  }
   // Being set up right now, or left behind by a build that was killed.
   return !pid && age < 2000 ? { kind: 'running', request } : { kind: 'none' };
 }
