@@ -45,19 +45,23 @@ trap _ws_finish EXIT
 # (strict_env, set -e) and bash dying fail a file: the ERR trap counts only
 # with errexit on, when the shell is about to exit; `exit` says where it was
 # called; else bash's own `FILE:LINE: message` in the log names the line.
-_ws_on_err() {
-  [[ $- == *e* ]] || return 0
+# _ws_caller VAR: the innermost line of a file in the call stack (a stdlib
+# function's caller, when the stdlib failed or exited).
+_ws_caller() {
   local i
-  # The innermost line of a file (a stdlib function's caller, when it failed).
-  for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
-    [[ ${BASH_SOURCE[i]} == /* ]] && { _ws_fail_at=${BASH_SOURCE[i]}:${BASH_LINENO[i - 1]}; return 0; }
+  for ((i = 2; i < ${#BASH_SOURCE[@]}; i++)); do
+    [[ ${BASH_SOURCE[i]} == /* ]] && { printf -v "$1" '%s:%s' "${BASH_SOURCE[i]}" "${BASH_LINENO[i - 1]}"; return 0; }
   done
+}
+_ws_on_err() {
+  [[ $- == *e* ]] && _ws_caller _ws_fail_at
+  return 0
 }
 trap _ws_on_err ERR
 set -E
 exit() {
   local status=$?
-  [[ ${BASH_SOURCE[1]-} == /* ]] && _ws_exit_at=${BASH_SOURCE[1]}:${BASH_LINENO[0]}
+  _ws_caller _ws_exit_at
   builtin exit "${1-$status}"
 }
 _ws_error_line() {

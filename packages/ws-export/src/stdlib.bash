@@ -492,7 +492,7 @@ _ws_expand_vars() {
 env_vars_required() {
   local name missing=0
   for name in "$@"; do
-    if [[ ! $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ || ${!name@a} != *x* || -z ${!name-} ]]; then
+    if [[ ! $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ || ! -v $name || ${!name@a} != *x* || -z ${!name} ]]; then
       log_error "env var $name is required but missing/empty"
       missing=1
     fi
