@@ -50,6 +50,13 @@ expand_path() {
   printf '%s\n' "$REPLY"
 }
 
+# _ws_abs VAR PATH [BASE]: VAR = expand_path PATH [BASE], without a subshell.
+_ws_abs() {
+  local REPLY
+  realpath.absolute "${3-}" "${2-}"
+  printf -v "$1" '%s' "$REPLY"
+}
+
 # realpath.absolute PART...: REPLY = the parts joined onto $PWD (an absolute
 # part starts again from /), with . and .. removed. direnv's helpers.
 realpath.absolute() {
@@ -161,7 +168,7 @@ watch_file() {
   local path abs
   for path in "$@"; do
     path=${path/#\~/$HOME}
-    abs=$(expand_path "$path")
+    _ws_abs abs "$path"
     if [[ $path == *[*?[]* && ! -e $abs && ! -L $abs ]]; then
       _ws_watch_tree glob "$abs"
       continue
@@ -184,7 +191,7 @@ watch_file() {
 watch_dir() {
   local dir abs
   for dir in "$@"; do
-    abs=$(expand_path "${dir/#\~/$HOME}")
+    _ws_abs abs "${dir/#\~/$HOME}"
     watch_file "$abs"
     _ws_watch_tree dir "$abs"
   done
@@ -210,8 +217,10 @@ path_add() {
   shift
   local -a entries=()
   [[ -n ${!var-} ]] && IFS=: read -ra entries <<<"${!var}"
+  local _ws_pa_abs
   for ((i = $#; i > 0; i--)); do
-    entries=("$(expand_path "${!i}")" ${entries[@]+"${entries[@]}"})
+    _ws_abs _ws_pa_abs "${!i}"
+    entries=("$_ws_pa_abs" ${entries[@]+"${entries[@]}"})
   done
   local IFS=:
   export "$var=${entries[*]}"
@@ -225,7 +234,7 @@ PATH_add() {
 # (an empty MANPATH means man's defaults: `man -w` lists them).
 MANPATH_add() {
   local old=${MANPATH:-$(man -w 2>/dev/null)} dir
-  dir=$(expand_path "$1")
+  _ws_abs dir "$1"
   export "MANPATH=$dir:$old"
 }
 
@@ -310,7 +319,7 @@ _ws_file_in() {
 source_env() {
   local rcpath=${1/#\~/$HOME}
   [[ -d $rcpath ]] && rcpath=$(_ws_file_in "$rcpath")
-  rcpath=$(expand_path "$rcpath")
+  _ws_abs rcpath "$rcpath"
   # Watched even while missing (direnv does not): creating it reloads.
   watch_file "$rcpath"
   if [[ ! -e $rcpath ]]; then
@@ -379,7 +388,7 @@ _ws_find_above() {
 # unquoted values expand $VAR and end at a ' #' comment.
 dotenv() {
   local file
-  file=$(expand_path "${1:-.env}")
+  _ws_abs file "${1:-.env}"
   [[ -d $file ]] && file=$file/.env
   watch_file "$file"
   if [[ ! -f $file ]]; then
@@ -423,7 +432,7 @@ dotenv() {
 
 dotenv_if_exists() {
   local file
-  file=$(expand_path "${1:-.env}")
+  _ws_abs file "${1:-.env}"
   [[ -d $file ]] && file=$file/.env
   watch_file "$file"
   [[ -f $file ]] || return 0
