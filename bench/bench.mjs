@@ -112,6 +112,36 @@ const trivial = project('trivial', 'export TRIVIAL=1\n');
   record('c', 'first enter of a trivial workspace file', median(ws), haveDirenv ? median(direnv) : undefined, '≤ 3 × direnv');
 }
 
+// (c2) export of a typical direnv .envrc (the corpus's patterns: dotenv,
+// PATH_add, layout node, a private file, watches), nothing cached, both tools.
+{
+  const n = quick ? 10 : 30;
+  const dir = join(root, 'typical');
+  mkdirSync(join(dir, 'bin'), { recursive: true });
+  writeFileSync(join(dir, '.env'), 'API_HOST=localhost\nAPI_PORT=3000\nexport SECRET=x\n');
+  writeFileSync(join(dir, '.envrc.private'), 'export TOKEN=abc\n');
+  writeFileSync(
+    join(dir, '.envrc'),
+    'dotenv\nPATH_add bin scripts\nlayout node\nsource_env_if_exists .envrc.private\nwatch_file package.json\n' +
+      'export APP_ENV=development DATABASE_URL=postgres://localhost/app\n[ -d /opt/homebrew ] && load_prefix /opt/homebrew\n',
+  );
+  sh(`ws-allow ${dir} >/dev/null 2>&1; direnv allow ${dir} >/dev/null 2>&1 || true`);
+  const ws = [];
+  const direnv = [];
+  for (let i = 0; i < n; i++) {
+    const fresh = { WS_STATE_HOME: join(root, `c2-state-${i}`), WS_TRUSTED_DIRS: dir, WS_BUILD_TIMEOUT: '60000' };
+    const t0 = process.hrtime.bigint();
+    sh(`cd ${dir}; ws-export json >/dev/null`, fresh);
+    ws.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    if (haveDirenv) {
+      const t1 = process.hrtime.bigint();
+      sh(`cd ${dir}; direnv export json >/dev/null`);
+      direnv.push(Number(process.hrtime.bigint() - t1) / 1e6);
+    }
+  }
+  record('c2', 'export of a typical direnv .envrc (first enter)', median(ws), haveDirenv ? median(direnv) : undefined, 'side by side');
+}
+
 // (d) prompt while a 5 s build runs.
 {
   const slow = project('slow', `sleep ${quick ? 2 : 5}\nexport SLOW=1\n`);

@@ -1273,7 +1273,8 @@ envrc() {
   ws_load
   [ "$GOOD" = 1 ]
   [ -z "${ALSO+set}" ]
-  grep -q "$W/proj/.workspace: line 3: syntax error" "$ERR"
+  grep -q "$W/proj/.workspace:3: syntax error" "$ERR"
+  grep -q "ws: $W/proj/.workspace:3: failed" "$ERR"
   grep -q "^ws: $W/proj/.workspace" "$ERR"
   [ "$(jq -r .state "$XDG_STATE_HOME"/ws/contexts/proj-*/context.json)" = error ]
 }
@@ -1301,15 +1302,16 @@ envrc() {
   write_workspace "$W/proj" "echo run >>$(printf %q "$count"); export GOOD=2
 if then"
   [ "$(shell_value '"$GOOD"')" = 1 ]
-  [ "$(wc -l <"$count")" -eq 2 ]
-  tmux_wait "$W/proj/.workspace: line 2: syntax error"
+  # A .workspace with a syntax error does not run at all (bash -n first).
+  [ "$(wc -l <"$count")" -eq 1 ]
+  tmux_wait "$W/proj/.workspace:2: syntax error"
   tmux_run true
   tmux_run true
   [ "$(shell_value '"$GOOD"')" = 1 ]
-  [ "$(wc -l <"$count")" -eq 2 ]
+  [ "$(wc -l <"$count")" -eq 1 ]
   write_workspace "$W/proj" "echo run >>$(printf %q "$count"); export GOOD=3"
   [ "$(shell_value '"$GOOD"')" = 3 ]
-  [ "$(wc -l <"$count")" -eq 3 ]
+  [ "$(wc -l <"$count")" -eq 2 ]
 }
 
 @test "a file that sets a WS_* variable is an error naming it; nothing of it is applied" {

@@ -81,6 +81,8 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   let valid = '';
   let joined = false;
   let keptUser = false;
+  // watch_dir trees and watch_file patterns, as listed after the build.
+  let trees: string[][] = [];
 
   const source = { context: ctx?.name ?? '', root: ctx?.root ?? '' };
   if (ctx) {
@@ -131,6 +133,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
       });
       ({ state, target } = loaded);
       watches.push(...loaded.watches);
+      trees = loaded.trees;
       extraWatches = loaded.extraWatches;
     }
     if (state === 'blocked') {
@@ -149,7 +152,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
     writeContextRecord(dir, { root: ctx.root, name: ctx.name, file: ctx.file, state: state as ContextState, env: target.WS_ENV ?? base.WS_ENV ?? 'default' }, now);
     if (state === 'ready') emitEvent(home, 'context.load', source, { env: target.WS_ENV, file: ctx.file }, env, now);
     const stamps = paths.stampSet(now.getTime(), process.pid);
-    watches = [...makeStamps(stamps.dir, watches, trust.existence), ...extraWatches];
+    watches = [...makeStamps(stamps.dir, watches, trust.existence, trees), ...extraWatches];
     if (state === 'ready') {
       valid = stamps.valid;
       writeFileAtomic(valid, '');

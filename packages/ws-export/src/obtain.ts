@@ -52,8 +52,9 @@ export interface LoadInput {
 export interface Loaded {
   state: 'ready' | 'building' | 'error';
   target: Env;
-  /** What the build read (watch_file…), and paths watched only while it runs. */
+  /** What the build read (watch_file…), the trees and patterns it watches, and paths watched only while it runs. */
   watches: string[];
+  trees: string[][];
   extraWatches: string[];
 }
 
@@ -69,7 +70,7 @@ export async function loadFromBuild(input: LoadInput): Promise<Loaded> {
     input.info(`building ${ctx.name} in the background…`);
     // When it is over this shell is shown its output, and signalled if its hook applies it live.
     markWaiting(paths.dir, input.pid, input.live);
-    return { state: 'building', target: lastGood(input), watches: [], extraWatches: [paths.buildStatus, '', ''] };
+    return { state: 'building', target: lastGood(input), watches: [], trees: [], extraWatches: [paths.buildStatus, '', ''] };
   }
   const { request, result } = outcome;
   // A build this process waited for shows all its output, as a foreground build does; one that
@@ -82,14 +83,14 @@ export async function loadFromBuild(input: LoadInput): Promise<Loaded> {
   if (!result.ok || problem) {
     if (!log) input.err(boundedLog(readBuildLog(paths, request)));
     input.fail(problem ? `ws: ${ctx.file}: ${problem}` : failureLine(ctx, result));
-    return { state: 'error', target: lastGood(input), watches: result.watches, extraWatches: [] };
+    return { state: 'error', target: lastGood(input), watches: result.watches, trees: result.trees ?? [], extraWatches: [] };
   }
   // The build ran on the base of the shell that started it; apply what it changed to ours.
   const target = applyChanges({ ...base, ...wsVars }, diffEnv(fresh, result.env!).next);
   writeFileAtomic(paths.lastGood, encodeDiff(diffEnv(base, target)));
   writeFileAtomic(paths.loadedEnv, JSON.stringify(target));
   for (const hook of result.hooks) registerUnloadHook(input.dir, hook, input.now);
-  return { state: 'ready', target, watches: result.watches, extraWatches: [] };
+  return { state: 'ready', target, watches: result.watches, trees: result.trees ?? [], extraWatches: [] };
 }
 
 type BuildOutcome = { kind: 'pending' } | { kind: 'done'; request: BuildRequest; result: BuildResult; showLog: boolean };
@@ -208,6 +209,14 @@ function inputsChangedSince(request: BuildRequest, result: BuildResult): boolean
       if (statSync(path).ctimeMs >= request.started) return true;
     } catch {
       return true;
+    }
+  }
+  // A watch_dir tree or watch_file pattern was listed after the build: anything in it changed since the build started.
+  for (const path of result.trees?.flat() ?? []) {
+    try {
+      if (statSync(path).ctimeMs >= request.started) return true;
+    } catch {
+      /* gone: its directory changed, and is in the list */
     }
   }
   for (const path of result.watches) {
