@@ -1,6 +1,5 @@
-import { CliError, EX, runCli } from '@ws/core';
-import { runCommand } from './child.js';
-import { loadContextEnv, refuseBlocked, targetDir } from './load.js';
+import { CliError, EX, refuseBlocked, runCli, runCommand, targetDir } from '@ws/core';
+import { loadContextEnv } from './load.js';
 
 await runCli({
   name: 'ws-exec',
@@ -31,6 +30,6 @@ EXIT CODES
     const dir = targetDir(args.dir, cwd);
     refuseBlocked(dir, env);
     const loaded = await loadContextEnv({ dir, pid: process.pid, envName: args.env, env });
-    return runCommand(rest, { env: loaded, cwd, err });
+    return runCommand(rest, { name: 'ws-exec', env: loaded, cwd, err });
   },
 });

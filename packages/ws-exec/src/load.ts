@@ -1,40 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { CliError, EX, LOCAL_FILE, WORKSPACE_FILE, ensureStateHome, findContext, locateBinary, trustGate } from '@ws/core';
-
-/** DIR as given on the command line, made absolute; not a directory is missing input (66). */
-export function targetDir(dir: string, cwd: string): string {
-  const path = resolve(cwd, dir);
-  let isDir = false;
-  try {
-    isDir = statSync(path).isDirectory();
-  } catch {
-    /* reported below */
-  }
-  if (!isDir) throw new CliError(EX.NOINPUT, `${path}: no such directory`);
-  return path;
-}
-
-/**
- * Refuses a context whose workspace file (or the `.workspace.local` beside
- * it) is not allowed, before anything is registered or run: ws-export would
- * only say so on stderr and apply nothing, and a command run without the
- * environment it asked for is worse than no command (77).
- */
-export function refuseBlocked(dir: string, env: NodeJS.ProcessEnv): void {
-  // Its warnings (an unusable WS_WORKSPACE) are ws-export's to print, once.
-  const ctx = findContext({ env: { ...env, PWD: dir }, cwd: dir, warn: () => undefined });
-  if (!ctx) return;
-  const home = ensureStateHome(env);
-  const local = join(ctx.root, LOCAL_FILE);
-  const files = basename(ctx.file) === WORKSPACE_FILE && existsSync(local) ? [ctx.file, local] : [ctx.file];
-  for (const file of files) {
-    if (trustGate(home, file, env).kind === 'blocked') {
-      throw new CliError(EX.NOPERM, `${file} is blocked`, `Run 'ws-allow ${ctx.root}' to approve its content.`);
-    }
-  }
-}
+import { CliError, EX, locateBinary } from '@ws/core';
 
 /** What `ws-export json` prints: the variables to set and those to unset. */
 export interface EnvChange {

@@ -24,8 +24,9 @@ const FORWARDED = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP'] as const;
  * Runs the command with stdio inherited, forwards SIGINT, SIGQUIT, SIGTERM
  * and SIGHUP to it, and resolves with its exit status as a shell reports it:
  * its code, 128+N for a death by signal N, 127 not found, 126 not runnable.
+ * Shared by the commands that run something in a context (ws-exec, ws-shell).
  */
-export function runCommand(argv: string[], opts: { env: NodeJS.ProcessEnv; cwd: string; err: (text: string) => void }): Promise<number> {
+export function runCommand(argv: string[], opts: { name: string; env: NodeJS.ProcessEnv; cwd: string; err: (text: string) => void }): Promise<number> {
   return new Promise((done) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', env: opts.env, cwd: opts.cwd });
     const forward = (signal: NodeJS.Signals) => {
@@ -42,7 +43,7 @@ export function runCommand(argv: string[], opts: { env: NodeJS.ProcessEnv; cwd: 
       done(code);
     };
     child.on('error', (error: NodeJS.ErrnoException) => {
-      opts.err(`ws-exec: ${argv[0]}: ${error.code === 'ENOENT' ? 'command not found' : error.message}\n`);
+      opts.err(`${opts.name}: ${argv[0]}: ${error.code === 'ENOENT' ? 'command not found' : error.message}\n`);
       finish(error.code === 'ENOENT' ? 127 : 126);
     });
     child.on('exit', (code, signal) => finish(code ?? 128 + (signal ? (constants.signals[signal] ?? 0) : 0)));
