@@ -5,6 +5,8 @@ export const COMMANDS: ReadonlyArray<readonly [name: string, summary: string]> =
   ['ws-deny', 'revoke and block a workspace file'],
   ['ws-edit', 'edit a workspace file and allow what was saved'],
   ['ws-on-unload', 'register what runs when the last user leaves'],
+  ['ws-exec', "run one command with a directory's context loaded"],
+  ['ws-shell', 'an interactive shell with a context loaded, no rc file edited'],
   ['ws-reaper', 'the tiny PID reaper that runs unloads'],
   ['allocate_port', 'print a free port, reserved for the context'],
   ['ws-service', 'development servers that live as long as their users'],
