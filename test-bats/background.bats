@@ -233,7 +233,7 @@ wait_until_waiting() { wait_until "grep -qF 'cache/build/status\", F_OK' $(print
   WS_BUILD_TIMEOUT=10000 export_json
   expect_eq "$(jq -r '.set.SLOW' <<<"$output")" good
 
-  write_atomic "$proj" "$(slow_head; sleep_3s; echo 'export SLOW=bad'; echo 'echo "about to fail"'; echo false)"
+  write_atomic "$proj" "$(slow_head; sleep_3s; echo 'export SLOW=bad'; echo 'echo "about to fail"'; echo 'exit 1')"
   export_json
   [ "$status" -eq 0 ]
   said "$BUILDING"
@@ -529,7 +529,7 @@ failing_rebuild() {
   expect_eq "$(tmux_run 'printenv SLOW')" good
   tmux_run 'export WS_BUILD_TIMEOUT=100'
 
-  write_atomic "$proj" "$(slow_head; sleep_3s; echo 'export SLOW=bad'; echo false)"
+  write_atomic "$proj" "$(slow_head; sleep_3s; echo 'export SLOW=bad'; echo 'exit 1')"
   run tmux_run ':'
   message_seen "$BUILDING"
   expect_eq "$(tmux_run 'printenv SLOW')" good
