@@ -9,7 +9,13 @@
 #
 # Every .workspace here appends a line to $BUILDS when it runs: the number of
 # lines is the number of builds. Slow files either sleep 3 s or wait for
-# $GATE (at most 30 s), so that "while it builds" does not depend on timing.
+# $GATE (at most 30 s), so that "while it builds" does not depend on timing;
+# one waiting at the gate has read all of itself and appended a line to
+# $AT_GATE first. A test that changes an input "during the build" waits for
+# that line: "building … in the background" only means that ws-export's
+# WS_BUILD_TIMEOUT is over, and a build whose bash has not started yet (a
+# loaded machine) would find the new content, refuse it as not the content
+# that was allowed (driver.bash), and never run the old one.
 # Where a shell is not needed, `ws-export json` is used directly.
 
 load test_helper/common-setup
@@ -22,6 +28,7 @@ setup() {
   proj="$work/proj"
   BUILDS="$BATS_TEST_TMPDIR/builds"
   GATE="$BATS_TEST_TMPDIR/gate"
+  AT_GATE="$BATS_TEST_TMPDIR/at-gate"
   BUILDING='ws: building proj in the background…'
   GLYPHS='ready=ready,building=building,stale=stale,error=error,blocked=blocked'
 }
@@ -58,7 +65,9 @@ slow_head() {
   printf 'echo "output of the workspace file of $WS_CONTEXT"\n'
 }
 sleep_3s() { printf 'sleep 3\n'; }
-wait_gate() { printf 'for ((_i = 0; _i < 300; _i++)); do [[ -e %q ]] && break; sleep 0.1; done\n' "$GATE"; }
+wait_gate() { printf 'echo waiting >>%q\nfor ((_i = 0; _i < 300; _i++)); do [[ -e %q ]] && break; sleep 0.1; done\n' "$AT_GATE" "$GATE"; }
+# at_gate [N=1] — until N builds wait at the gate (each has read its whole file).
+at_gate() { wait_until "[[ -f \$AT_GATE ]] && ((\$(wc -l <\"\$AT_GATE\") >= ${1:-1}))" 10; }
 
 # events TYPE — the events of that type in the state home, one JSON a line.
 events() { jq -c --arg t "$1" 'select(.type == $t)' "$home/events.jsonl" 2>/dev/null || true; }
@@ -212,6 +221,7 @@ wait_until_waiting() { wait_until "grep -qF 'cache/build/status\", F_OK' $(print
   for i in 1 2 3 4 5; do
     expect_eq "$(cat "$BATS_TEST_TMPDIR/err.$i")" "$BUILDING"
   done
+  at_gate
   [ "$(builds)" -eq 1 ]
   [ "$(event_count build.start)" -eq 1 ]
   # Another entry while it runs: still the same build.
@@ -271,7 +281,8 @@ wait_until_waiting() { wait_until "grep -qF 'cache/build/status\", F_OK' $(print
   start_user
   export_json
   expect_eq "$stderr" "$BUILDING"
-  sleep 0.05
+  # The build has recorded data.txt (watch_file) and waits: now it changes.
+  at_gate
   echo two >"$proj/data.txt"
   # Exports during the build: it is shared, nothing queued twice.
   export_json
@@ -340,11 +351,12 @@ future_mtime_in_shell() {
   run tmux_run "cd $(q "$proj")"
   message_seen "$BUILDING"
   wait_until build_over 10
-  # The first prompt after the build applies it; a few more to be sure.
+  # The first prompt after the build applies it; a few more to be sure, each
+  # time letting a build it might have started finish (and count itself).
   tmux_run ':'
   for i in 1 2 3; do
-    sleep 1.2
     tmux_run ':'
+    wait_until build_over 10
   done
   expect_eq "$(builds)" 1
   expect_eq "$(tmux_run 'printenv DATA')" one
@@ -391,7 +403,7 @@ future_mtime_in_shell() {
   start_user
   export_json
   said "$BUILDING"
-  sleep 0.05
+  at_gate
   write_atomic "$proj" "$(slow_head; wait_gate; echo 'export SLOW=v2')"
   (cd "$proj" && WS_BUILD_TIMEOUT=10000 exec strace -f -qq -e trace=access -o "$BATS_TEST_TMPDIR/waiter.trace" \
     ws-export json --pid "$USER_PID" >"$BATS_TEST_TMPDIR/late.out" 2>"$BATS_TEST_TMPDIR/late.err" 3>&-) &
@@ -414,13 +426,13 @@ edited_while_waiting_in_shell() {
   message_seen "$BUILDING"
   # The file is edited while v1 builds, and the next prompt's export is willing to wait.
   tmux_run 'export WS_BUILD_TIMEOUT=10000'
-  sleep 0.05
+  at_gate
   write_atomic "$proj" "$(slow_head; wait_gate; echo 'export SLOW=v2')"
   strace_start "$shell-waiting" access
   tmux_send ':'
   wait_until_waiting "$TRACE"
   touch "$GATE"
-  sleep 0.3
+  # The prompt comes back once the waiting export has applied a result.
   wait_until _wsh_at_prompt 15
   strace_stop
   for i in 1 2 3; do tmux_run ':'; done
@@ -560,7 +572,7 @@ input_changed_during_build() {
   run tmux_run "cd $(q "$proj")"
   message_seen "$BUILDING"
   # The workspace file edited (and allowed) while the build waits.
-  sleep 0.05
+  at_gate
   write_atomic "$proj" "$(slow_head; wait_gate; echo 'export SLOW=v2')"
   tmux_run ':'
   tmux_run ':'
@@ -569,9 +581,10 @@ input_changed_during_build() {
   wait_until build_over 10
   # Prompts until the new value is there (the second build may go to the background too).
   wait_until '[ "$(tmux_run "printenv SLOW")" = v2 ]' 10
-  sleep 0.5
   tmux_run ':'
   tmux_run ':'
+  # A third build, had a prompt started one, would have counted itself by now.
+  wait_until build_over 10
   [ "$(builds)" -eq 2 ]
   [ "$(event_count build.start)" -eq 2 ]
   expect_eq "$(shell_state)" ready
