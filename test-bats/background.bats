@@ -349,6 +349,7 @@ future_mtime_in_shell() {
   write_workspace "$proj" "$(slow_head; echo 'watch_file data.txt'; echo 'sleep 1'; echo 'export DATA=$(<data.txt)')"
   tmux_start "$shell"
   run tmux_run "cd $(q "$proj")"
+  [ "$status" -eq 0 ]
   message_seen "$BUILDING"
   wait_until build_over 10
   # The first prompt after the build applies it; a few more to be sure, each
@@ -423,6 +424,7 @@ edited_while_waiting_in_shell() {
   write_workspace "$proj" "$(slow_head; wait_gate; echo 'export SLOW=v1')"
   tmux_start "$shell"
   run tmux_run "cd $(q "$proj")"
+  [ "$status" -eq 0 ]
   message_seen "$BUILDING"
   # The file is edited while v1 builds, and the next prompt's export is willing to wait.
   tmux_run 'export WS_BUILD_TIMEOUT=10000'
@@ -487,6 +489,7 @@ prompts_while_building() {
   write_workspace "$proj" "$(slow_head; wait_gate; echo 'export SLOW=done')"
   tmux_start -n first "$shell" "$(counter_rc "$shell")"
   run tmux_run "cd $(q "$proj")"
+  [ "$status" -eq 0 ]
   message_seen "$BUILDING"
   expect_eq "$(shell_state)" building
 
@@ -508,6 +511,7 @@ prompts_while_building() {
   # A second shell entering meanwhile joins the same build.
   tmux_start -n second "$shell"
   run tmux_run "cd $(q "$proj")"
+  [ "$status" -eq 0 ]
   message_seen "$BUILDING"
   [ "$(builds)" -eq 1 ]
   [ "$(event_count build.start)" -eq 1 ]
@@ -543,6 +547,7 @@ failing_rebuild() {
 
   write_atomic "$proj" "$(slow_head; sleep_3s; echo 'export SLOW=bad'; echo false)"
   run tmux_run ':'
+  [ "$status" -eq 0 ]
   message_seen "$BUILDING"
   expect_eq "$(tmux_run 'printenv SLOW')" good
   expect_eq "$(shell_state)" building
@@ -570,6 +575,7 @@ input_changed_during_build() {
   write_workspace "$proj" "$(slow_head; wait_gate; echo 'export SLOW=v1')"
   tmux_start "$shell"
   run tmux_run "cd $(q "$proj")"
+  [ "$status" -eq 0 ]
   message_seen "$BUILDING"
   # The workspace file edited (and allowed) while the build waits.
   at_gate

@@ -64,8 +64,8 @@ teardown() { common_teardown; }
   start=${EPOCHREALTIME/./}
   common_teardown
   elapsed=$(((${EPOCHREALTIME/./} - start) / 1000))
-  ! _wsh_alive "$stubborn"
-  ! _wsh_alive "$plain"
+  run ! _wsh_alive "$stubborn"
+  run ! _wsh_alive "$plain"
   ((elapsed < 4500))
 }
 
@@ -81,16 +81,16 @@ teardown() { common_teardown; }
   export WS_STATE_HOME="$BATS_TEST_TMPDIR/other-state"
   wait_until '[[ $(tr "\0" " " </proc/$custom/cmdline) == ws-reaper* ]]' 5
   common_teardown
-  ! _wsh_alive "$default"
-  ! _wsh_alive "$custom"
+  run ! _wsh_alive "$default"
+  run ! _wsh_alive "$custom"
 }
 
 @test "teardown kills untracked leftovers started by the test" {
   sleep 300 >/dev/null 2>&1 3>&- &
   leftover=$!
   run common_teardown
-  ! _wsh_alive "$leftover"
   [[ $output == *"killing leftover process $leftover"* ]]
+  run ! _wsh_alive "$leftover"
 }
 
 @test "write_workspace writes DIR/.workspace and runs ws-allow DIR" {
@@ -192,10 +192,11 @@ shell_teardown() {
   common_teardown
   run pgrep -f "$socket"
   [ "$status" -eq 1 ]
-  ! _wsh_alive "$shell_pid"
+  run ! _wsh_alive "$shell_pid"
   run pgrep -f 'sleep 300'
   for pid in $output; do
-    ! HOME=/ grep -qzxF "HOME=$HOME" "/proc/$pid/environ" 2>/dev/null
+    # None of them is ours (grep with another HOME, so as not to match itself).
+    run ! env HOME=/ grep -qzxF "HOME=$HOME" "/proc/$pid/environ"
   done
   [ ! -e "$socket" ]
 }
@@ -210,7 +211,7 @@ shell_teardown() {
   [ "$(tmux_run 'echo $WHO')" = one ]
   pid=$TMUX_SHELL_PID
   tmux_stop
-  ! _wsh_alive "$pid"
+  run ! _wsh_alive "$pid"
   tmux_use two
   [ "$(tmux_run 'echo $WHO')" = two ]
 }

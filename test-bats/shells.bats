@@ -173,7 +173,8 @@ EOF
   # The exact bytes, as bash reads the file (without running anything).
   bash --noprofile --norc -c "$(grep -E '^export (EVIL|PLAIN)=' "$ws/.workspace")"'; printf %s "$EVIL" >"$1"; printf %s "$PLAIN" >"$2"' \
     _ "$BATS_TEST_TMPDIR/evil.want" "$BATS_TEST_TMPDIR/plain.want"
-  [ ! -e "$marker.1" ] && [ ! -e "$marker.5" ]
+  [ ! -e "$marker.1" ]
+  [ ! -e "$marker.5" ]
 
   tmux_start "$shell"
   # A hostile value that was there before must come back exactly on leaving.
@@ -234,6 +235,7 @@ edits_reload() {
   # Edited, not allowed: blocked, nothing of it applied.
   printf 'export A=4\n' >>"$ws/.workspace"
   run --separate-stderr tmux_run ':'
+  [ "$status" -eq 0 ]
   message_seen "ws: $ws/.workspace is blocked. Run 'ws-allow' to approve its content."
   run show A
   [ "$output" != A=4 ]

@@ -178,7 +178,7 @@ PATH_add bin'
   [ "$output" = '{"set":{},"unset":[]}' ]
   run --separate-stderr ws-export bash --pid $$
   [ "$status" -eq 0 ]
-  ! grep -qE '^(export|unset) ' <<<"$output"
+  run ! grep -qE '^(export|unset) ' <<<"$output"
 }
 
 @test "ws-export json prints {\"set\":{...},\"unset\":[...]}" {
@@ -290,7 +290,7 @@ export OK=1'
   run --separate-stderr ws-export bash --pid $$
   [ "$status" -eq 0 ]
   [ "$stderr" = "ws: $W/proj/.workspace is blocked. Run 'ws-allow' to approve its content." ]
-  ! grep -qE '^(export|unset) ' <<<"$output"
+  run ! grep -qE '^(export|unset) ' <<<"$output"
   [ ! -e "$W/ran" ]
   run --separate-stderr ws-export json
   [ "$output" = '{"set":{},"unset":[]}' ]
@@ -505,7 +505,7 @@ export AFTER=1'
   [ "$status" -eq 0 ]
   grep -q 'NEEDED_UNSET' <<<"$stderr"
   grep -q 'NEEDED_EMPTY' <<<"$stderr"
-  ! grep -q 'HOME' <<<"$stderr"
+  [[ $stderr != *HOME* ]]
   # The strict part failed: nothing of the file is applied.
   no_file_vars "$output"
 
@@ -909,7 +909,7 @@ special_value() {
   [ -n "$WS_ROOT" ]
   [ "$(cd "$WS_ROOT" && pwd -P)" = "$W/real" ]
   [ -n "$VIA" ]
-  ! grep -q blocked "$ERR"
+  [[ $(<"$ERR") != *blocked* ]]
 }
 
 @test "a workspace file that starts a background process does not hang ws-export" {
@@ -955,7 +955,7 @@ export AFTER=1"
   WS_WORKSPACE="$W/proj" ws_json >out.json
   [ "$(jq -r .set.FROM out.json)" = proj ]
   [ "$(jq -r .set.WS_ROOT out.json)" = "$W/proj" ]
-  [ ! -s "$ERR" ] || ! grep -q WS_WORKSPACE "$ERR"
+  [[ $(<"$ERR") != *WS_WORKSPACE* ]]
 }
 
 @test "WS_WORKSPACE wins over the directory's own workspace file" {
@@ -984,7 +984,7 @@ export AFTER=1"
   WS_WORKSPACE=nope run --separate-stderr ws-export bash
   [ "$status" -eq 0 ]
   [ "$stderr" = "ws: WS_WORKSPACE=nope is not a usable workspace: not an absolute path" ]
-  ! grep -qE '^(export|unset) ' <<<"$output"
+  run ! grep -qE '^(export|unset) ' <<<"$output"
 }
 
 @test "the nearest workspace file wins; nested contexts are named outer/relative/path" {

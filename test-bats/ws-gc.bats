@@ -130,7 +130,8 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   [[ $output =~ recovered\ [1-9][0-9]*\ bytes\ \([0-9.]+\ MiB\) ]]
   [ ! -e "$home/contexts/shop-$(printf '%s' "$work/shop" | sha256sum | cut -c1-12)" ]
   [ ! -e "$home/ports/tcp-45001" ]
-  [ -d "$ctx" ] && [ -e "$home/ports/tcp-45002" ]
+  [ -d "$ctx" ]
+  [ -e "$home/ports/tcp-45002" ]
   [ ! -e "$home/.gc" ]
   # The figures are in a gc event, and the port's release in its own.
   jq -se 'any(.[]; .type == "gc" and .removed >= 3 and .bytes > 0)' "$home/events.jsonl"
@@ -159,7 +160,8 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   [[ $output == *"removed user 999999999 of shop: its process is gone"* ]]
   [[ $output == *"removed user $$ of shop: its process is gone"* ]]
   [ -e "$ctx/users/$user" ]
-  [ ! -e "$ctx/users/999999999" ] && [ ! -e "$ctx/users/$$" ]
+  [ ! -e "$ctx/users/999999999" ]
+  [ ! -e "$ctx/users/$$" ]
   jq -se 'any(.[]; .type == "user.leave" and .pid == 999999999 and .reason == "gc")' "$home/events.jsonl"
 }
 
@@ -175,7 +177,9 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   [[ $output == *"kept context rooted ($work/rooted) (its root is gone): held by root roots/keep"* ]]
   [[ $output == *"removed root roots/dangling -> $home/contexts/nothing-000000000000: its target is gone"* ]]
   [[ $stderr == *"roots/elsewhere points outside the state home"* ]]
-  [ -d "$rooted" ] && [ -L "$home/roots/keep" ] && [ -L "$home/roots/elsewhere" ]
+  [ -d "$rooted" ]
+  [ -L "$home/roots/keep" ]
+  [ -L "$home/roots/elsewhere" ]
   [ ! -L "$home/roots/dangling" ]
   [ -d "$BATS_TEST_TMPDIR/outside" ]
 }
@@ -189,7 +193,8 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   rm -rf "$work/live"
   run -0 --separate-stderr ws-gc --max-age 0s
   [[ $output == *"kept context live ($work/live) (its root is gone; unused for"*"): held by 1 live user (PID $user)"* ]]
-  [ -d "$ctx" ] && [ -e "$ctx/users/$user" ]
+  [ -d "$ctx" ]
+  [ -e "$ctx/users/$user" ]
 }
 
 @test "a context with a running service is kept (ws-service)" {
@@ -231,7 +236,8 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   wait "$gc"
   cat "$BATS_TEST_TMPDIR/gc.out"
   grep -q "kept context shop ($work/shop) (unused for 40d): held by 1 live user (PID $user)" "$BATS_TEST_TMPDIR/gc.out"
-  [ -e "$ctx/users/$user" ] && [ -e "$ctx/data/db" ]
+  [ -e "$ctx/users/$user" ]
+  [ -e "$ctx/data/db" ]
   run -0 ws-list --json
   [ "$(jq -r '.contexts[0].users[0].pid' <<<"$output")" = "$user" ]
 }
@@ -248,10 +254,12 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   [[ $output != *removed\ context* ]]
   run -0 --separate-stderr ws-gc --max-age 30d
   [[ $output == *"removed context old ($work/old): unused for 40d"* ]]
-  [ ! -e "$old" ] && [ -d "$recent" ]
+  [ ! -e "$old" ]
+  [ -d "$recent" ]
   run -0 --separate-stderr ws-gc --max-age 36h
   [[ $output == *"removed context recent ($work/recent): unused for 2d"* ]]
-  [ ! -e "$recent" ] && [ -d "$ctx" ]
+  [ ! -e "$recent" ]
+  [ -d "$ctx" ]
   # A shell that joined or left recently (users/ changed) counts as a use.
   make_context joined
   age_context "$ctx" 40
@@ -285,7 +293,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   [[ $dry == *"would remove root roots/dangling"* ]]
   [[ $dry == *"would remove user 999999998 of kept"* ]]
   [[ $dry =~ would\ recover\ [0-9]+\ bytes\ \(0\.1\ MiB\) ]]
-  ! grep -q '"type":"gc"' "$home/events.jsonl" 2>/dev/null
+  run ! grep -q '"type":"gc"' "$home/events.jsonl"
   run -0 --separate-stderr ws-gc --max-age 30d
   real=$output
   [ "$(bytes_of "$dry")" = "$(bytes_of "$real")" ]
@@ -314,7 +322,8 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
     "$(iso 1)" "$(iso 1)" "$user" "$(_wsh_starttime "$user")" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%S.000Z)" >"$home/ports/tcp-45022"
   run -0 --separate-stderr ws-gc
   [[ $output == *"removed port tcp/45021 (key tcp): its hold expired and its holder is gone"* ]]
-  [ ! -e "$home/ports/tcp-45021" ] && [ -e "$home/ports/tcp-45022" ]
+  [ ! -e "$home/ports/tcp-45021" ]
+  [ -e "$home/ports/tcp-45022" ]
 }
 
 @test "trust records of files that no longer exist are removed, like direnv prune" {
@@ -443,7 +452,9 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   run -0 --separate-stderr ws-gc
   [[ $stderr == *"$ctx/users is not a directory"* ]]
   [[ $stderr == *"contexts/not-a-dir is not a directory"* ]]
-  [ ! -e "$ctx/users" ] && [ ! -e "$home/contexts/not-a-dir" ] && [ -d "$ctx" ]
+  [ ! -e "$ctx/users" ]
+  [ ! -e "$home/contexts/not-a-dir" ]
+  [ -d "$ctx" ]
 }
 
 @test "a root that is not a symlink is reported and left alone" {

@@ -239,7 +239,7 @@ lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
   [ "$(tr '\n' ' ' <seen)" = "1 2 3 " ]
   grep -q "ws-on-event: sh exited with status 3 (event build.done, context shop)" out.err
   [ "$(grep -c 'exited with status' out.err)" -eq 1 ]
-  ! gone "$follower"
+  run ! gone "$follower"
   kill -TERM "$follower"
   finish "$follower"
   [ "$status" -eq 143 ]
@@ -320,7 +320,7 @@ context_record() {
   emit --type warmup
   follow out --snapshot --once --context api -- sh -c 'printf "%s %s %s\n" "$WS_EVENT_TYPE" "$WS_EVENT_CONTEXT" "$WS_EVENT_STATE" >>got'
   wait_until '[ "$(lines got)" -ge 1 ]'
-  ! gone "$follower"
+  run ! gone "$follower"
   emit --type service.stop --context api --root /src/api
   finish "$follower"
   [ "$status" -eq 0 ]

@@ -146,6 +146,7 @@ reapers() {
   grep -q '"type":"user.leave"' "$home/events.jsonl"
   # An unloaded context is left alone.
   run ws-reaper --once
+  [ "$status" -eq 0 ]
   [ "$(cat "$LOG")" = ran ]
 }
 

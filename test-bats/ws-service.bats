@@ -65,8 +65,21 @@ stop_everything() {
 
 groups_gone() {
   local pid
-  for pid; do kill -0 -- "-$pid" 2>/dev/null && return 1; done
+  for pid; do group_running "$pid" && return 1; done
   return 0
+}
+
+# group_running PGID — a process of that group is alive. Not `kill -0 -PGID`:
+# a zombie counts for kill, and where PID 1 does not reap (some containers)
+# an exited service leader stays one.
+group_running() {
+  local pgid=$1 file stat fields
+  for file in /proc/[0-9]*/stat; do
+    { read -r stat <"$file"; } 2>/dev/null || continue
+    read -ra fields <<<"${stat##*) }" # state ppid pgrp ...
+    [[ ${fields[2]} == "$pgid" && ${fields[0]} != [ZX] ]] && return 0
+  done
+  return 1
 }
 
 ctx_dir() { printf '%s\n' "$home"/contexts/proj-*; }
@@ -173,8 +186,8 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   run --separate-stderr ws-service stop web
   [ "$status" -eq 0 ]
   echo "stop took $(($(now_ms) - t0)) ms" >&3
-  ! _wsh_alive "$pid"
-  ! accepting "$port"
+  run ! _wsh_alive "$pid"
+  run ! accepting "$port"
   [ ! -e "$(svc_dir web)/pid" ]
   run ws-service status web --json
   [ "$(jq -r '.[0].state' <<<"$output")" = stopped ]
@@ -232,7 +245,7 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   [[ ${stderr[*]} == *"  listening nowhere"* ]]
   ((elapsed >= 1500 && elapsed < 4000))
   group=$(jq .pid "$(svc_dir deaf)/state.json")
-  ! kill -0 -- "-$group" 2>/dev/null
+  run ! group_running "$group"
   [ ! -e "$(svc_dir deaf)/pid" ]
   # --ready-cmd that keeps failing: the same.
   run --separate-stderr ws-service start picky --ready-cmd 'echo not yet; exit 1' --ready-timeout 0.5 -- sleep 60
@@ -258,7 +271,7 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   [ "$status" -eq 0 ]
   [ "${stderr_lines[0]}" = "ws-service: stubborn did not stop after SIGTERM; killed it" ]
   ((elapsed >= 1000 && elapsed < 3500))
-  ! kill -0 -- "-$group" 2>/dev/null
+  run ! group_running "$group"
   [ "$(tail -n 1 "$home/events.jsonl" | jq -c '[.type, .killed]')" = '["service.stop",true]' ]
 }
 
@@ -271,7 +284,7 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   run --separate-stderr ws-service stop tree
   [ "$status" -eq 0 ]
   [ -z "$stderr" ] # SIGTERM was enough
-  ! _wsh_alive "$escaped"
+  run ! _wsh_alive "$escaped"
 }
 
 @test "start is idempotent: the same command keeps its PID, a changed command or environment restarts it" {
@@ -285,6 +298,7 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   [ "$(main_pid s)" = "$first" ]
   # Per-terminal variables do not count.
   TMUX_PANE=%9 OLDPWD=/elsewhere TERM=dumb run --separate-stderr ws-service start s -- sleep 60
+  [ "$status" -eq 0 ]
   [ "$(main_pid s)" = "$first" ]
   # A changed command does.
   run --separate-stderr ws-service start s -- sleep 61
@@ -292,7 +306,7 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   [ "${stderr_lines[0]}" = "ws-service: restarting s: its command or environment changed" ]
   second=$(main_pid s)
   [ "$second" != "$first" ]
-  ! _wsh_alive "$first"
+  run ! _wsh_alive "$first"
   # So does a changed environment.
   DATABASE_URL=postgres://x run --separate-stderr ws-service start s -- sleep 61
   [ "$status" -eq 0 ]
@@ -322,6 +336,7 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   ws-service start db --ready-cmd 'test -e ready-flag' -- bash -c 'sleep 1.5; touch ready-flag; exec sleep 60' 2>/dev/null &
   wait_until '[ -f "$(svc_dir db)/spec.json" ]' 5
   run --separate-stderr ws-service start cache -- sleep 60
+  [ "$status" -eq 0 ]
   run --separate-stderr ws-service start web --after db --after=cache -- sleep 60
   [ "$status" -eq 0 ]
   wait
@@ -377,7 +392,7 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   ws-service start noisy -- bash -c 'for i in $(seq 1 30); do echo "old run line $i"; done; exec sleep 60' 2>/dev/null
   ws-service start noisy -- bash -c 'echo new run; exec sleep 61' 2>/dev/null
   grep -q 'old run line 30' "$(svc_dir noisy)/log.1"
-  ! grep -q 'old run' "$(svc_dir noisy)/log"
+  run -1 grep -q 'old run' "$(svc_dir noisy)/log"
   [ "$(ws-service logs noisy -n 1)" = "new run" ]
 }
 
@@ -541,10 +556,10 @@ db_answers() {
   echo "both servers gone $elapsed ms after the shells exited (grace ${WS_UNLOAD_GRACE} s)" >&3
   ((elapsed < 8000)) # well before the 10 s stop timeout: no SIGKILL
   grep -q 'database system is shut down' "$(svc_dir postgres)/log"
-  ! grep -q 'SIGKILL' "$(svc_dir postgres)/log"
+  run -1 grep -q 'SIGKILL' "$(svc_dir postgres)/log"
   wait "$client" || true
-  ! accepting "$pgport"
-  ! accepting "$redisport"
+  run ! accepting "$pgport"
+  run ! accepting "$redisport"
   wait_until '[ -z "$(ls "$(ctx_dir)"/services/*/pid 2>/dev/null)" ]' 5
   [ -s "$state_dir/pg/PG_VERSION" ]
   # Stopped in reverse start order, before the context was unloaded.
