@@ -37,8 +37,6 @@ teardown() { common_teardown; }
 # ------------------------------------------------------------ helpers ----
 
 
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
-
 builds() { if [[ -f $BUILDS ]]; then wc -l <"$BUILDS"; else echo 0; fi; }
 
 # expect_eq GOT WANT — equal, else say what differs.
@@ -151,17 +149,13 @@ wait_until_waiting() { wait_until "grep -qF 'cache/build/status\", F_OK' $(print
 
 # ------------------------------------------------- ws-export json only ----
 
-@test "ws-export json: a 3 s build returns within about a second with 'building… in the background' and only the WS_* variables; the next export after it finishes applies it" {
+# How soon ws-export returns is a figure of `pnpm bench` (d), not a test.
+@test "ws-export json: a slow build goes on in the background: the export returns while it runs, with 'building… in the background' and only the WS_* variables; the next export after it finishes applies it" {
   mkdir -p "$proj"
-  write_workspace "$proj" "$(slow_head; sleep_3s; echo 'export SLOW=done')"
+  write_workspace "$proj" "$(slow_head; wait_gate; echo 'export SLOW=done')"
   start_user
-  local t0 ms
-  t0=$(now_ms)
   export_json
-  ms=$(($(now_ms) - t0))
-  echo "# first export of a 3 s build returned after $ms ms (WS_BUILD_TIMEOUT=100)" >&3
   [ "$status" -eq 0 ]
-  ((ms < 2000))
   expect_eq "$stderr" "$BUILDING"
   expect_eq "$(jq -r '.set.WS_CONTEXT' <<<"$output")" proj
   expect_eq "$(jq -r '.set.WS_ROOT' <<<"$output")" "$proj"
@@ -173,6 +167,7 @@ wait_until_waiting() { wait_until "grep -qF 'cache/build/status\", F_OK' $(print
   run build_over
   [ "$status" -ne 0 ]
 
+  touch "$GATE"
   wait_until build_over 10
   export_json
   [ "$status" -eq 0 ]
@@ -448,16 +443,12 @@ edited_while_waiting_in_shell() {
 # --------------------------------------------------- in a real shell ----
 
 first_entry_in_background() {
-  local shell=$1 t0 ms
+  local shell=$1
   mkdir -p "$proj"
-  write_workspace "$proj" "$(slow_head; sleep_3s; echo 'export SLOW=done')"
+  write_workspace "$proj" "$(slow_head; wait_gate; echo 'export SLOW=done')"
   tmux_start "$shell"
-  t0=$(now_ms)
   run --separate-stderr tmux_run "cd $(q "$proj")"
-  ms=$(($(now_ms) - t0))
-  echo "# $shell: cd into a 3 s build back at the prompt after $ms ms" >&3
   [ "$status" -eq 0 ]
-  ((ms < 2000))
   message_seen "$BUILDING"
   # In the context (WS_* set), without the build's variables yet.
   expect_eq "$(tmux_run 'printenv WS_CONTEXT')" proj
@@ -470,6 +461,7 @@ first_entry_in_background() {
   [ "$status" -ne 0 ]
 
   # The first prompt after the build finished applies it.
+  touch "$GATE"
   wait_until build_over 10
   tmux_run ':'
   expect_eq "$(tmux_run 'printenv SLOW')" done
@@ -479,9 +471,9 @@ first_entry_in_background() {
   [ -f "$(ctx_dir)/users/$TMUX_SHELL_PID" ]
 }
 
-@test "bash: entering a 3 s build returns within about a second saying so; the first prompt after it finishes has its variables" { first_entry_in_background bash; }
-@test "zsh: entering a 3 s build returns within about a second saying so; the first prompt after it finishes has its variables" { first_entry_in_background zsh; }
-@test "fish: entering a 3 s build returns within about a second saying so; the first prompt after it finishes has its variables" { first_entry_in_background fish; }
+@test "bash: entering a slow build gives the prompt back while it runs, saying so; the first prompt after it finishes has its variables" { first_entry_in_background bash; }
+@test "zsh: entering a slow build gives the prompt back while it runs, saying so; the first prompt after it finishes has its variables" { first_entry_in_background zsh; }
+@test "fish: entering a slow build gives the prompt back while it runs, saying so; the first prompt after it finishes has its variables" { first_entry_in_background fish; }
 
 prompts_while_building() {
   local shell=$1 p0 p1 i keys=()
@@ -545,13 +537,14 @@ failing_rebuild() {
   expect_eq "$(tmux_run 'printenv SLOW')" good
   tmux_run 'export WS_BUILD_TIMEOUT=100'
 
-  write_atomic "$proj" "$(slow_head; sleep_3s; echo 'export SLOW=bad'; echo false)"
+  write_atomic "$proj" "$(slow_head; wait_gate; echo 'export SLOW=bad'; echo false)"
   run tmux_run ':'
   [ "$status" -eq 0 ]
   message_seen "$BUILDING"
   expect_eq "$(tmux_run 'printenv SLOW')" good
   expect_eq "$(shell_state)" building
 
+  touch "$GATE"
   wait_until build_over 10
   tmux_run ':'
   message_seen 'failed with exit status 1; keeping the last good environment'

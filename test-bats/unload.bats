@@ -15,8 +15,6 @@ setup() {
 }
 teardown() { common_teardown; }
 
-now_us() { echo "${EPOCHREALTIME/./}"; }
-
 # The context directory of $proj in the state home.
 ctx_dir() { printf '%s\n' "$home"/contexts/proj-*; }
 
@@ -42,11 +40,10 @@ lines_of() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 
 # hooks_workspace — $proj with a .workspace that counts its evaluations in
 # $COUNTER, exports FOO and LOG, and registers three hooks: a command line, a
-# command with its arguments, and a file (which also notes when it started).
+# command with its arguments, and a file.
 hooks_workspace() {
   mkdir -p "$proj"
   cat >"$proj/hook.sh" <<EOF
-printf '%s\n' "\$EPOCHREALTIME" >"$BATS_TEST_TMPDIR/first-hook-start"
 echo "three \$PWD" >>"\$LOG"
 EOF
   write_workspace "$proj" <<EOF
@@ -72,17 +69,11 @@ assert_hooks_ran_once() {
   [ "$output" -eq 3 ]
 }
 
-# ms from the time $1 (µs) to the start of the first hook.
-latency_ms() {
-  local started
-  read -r started <"$BATS_TEST_TMPDIR/first-hook-start"
-  echo $(((${started/./} - $1) / 1000))
-}
-
 # last_user_exits SHELL — two interactive SHELLs in the workspace: when the
-# first exits nothing runs; when the second exits the hooks run.
+# first exits nothing runs; when the second exits the hooks run. (How soon
+# after the grace is `pnpm bench` (e1, e2), not a test.)
 last_user_exits() {
-  local shell=$1 first t0 ms
+  local shell=$1 first
   hooks_workspace
   tmux_start -n first "$shell"
   first=$TMUX_SHELL_PID
@@ -102,16 +93,11 @@ last_user_exits() {
   [ ! -e "$(ctx_dir)/unload.log" ]
 
   tmux_use second
-  t0=$(now_us)
   tmux_send exit
   wait_until '[ "$(lines_of "$LOG")" -ge 3 ]' 10
-  ms=$(latency_ms "$t0")
-  echo "# $shell: last user exits -> first hook starts: $ms ms (grace 1000 ms)" >&3
   sleep 1 # nothing runs twice
   assert_hooks_ran_once
   [ "$(user_count)" -eq 0 ]
-  # SPEC §7: <= 1 s after the grace (some slack for a loaded machine).
-  ((ms <= 2500))
 }
 
 @test "bash: when the first of two shells exits nothing runs; when the last exits the hooks run once, in reverse order, with the context's variables" {
@@ -131,14 +117,10 @@ last_user_exits() {
   tmux_start bash
   tmux_run "cd $proj"
   [ "$(user_count)" -eq 1 ]
-  t0=$(now_us)
   kill -KILL "$TMUX_SHELL_PID"
   wait_until '[ "$(lines_of "$LOG")" -ge 3 ]' 10
-  ms=$(latency_ms "$t0")
-  echo "# SIGKILL of the last user -> first hook starts: $ms ms (grace 1000 ms)" >&3
   sleep 1
   assert_hooks_ran_once
-  ((ms <= 3000))
 }
 
 @test "cd out of the workspace in the only shell: the hooks run after the grace period" {
@@ -146,13 +128,10 @@ last_user_exits() {
   tmux_start bash
   tmux_run "cd $proj"
   [ "$(user_count)" -eq 1 ]
-  t0=$(now_us)
   tmux_run "cd $BATS_TEST_TMPDIR"
   [ "$(user_count)" -eq 0 ]
+  # After the grace period (that nothing runs within it is the next test's).
   wait_until '[ "$(lines_of "$LOG")" -ge 3 ]' 10
-  ms=$(latency_ms "$t0")
-  # Not before the grace period (1 s) is over.
-  ((ms >= 1000))
   sleep 1
   assert_hooks_ran_once
 }
@@ -195,14 +174,11 @@ EOF
   track_pid "$user"
   (cd "$proj" && ws-export json --pid "$user" >/dev/null 2>&1)
   [ "$(user_count)" -eq 1 ]
-  t0=$(now_us)
   kill "$user"
   wait_until '[ "$(lines_of "$LOG")" -ge 2 ]' 15
-  elapsed=$((($(now_us) - t0) / 1000))
   run cat "$LOG"
   [ "$output" = $'last\nfirst' ]
-  # The timeout took its second, then the hook's process group was killed.
-  ((elapsed >= 1000))
+  # The hung hook timed out (its status below), and its process group was killed.
   read -r hung <"$BATS_TEST_TMPDIR/hung.pid"
   wait_until "! _wsh_alive $hung" 5
   log="$(ctx_dir)/unload.log"

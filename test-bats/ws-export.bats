@@ -920,13 +920,14 @@ sleep 30 >/dev/null 2>&1 &
 echo \$! >$(printf %q "$W/sleep2.pid")
 export AFTER=1"
   cd "$W/proj"
-  start=${EPOCHREALTIME/./}
-  code=$(timeout 5 ws-export bash --pid $$ 2>"$ERR")
-  elapsed=$(((${EPOCHREALTIME/./} - start) / 1000))
+  # $(...) reads until every writer of its pipe is gone: had one of the sleeps
+  # held it, this would return only when they end, 30 s later.
+  code=$(timeout 20 ws-export bash --pid $$ 2>"$ERR")
   track_pid "$(cat "$W/sleep1.pid")" "$(cat "$W/sleep2.pid")"
+  _wsh_alive "$(cat "$W/sleep1.pid")"
+  _wsh_alive "$(cat "$W/sleep2.pid")"
   eval "$code"
   [ "$AFTER" = 1 ]
-  ((elapsed < 4000))
   kill "$(cat "$W/sleep1.pid")" "$(cat "$W/sleep2.pid")"
 }
 
@@ -936,13 +937,12 @@ sleep 30 &
 echo \$! >$(printf %q "$W/sleep.pid")
 export AFTER=1"
   cd "$W/proj"
-  start=${EPOCHREALTIME/./}
-  # Both readers wait for end of file, as a program calling ws-export would.
-  { timeout 5 ws-export json 2>&3 | cat >out.json; } 3>&1 | cat >"$ERR"
-  elapsed=$(((${EPOCHREALTIME/./} - start) / 1000))
+  # Both readers wait for end of file, as a program calling ws-export would:
+  # had the sleep held a pipe, they would be done only when it ends, 30 s later.
+  { timeout 20 ws-export json 2>&3 | cat >out.json; } 3>&1 | cat >"$ERR"
   track_pid "$(cat "$W/sleep.pid")"
+  _wsh_alive "$(cat "$W/sleep.pid")"
   [ "$(jq -r .set.AFTER out.json)" = 1 ]
-  ((elapsed < 4000))
   kill "$(cat "$W/sleep.pid")"
 }
 

@@ -14,7 +14,6 @@ setup() {
 }
 teardown() { common_teardown; }
 
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 lines_of() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 
 # make_context NAME — $BATS_TEST_TMPDIR/work/NAME as a context that ws-export
@@ -72,14 +71,14 @@ reapers() {
 # --------------------------------------------------------- CLI contract ----
 
 @test "ws-reaper with no arguments starts a reaper in the background and returns; a second call finds it" {
-  start=$(now_ms)
   run --separate-stderr ws-reaper
   [ "$status" -eq 0 ]
   [ -z "$output" ]
   [[ $stderr =~ ^ws-reaper:\ started\ \(pid\ ([0-9]+)\)$ ]]
   pid=${BASH_REMATCH[1]}
   track_pid "$pid"
-  (($(now_ms) - start < 3000))
+  # It returned, and the reaper it started goes on.
+  _wsh_alive "$pid"
   wait_until 'reaper_pid >/dev/null' 5
   [ "$(reaper_pid)" = "$pid" ]
   # Its own session: closing the terminal does not reach it.
@@ -179,13 +178,10 @@ reapers() {
 
 @test "the reaper exits by itself after WS_REAPER_IDLE seconds with no users, releasing reaper.pid" {
   export WS_REAPER_IDLE=1
-  start=$(now_ms)
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
   pid=$(reaper_pid)
   wait_until "! _wsh_alive $pid" 6
-  elapsed=$(($(now_ms) - start))
-  ((elapsed >= 1000))
   [ ! -e "$home/reaper.pid" ]
 }
 
@@ -207,7 +203,8 @@ reapers() {
   [ "$(cat "$LOG")" = ran ]
 }
 
-@test "a dead user is noticed within a second" {
+# How soon (SPEC: within 1 s) is a figure of `pnpm bench` (h1), not a test.
+@test "a dead user is noticed: its record removed, user.leave emitted, the other user kept" {
   ctx=$(make_context proj)
   start_user
   add_user "$ctx" "$user"
@@ -216,14 +213,10 @@ reapers() {
   first=$(ls "$ctx/users" | head -1)
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
-  sleep 0.7
-  t0=$(now_ms)
   kill "$first"
   wait_until "[ ! -e '$ctx/users/$first' ]" 5
-  ms=$(($(now_ms) - t0))
-  echo "# dead user noticed after $ms ms" >&3
-  ((ms <= 1500))
   grep -q "\"type\":\"user.leave\".*\"pid\":$first" "$home/events.jsonl"
+  [ -e "$ctx/users/$user" ]
 }
 
 @test "SIGTERM stops the reaper and releases reaper.pid" {
@@ -266,7 +259,7 @@ reapers() {
 # ---------------------------------------------------------- no memory ----
 
 @test "a reaper killed during the grace period: its successor keeps the grace period and unloads" {
-  export WS_UNLOAD_GRACE=3
+  export WS_UNLOAD_GRACE=60
   ctx=$(make_context proj)
   start_user
   add_user "$ctx" "$user"
@@ -276,14 +269,15 @@ reapers() {
   pid=$(reaper_pid)
   kill "$user"
   wait_until "[ -e '$ctx/idle-since' ]" 5
-  sleep 1.5
-  t0=$(now_ms)
   kill -KILL "$pid"
   wait_until "! _wsh_alive $pid" 5
+  [ ! -e "$LOG" ]
+  # As if the grace period had run out while no reaper ran: a successor that
+  # counts from the recorded start unloads now; one that started it again
+  # would wait another minute.
+  date -u -d '-61 seconds' +%Y-%m-%dT%H:%M:%S.000Z >"$ctx/idle-since"
   ws-reaper 2>/dev/null
-  wait_until '[ -s "$LOG" ]' 6
-  # The grace period (3 s) was counted from the first reaper's notice, not restarted.
-  (($(now_ms) - t0 < 2500))
+  wait_until '[ -s "$LOG" ]' 10
   [ "$(cat "$LOG")" = ran ]
 }
 
@@ -295,16 +289,18 @@ reapers() {
   slow_user=$user
   start_user
   add_user "$fast" "$user"
-  hook "$slow" sh -c 'echo slow-start >>"$LOG"; sleep 5; echo slow-end >>"$LOG"'
+  # The slow hook runs until the test opens $gate (at most 30 s).
+  gate="$BATS_TEST_TMPDIR/gate"
+  hook "$slow" sh -c 'echo slow-start >>"$LOG"; i=0; while [ ! -e "$1" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; echo slow-end >>"$LOG"' sh "$gate"
   hook "$fast" sh -c 'echo fast >>"$LOG"'
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
   kill "$slow_user"
   wait_until 'grep -q slow-start "$LOG"' 5
   kill "$user"
-  t0=$(now_ms)
-  wait_until 'grep -q fast "$LOG"' 5
-  (($(now_ms) - t0 < 2500))
+  # While the slow hook is still running.
+  wait_until 'grep -q fast "$LOG"' 10
   [ "$(cat "$LOG")" = $'slow-start\nfast' ]
-  wait_until 'grep -q slow-end "$LOG"' 8
+  touch "$gate"
+  wait_until 'grep -q slow-end "$LOG"' 10
 }

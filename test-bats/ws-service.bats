@@ -93,8 +93,6 @@ main_pid() { ws-service status "$1" --json | jq -r '.[0].pid'; }
 
 accepting() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
-
 events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service == \"$1\") | [.type, .status // .reason // null]" "$home/events.jsonl"; }
 
 
@@ -161,12 +159,10 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
 
 @test "start returns once a python3 http.server accepts connections; stop frees the port" {
   port=$(free_port)
-  t0=$(now_ms)
   run --separate-stderr ws-service start web --ready-port "$port" -- python3 -m http.server "$port" --bind 127.0.0.1
   [ "$status" -eq 0 ]
   [ -z "$output" ]
   [[ ${stderr_lines[0]} =~ ^ws-service:\ web\ ready\ \(pid\ [0-9]+,\ [0-9.]+\ s\)$ ]]
-  echo "start took $(($(now_ms) - t0)) ms" >&3
   accepting "$port"
   curl -fsS "http://127.0.0.1:$port/" >/dev/null
   pid=$(main_pid web)
@@ -182,10 +178,8 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   [[ ${lines[0]} =~ ^NAME\ +STATE\ +PID\ +UPTIME\ +PORT\ +COMMAND$ ]]
   [[ ${lines[1]} =~ ^web\ +ready\ +$pid\ +[0-9]+s\ +$port\ +python3\ -m\ http.server ]]
 
-  t0=$(now_ms)
   run --separate-stderr ws-service stop web
   [ "$status" -eq 0 ]
-  echo "stop took $(($(now_ms) - t0)) ms" >&3
   run ! _wsh_alive "$pid"
   run ! accepting "$port"
   [ ! -e "$(svc_dir web)/pid" ]
@@ -215,17 +209,15 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   [ "$(ps -o tty= -p "$pid" | tr -d ' ')" = "?" ]
 }
 
+# How soon these return is a figure of `pnpm bench` (h2-h4), not a test.
 @test "a service whose command exits at once fails with its last log lines, status 1" {
-  t0=$(now_ms)
   run --separate-stderr ws-service start crash -- bash -c 'echo starting up; echo "config error: no such file" >&2; exit 3'
-  elapsed=$(($(now_ms) - t0))
   [ "$status" -eq 1 ]
   [ -z "$output" ]
   [ "${stderr_lines[0]}" = "ws-service: crash exited with status 3 before it was ready" ]
   [ "${stderr_lines[1]}" = "ws-service: last lines of $(svc_dir crash)/log:" ]
   [ "${stderr_lines[2]}" = "  starting up" ]
   [ "${stderr_lines[3]}" = "  config error: no such file" ]
-  ((elapsed < 1000))
   [ ! -e "$(svc_dir crash)/pid" ]
   run events_of crash
   [ "${lines[*]}" = '["service.start",null] ["service.exit",3]' ]
@@ -237,13 +229,10 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
 
 @test "a service that never becomes ready fails after --ready-timeout and is stopped" {
   port=$(free_port)
-  t0=$(now_ms)
   run --separate-stderr ws-service start deaf --ready-port "$port" --ready-timeout 1.5 -- bash -c 'echo listening nowhere; exec sleep 60'
-  elapsed=$(($(now_ms) - t0))
   [ "$status" -eq 1 ]
   [ "${stderr_lines[0]}" = "ws-service: deaf was not ready after 1.5 s (port $port is not accepting connections); stopped it" ]
   [[ ${stderr[*]} == *"  listening nowhere"* ]]
-  ((elapsed >= 1500 && elapsed < 4000))
   group=$(jq .pid "$(svc_dir deaf)/state.json")
   run ! group_running "$group"
   [ ! -e "$(svc_dir deaf)/pid" ]
@@ -265,12 +254,9 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
 @test "a service that ignores SIGTERM is killed after its --stop-timeout" {
   ws-service start stubborn --stop-timeout 1 -- bash -c 'trap "" TERM; echo up; while :; do sleep 0.1; done' 2>/dev/null
   group=$(jq .pid "$(svc_dir stubborn)/pid")
-  t0=$(now_ms)
   run --separate-stderr ws-service stop stubborn
-  elapsed=$(($(now_ms) - t0))
   [ "$status" -eq 0 ]
   [ "${stderr_lines[0]}" = "ws-service: stubborn did not stop after SIGTERM; killed it" ]
-  ((elapsed >= 1000 && elapsed < 3500))
   run ! group_running "$group"
   [ "$(tail -n 1 "$home/events.jsonl" | jq -c '[.type, .killed]')" = '["service.stop",true]' ]
 }
@@ -290,11 +276,9 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
 @test "start is idempotent: the same command keeps its PID, a changed command or environment restarts it" {
   ws-service start s -- sleep 60 2>/dev/null
   first=$(main_pid s)
-  t0=$(now_ms)
   run --separate-stderr ws-service start s -- sleep 60
   [ "$status" -eq 0 ]
   [ -z "$stderr" ]
-  echo "no-op start took $(($(now_ms) - t0)) ms" >&3
   [ "$(main_pid s)" = "$first" ]
   # Per-terminal variables do not count.
   TMUX_PANE=%9 OLDPWD=/elsewhere TERM=dumb run --separate-stderr ws-service start s -- sleep 60
@@ -401,9 +385,7 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   ws-service start flaky --ready-port "$port" --restart on-failure -- python3 -m http.server "$port" --bind 127.0.0.1 2>/dev/null
   first=$(main_pid flaky)
   kill -KILL "$first"
-  t0=$(now_ms)
   wait_until '{ ws-reaper --once 2>/dev/null; ws-service status flaky --json | jq -e ".[0].state == \"ready\" and .[0].pid != $first" >/dev/null; }' 15
-  echo "restarted and ready after $(($(now_ms) - t0)) ms" >&3
   accepting "$port"
   run events_of flaky
   [ "${lines[*]}" = '["service.start",null] ["service.ready",null] ["service.exit",137] ["service.start",null] ["service.ready",null]' ]
@@ -422,18 +404,13 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
 service web --ready-port $port -- python3 -m http.server $port --bind 127.0.0.1
 echo evaluated
 EOF
-  t0=$(now_ms)
-  # \$(...) reads until every writer of the pipe is gone: a service holding it would hang here.
+  # \$(...) reads until every writer of the pipe is gone: a service holding it
+  # would hang here until timeout killed ws-export (status 124).
   out=$(WS_BUILD_TIMEOUT=60000 timeout 20 ws-export bash 2>"$BATS_TEST_TMPDIR/err")
   rc=$?
-  elapsed=$(($(now_ms) - t0))
-  echo "ws-export with a service took $elapsed ms" >&3
   [ "$rc" -eq 0 ]
   grep -q evaluated "$BATS_TEST_TMPDIR/err"
   [[ $out == *PGPORT* || $out == *WS_ROOT* ]]
-  ready_ms=$(jq -r 'select(.type == "service.ready" and .service == "web") | .duration_ms' "$home/events.jsonl")
-  echo "the service was ready in $ready_ms ms" >&3
-  ((elapsed < ready_ms + 3000))
   accepting "$port"
   # Its descriptors: nothing of ws-export's.
   pid=$(main_pid web)
@@ -500,9 +477,7 @@ db_answers() {
 @test "PostgreSQL and Redis from a .workspace: psql and redis-cli work, a second shell reuses both" {
   db_workspace
   start_shell one
-  t0=$(now_ms)
   tmux_run "cd $proj" 90
-  echo "first entry (initdb, postgres, redis) took $(($(now_ms) - t0)) ms" >&3
   db_answers
   facts=$(db_facts)
   read -r pgport redisport pgpid redispid <<<"$facts"
@@ -520,9 +495,7 @@ db_answers() {
   [ "$(ls "$(ctx_dir)"/services/*/pid | wc -l)" -eq 2 ]
 
   start_shell two
-  t0=$(now_ms)
   tmux_run "cd $proj" 60
-  echo "second entry (both reused) took $(($(now_ms) - t0)) ms" >&3
   db_answers
   [ "$(db_facts)" = "$facts" ]
   [ "$(jq -r 'select(.type == "service.start") | .service' "$home/events.jsonl" | wc -l)" -eq 2 ]
@@ -550,13 +523,11 @@ db_answers() {
   tmux_send exit
   tmux_use two
   tmux_send exit
-  t0=$(now_ms)
   wait_until '! _wsh_alive "$pgpid" && ! _wsh_alive "$redispid"' 30
-  elapsed=$(($(now_ms) - t0))
-  echo "both servers gone $elapsed ms after the shells exited (grace ${WS_UNLOAD_GRACE} s)" >&3
-  ((elapsed < 8000)) # well before the 10 s stop timeout: no SIGKILL
+  # Shut down by SIGTERM, not killed after the 10 s stop timeout.
   grep -q 'database system is shut down' "$(svc_dir postgres)/log"
   run -1 grep -q 'SIGKILL' "$(svc_dir postgres)/log"
+  [ "$(jq -r 'select(.type == "service.stop") | .killed' "$home/events.jsonl" | sort -u)" = false ]
   wait "$client" || true
   run ! accepting "$pgport"
   run ! accepting "$redisport"
