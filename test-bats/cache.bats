@@ -338,7 +338,7 @@ reenter() { tmux_run "cd $(q "$proj")" >/dev/null; }
 watched_file_changed() {
   watching_workspace
   enter_leave "$1"
-  sleep 0.05
+  sleep 0.05 # deliberately: the edit gets an mtime other than the one the cached entry checks
   echo two >"$proj/data.txt"
   reenter
   [ "$(evaluations)" -eq 2 ]
@@ -356,7 +356,7 @@ watched_file_changed() {
 workspace_file_changed() {
   watching_workspace
   enter_leave "$1"
-  sleep 0.05
+  sleep 0.05 # deliberately: the edit gets an mtime other than the one the cached entry checks
   printf 'export EDITED=yes\n' >>"$proj/.workspace"
   ws-allow "$proj" >/dev/null 2>&1
   reenter
@@ -409,6 +409,8 @@ cached_user_keeps_context() {
   [ "$(evaluations)" -eq 1 ]
   local dir
   dir=$(ctx_dir "$proj")
+  # Deliberately past the grace period (3 s): had the cached entry not
+  # registered the shell, the reaper would have unloaded the context by now.
   sleep 4.5
   [ "$(jq -r .state "$dir/context.json")" != unloaded ]
   [ -f "$dir/users/$TMUX_SHELL_PID" ]
@@ -429,7 +431,7 @@ sourced_file_changed() {
   tmux_run "cd $(q "$ENTER")"
   [ "$(evaluations)" -eq 1 ]
   tmux_run "cd $(q "$work")"
-  sleep 0.05
+  sleep 0.05 # deliberately: the edit gets an mtime other than the one the cached entry checks
   # The enclosing file that source_up read (trust does not cover it).
   printf 'export PARENT=edited SHARED=parent\n' >"$proj/.workspace"
   tmux_run "cd $(q "$ENTER")"

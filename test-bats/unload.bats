@@ -38,6 +38,12 @@ reapers() {
 
 lines_of() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 
+# unloads_done [N=1] — until unload.log says N unloads are done: every hook
+# of them has ended, none is still to start.
+unloads_done() {
+  wait_until "[ \"\$(grep -cs '\] unload done\$' \"\$(ctx_dir)/unload.log\")\" -ge ${1:-1} ]" 10
+}
+
 # hooks_workspace — $proj with a .workspace that counts its evaluations in
 # $COUNTER, exports FOO and LOG, and registers three hooks: a command line, a
 # command with its arguments, and a file.
@@ -86,7 +92,8 @@ last_user_exits() {
   tmux_use first
   tmux_send exit
   wait_until "! _wsh_alive $first" 5
-  # The reaper drops the exited shell, then nothing runs past the grace.
+  # The reaper drops the exited shell, then nothing runs: the sleep lets
+  # the grace period (1 s) pass, deliberately.
   wait_until '[ "$(user_count)" -eq 1 ]' 5
   sleep 2.2
   [ ! -e "$LOG" ]
@@ -94,8 +101,7 @@ last_user_exits() {
 
   tmux_use second
   tmux_send exit
-  wait_until '[ "$(lines_of "$LOG")" -ge 3 ]' 10
-  sleep 1 # nothing runs twice
+  unloads_done
   assert_hooks_ran_once
   [ "$(user_count)" -eq 0 ]
 }
@@ -118,8 +124,7 @@ last_user_exits() {
   tmux_run "cd $proj"
   [ "$(user_count)" -eq 1 ]
   kill -KILL "$TMUX_SHELL_PID"
-  wait_until '[ "$(lines_of "$LOG")" -ge 3 ]' 10
-  sleep 1
+  unloads_done
   assert_hooks_ran_once
 }
 
@@ -131,8 +136,7 @@ last_user_exits() {
   tmux_run "cd $BATS_TEST_TMPDIR"
   [ "$(user_count)" -eq 0 ]
   # After the grace period (that nothing runs within it is the next test's).
-  wait_until '[ "$(lines_of "$LOG")" -ge 3 ]' 10
-  sleep 1
+  unloads_done
   assert_hooks_ran_once
 }
 
@@ -147,7 +151,8 @@ last_user_exits() {
   wait_until '[ -e "$(ctx_dir)/idle-since" ]' 5
   tmux_run "cd $proj"
   [ "$(user_count)" -eq 1 ]
-  # ...and ends it when the user is back: nothing runs well past the grace.
+  # ...and ends it when the user is back: nothing runs, even once the time
+  # the grace period would have ended (3 s) is well past (a deliberate sleep).
   wait_until '[ ! -e "$(ctx_dir)/idle-since" ]' 5
   sleep 4
   [ ! -e "$LOG" ]
@@ -230,8 +235,8 @@ EOF
   [ "$(grep -c 'ms: sleep 1; echo 2' "$log")" -eq 1 ]
   [ "$(grep -c 'ms: sleep 1; echo 1' "$log")" -eq 1 ]
   grep -q 'exit ? after [0-9]* ms: sleep 1; echo 2 .*(started by an unload runner that died' "$log"
-  sleep 1.5 # nothing runs again
-  for n in 1 2 3; do [ "$(lines_of "$m.$n")" -eq 1 ]; done
+  # Nothing runs again: no reaper runs, and no hook process is left.
+  run ! pgrep -f -- "$m"
 }
 
 @test "20 concurrent registrations each starting the reaper leave exactly one ws-reaper" {
@@ -249,10 +254,9 @@ EOF
   done
   failed=0
   for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
-  # Losers of the reaper.pid lock exit at once; count what is left.
-  # Their reapers may still be starting (20 node processes at once): let them settle.
+  # Every reaper they started exists by now (spawn returns once it runs);
+  # the losers of the reaper.pid lock exit: count what is left.
   wait_until '[ "$(reapers | wc -l)" -eq 1 ]' 10
-  sleep 2
   run reapers
   [ "${#lines[@]}" -eq 1 ]
   read -r holder _ <"$home/reaper.pid"
@@ -276,10 +280,9 @@ EOF
   # Same PID, another process: its start time differs.
   sed -i 's/"start":"[0-9]*"/"start":"1"/' "$record"
   grep -q '"start":"1"' "$record"
-  wait_until '[ "$(lines_of "$LOG")" -ge 3 ]' 10
+  unloads_done
   _wsh_alive "$user"
   [ ! -e "$record" ]
-  sleep 1
   assert_hooks_ran_once
 }
 
@@ -365,6 +368,8 @@ EOF
   [ "$(user_count)" -eq 1 ]
   run tmux_run 'ws-on-unload --list'
   [ "${#lines[@]}" -eq 3 ]
+  # The reaper runs nothing while the user is inside: the sleep lets the
+  # grace period (1 s) pass, deliberately.
   sleep 2
   [ "$(lines_of "$LOG")" -eq 3 ]
 }
@@ -382,8 +387,7 @@ EOF
   [ "$output" = foo-value ]
   # And the next unload runs the hooks again.
   tmux_run "cd $BATS_TEST_TMPDIR"
-  wait_until '[ "$(lines_of "$LOG")" -ge 6 ]' 10
-  sleep 1
+  unloads_done 2
   [ "$(lines_of "$LOG")" -eq 6 ]
 }
 
@@ -402,8 +406,7 @@ EOF
   wait_until '[ -s "$home/reaper.pid" ] && read -r r _ <"$home/reaper.pid" && [ "$r" != "$reaper" ] && _wsh_alive "$r"' 5
   [ "$(user_count)" -eq 1 ]
   kill "$user"
-  wait_until '[ "$(lines_of "$LOG")" -ge 3 ]' 10
-  sleep 1
+  unloads_done
   assert_hooks_ran_once
 }
 
@@ -416,8 +419,7 @@ EOF
   tmux_run true
   tmux_wait "is blocked. Run 'ws-allow' to approve its content." 5
   [ "$(user_count)" -eq 0 ]
-  wait_until '[ "$(lines_of "$LOG")" -ge 3 ]' 10
-  sleep 1
+  unloads_done
   assert_hooks_ran_once
   grep -q '"state":"blocked"' "$(ctx_dir)/context.json"
   # Allowed again: the next prompt loads it again, evaluating the file.

@@ -136,7 +136,7 @@ reapers() {
   [ -e "$ctx/idle-since" ]
   [ ! -e "$LOG" ]
   [ ! -e "$home/reaper.pid" ]
-  sleep 1.1 # WS_UNLOAD_GRACE=1
+  sleep 1.1 # deliberately: the grace period (WS_UNLOAD_GRACE=1) passes
   run ws-reaper --once
   [ "$status" -eq 0 ]
   [ "$(cat "$LOG")" = ran ]
@@ -194,7 +194,7 @@ reapers() {
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
   pid=$(reaper_pid)
-  sleep 2.5
+  sleep 2.5 # deliberately past WS_REAPER_IDLE (1 s): it stays, for the user
   _wsh_alive "$pid"
   [ ! -e "$LOG" ]
   kill "$user"
@@ -234,8 +234,9 @@ reapers() {
   export WS_STATE_HOME=$home
   for i in $(seq 20); do ws-reaper >/dev/null 2>&1 3>&- & done
   wait
+  # Each of them returned once its reaper ran: all exist now, and the ones
+  # that lose the lock leave.
   wait_until '[ "$(reapers | wc -l)" -eq 1 ]' 10
-  sleep 2 # late starters lose the lock and leave
   run reapers
   [ "${#lines[@]}" -eq 1 ]
   [ "$(reaper_pid)" = "${lines[0]}" ]

@@ -393,7 +393,7 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   # Stopped by hand it stays stopped.
   ws-service stop flaky
   ws-reaper --once 2>/dev/null || true
-  sleep 1.2
+  sleep 1.2 # deliberately: a restart, had one been scheduled, would be due now
   ws-reaper --once 2>/dev/null || true
   [ "$(ws-service status flaky --json | jq -r '.[0].state')" = stopped ]
 }
