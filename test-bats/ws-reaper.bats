@@ -232,8 +232,13 @@ reapers() {
 
 @test "20 concurrent ws-reaper starts leave exactly one reaper" {
   export WS_STATE_HOME=$home
-  for i in $(seq 20); do ws-reaper >/dev/null 2>&1 3>&- & done
-  wait
+  pids=()
+  for i in $(seq 20); do
+    ws-reaper >/dev/null 2>&1 3>&- &
+    pids+=($!)
+  done
+  # Each by its PID: a bare `wait` would wait for bats' own timeout too.
+  wait "${pids[@]}"
   # Each of them returned once its reaper ran: all exist now, and the ones
   # that lose the lock leave.
   wait_until '[ "$(reapers | wc -l)" -eq 1 ]' 10

@@ -318,12 +318,13 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   [ ! -e "$(svc_dir web)/pid" ]
   # db becomes ready only after 1.5 s; web (started meanwhile) waits for it.
   ws-service start db --ready-cmd 'test -e ready-flag' -- bash -c 'sleep 1.5; touch ready-flag; exec sleep 60' 2>/dev/null &
+  db_start=$!
   wait_until '[ -f "$(svc_dir db)/spec.json" ]' 5
   run --separate-stderr ws-service start cache -- sleep 60
   [ "$status" -eq 0 ]
   run --separate-stderr ws-service start web --after db --after=cache -- sleep 60
   [ "$status" -eq 0 ]
-  wait
+  wait "$db_start"
   db_ready=$(jq -r 'select(.type == "service.ready" and .service == "db") | .ts' "$home/events.jsonl")
   web_start=$(jq -r 'select(.type == "service.start" and .service == "web") | .ts' "$home/events.jsonl")
   [[ $web_start > $db_ready ]]

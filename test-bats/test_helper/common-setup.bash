@@ -44,6 +44,9 @@
 #                              what the cursor line must end with for "at the
 #                              prompt": set it if a test's PS1 ends otherwise)
 #
+# Every test is stopped after BATS_TEST_TIMEOUT seconds (default 300), so a
+# hang fails that test instead of the whole run.
+#
 # What tmux_run captures: everything the command writes, including what shell
 # hooks write while it runs (zsh's chpwd). What prompt hooks write (bash's
 # PROMPT_COMMAND, zsh's precmd, fish's fish_prompt event) goes to the pane:
@@ -55,6 +58,12 @@ _wsh_repo=$(cd "${BASH_SOURCE[0]%/*}/../.." && pwd)
 
 # `run --separate-stderr` and `run -N` (exit code checks) need bats >= 1.5.
 bats_require_minimum_version 1.5.0
+
+# No test may hang the run, whatever the product does. What the caller set
+# wins; a file may set its own after loading this one (keeping the caller's:
+# ${_wsh_caller_timeout:-N}).
+_wsh_caller_timeout=${BATS_TEST_TIMEOUT-}
+BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-300}
 
 # ---------------------------------------------------------------- setup ----
 
