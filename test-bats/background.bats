@@ -19,6 +19,8 @@
 # Where a shell is not needed, `ws-export json` is used directly.
 
 load test_helper/common-setup
+load test_helper/state-home
+load test_helper/strace
 
 setup() {
   common_setup
@@ -36,8 +38,7 @@ teardown() { common_teardown; }
 
 # ------------------------------------------------------------ helpers ----
 
-
-builds() { if [[ -f $BUILDS ]]; then wc -l <"$BUILDS"; else echo 0; fi; }
+builds() { lines_of "$BUILDS"; }
 
 # expect_eq GOT WANT — equal, else say what differs.
 expect_eq() {
@@ -46,8 +47,7 @@ expect_eq() {
   return 1
 }
 
-# The context directory of $proj, and its build directory.
-ctx_dir() { printf '%s\n' "$home"/contexts/proj-*; }
+# The build directory of $proj's context.
 build_dir() { printf '%s/cache/build\n' "$(ctx_dir)"; }
 build_over() { [[ -e $(build_dir)/status ]]; }
 
@@ -65,21 +65,15 @@ slow_head() {
 sleep_3s() { printf 'sleep 3\n'; }
 wait_gate() { printf 'echo waiting >>%q\nfor ((_i = 0; _i < 300; _i++)); do [[ -e %q ]] && break; sleep 0.1; done\n' "$AT_GATE" "$GATE"; }
 # at_gate [N=1] — until N builds wait at the gate (each has read its whole file).
-at_gate() { wait_until "[[ -f \$AT_GATE ]] && ((\$(wc -l <\"\$AT_GATE\") >= ${1:-1}))" 10; }
+at_gate() { wait_until "((\$(lines_of \"\$AT_GATE\") >= ${1:-1}))" 10; }
 
 # events TYPE — the events of that type in the state home, one JSON a line.
 events() { jq -c --arg t "$1" 'select(.type == $t)' "$home/events.jsonl" 2>/dev/null || true; }
 event_count() { events "$1" | grep -c . || true; }
 
-# A process standing in for a shell, for `ws-export json --pid`.
-start_user() {
-  sleep 300 >/dev/null 2>&1 3>&- &
-  USER_PID=$!
-  track_pid "$USER_PID"
-}
-
-# export_json — ws-export json from $proj as $USER_PID, with `run`.
-export_json() { run --separate-stderr bash -c "cd $(printf %q "$proj") && ws-export json --pid $USER_PID"; }
+# export_json — ws-export json from $proj as $user (start_user: a process
+# standing in for a shell), with `run`.
+export_json() { run --separate-stderr bash -c "cd $(printf %q "$proj") && ws-export json --pid $user"; }
 
 # The state word ws-prompt shows for $proj, to a shell that has it loaded.
 prompt_state() { (cd "$proj" && WS_ROOT=$proj ws-prompt %s --glyphs "$GLYPHS"); }
@@ -96,52 +90,6 @@ said() {
 
 # shell_state — the hook's $_ws_state in the tmux shell.
 shell_state() { tmux_run 'echo "$_ws_state"'; }
-
-# message_seen TEXT — printed by the last `run tmux_run` (zsh and fish run
-# the hook inside cd) or on the terminal (bash runs it at the prompt).
-message_seen() {
-  [[ ${output-}${stderr-} == *"$1"* ]] && return 0
-  tmux_pane | grep -qF -- "$1" && return 0
-  echo "message not seen: $1" >&2
-  tmux_pane >&2
-  return 1
-}
-
-# A prompt counter independent of ws, with builtins only.
-counter_rc() {
-  case $1 in
-    bash) echo '_t_prompts=0; PROMPT_COMMAND="_t_prompts=\$((_t_prompts + 1))"' ;;
-    zsh) echo '_t_prompts=0; _t_count() { _t_prompts=$((_t_prompts + 1)); }; precmd_functions+=(_t_count)' ;;
-    fish) echo 'set -g _t_prompts 0; function _t_count --on-event fish_prompt; set -g _t_prompts (math $_t_prompts + 1); end' ;;
-  esac
-}
-
-# strace_start LABEL [SYSCALLS] / strace_stop — trace the shell and what it
-# starts in between; strace_stop sets SPAWNS (processes started; fish's own
-# threads are not processes).
-strace_start() {
-  TRACE="$BATS_TEST_TMPDIR/strace.$1"
-  local syscalls=${2:-execve,execveat,fork,vfork,clone,clone3}
-  (
-    for fd in /proc/$BASHPID/fd/*; do
-      fd=${fd##*/}
-      ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
-    done
-    exec strace -f -s 256 -e trace="$syscalls" -o "$TRACE" -p "$TMUX_SHELL_PID"
-  ) </dev/null >/dev/null 2>"$TRACE.err" &
-  STRACE_PID=$!
-  track_pid "$STRACE_PID"
-  wait_until "grep -q attached $(printf %q "$TRACE.err")" 10 || { cat "$TRACE.err" >&2; return 1; }
-}
-strace_stop() {
-  kill -INT "$STRACE_PID"
-  wait "$STRACE_PID" || true
-  SPAWNS=$(grep -vE 'resumed>|CLONE_THREAD' "$TRACE" | grep -cE '^[0-9]+ +(fork|vfork|clone|clone3|execve|execveat)\(') || true
-  if ((SPAWNS)); then
-    echo "processes started (${TRACE##*.}):" >&2
-    grep -vE 'resumed>|CLONE_THREAD' "$TRACE" | grep -E '^[0-9]+ +(fork|vfork|clone|clone3|execve|execveat)\(' >&2
-  fi
-}
 
 # wait_until_waiting TRACE — until the ws-export traced (strace -e access)
 # into TRACE polls for the build's status file, i.e. waits for the build.
@@ -161,7 +109,7 @@ wait_until_waiting() { wait_until "grep -qF 'cache/build/status\", F_OK' $(print
   expect_eq "$(jq -r '.set.WS_ROOT' <<<"$output")" "$proj"
   expect_eq "$(jq -r '.set | has("SLOW")' <<<"$output")" false
   # The shell counts as a user of the context all the same.
-  [ -f "$(ctx_dir)/users/$USER_PID" ]
+  [ -f "$(ctx_dir)/users/$user" ]
   expect_eq "$(ctx_state)" building
   prompt_state | grep -qx building
   run build_over
@@ -209,7 +157,7 @@ wait_until_waiting() { wait_until "grep -qF 'cache/build/status\", F_OK' $(print
   start_user
   local i pids=()
   for i in 1 2 3 4 5; do
-    (cd "$proj" && exec ws-export json --pid "$USER_PID" >"$BATS_TEST_TMPDIR/out.$i" 2>"$BATS_TEST_TMPDIR/err.$i" 3>&-) &
+    (cd "$proj" && exec ws-export json --pid "$user" >"$BATS_TEST_TMPDIR/out.$i" 2>"$BATS_TEST_TMPDIR/err.$i" 3>&-) &
     pids+=($!)
   done
   for i in "${pids[@]}"; do wait "$i"; done
@@ -382,7 +330,7 @@ future_mtime_in_shell() {
   # A second entry with WS_ENV=test, willing to wait, while the default build
   # runs; the gate opens once it is waiting (polling for the status file).
   (cd "$proj" && WS_ENV=test WS_BUILD_TIMEOUT=10000 exec strace -f -qq -e trace=access -o "$BATS_TEST_TMPDIR/waiter.trace" \
-    ws-export json --pid "$USER_PID" >"$BATS_TEST_TMPDIR/test.out" 2>"$BATS_TEST_TMPDIR/test.err" 3>&-) &
+    ws-export json --pid "$user" >"$BATS_TEST_TMPDIR/test.out" 2>"$BATS_TEST_TMPDIR/test.err" 3>&-) &
   local waiter=$!
   track_pid "$waiter"
   wait_until_waiting "$BATS_TEST_TMPDIR/waiter.trace"
@@ -402,7 +350,7 @@ future_mtime_in_shell() {
   at_gate
   write_atomic "$proj" "$(slow_head; wait_gate; echo 'export SLOW=v2')"
   (cd "$proj" && WS_BUILD_TIMEOUT=10000 exec strace -f -qq -e trace=access -o "$BATS_TEST_TMPDIR/waiter.trace" \
-    ws-export json --pid "$USER_PID" >"$BATS_TEST_TMPDIR/late.out" 2>"$BATS_TEST_TMPDIR/late.err" 3>&-) &
+    ws-export json --pid "$user" >"$BATS_TEST_TMPDIR/late.out" 2>"$BATS_TEST_TMPDIR/late.err" 3>&-) &
   local waiter=$!
   track_pid "$waiter"
   wait_until_waiting "$BATS_TEST_TMPDIR/waiter.trace"

@@ -5,6 +5,7 @@
 # order, after the grace period (WS_UNLOAD_GRACE=1 here).
 
 load test_helper/common-setup
+load test_helper/state-home
 
 setup() {
   common_setup
@@ -15,28 +16,12 @@ setup() {
 }
 teardown() { common_teardown; }
 
-# The context directory of $proj in the state home.
-ctx_dir() { printf '%s\n' "$home"/contexts/proj-*; }
-
 # How many user records the context has.
 user_count() {
   local dir
   dir=$(ctx_dir)
   find "$dir/users" -mindepth 1 -maxdepth 1 -name '[0-9]*' ! -name '*.tmp.*' 2>/dev/null | wc -l
 }
-
-# The ws-reaper processes of $WS_STATE_HOME (it is in their environment).
-reapers() {
-  local file pid argv
-  HOME=/ grep -lzxF "WS_STATE_HOME=$WS_STATE_HOME" /proc/[0-9]*/environ 2>/dev/null |
-    while IFS= read -r file; do
-      pid=${file#/proc/} pid=${pid%/environ}
-      { mapfile -d '' -t argv <"/proc/$pid/cmdline"; } 2>/dev/null || continue
-      [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ ]] && echo "$pid"
-    done
-}
-
-lines_of() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 
 # unloads_done [N=1] — until unload.log says N unloads are done: every hook
 # of them has ended, none is still to start.
@@ -174,9 +159,7 @@ on_unload 'echo \$\$ >"$BATS_TEST_TMPDIR/hung.pid"; exec sleep 30'
 on_unload 'seq 1 100000'
 on_unload 'echo last >>"\$LOG"'
 EOF
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
+  start_user
   (cd "$proj" && ws-export json --pid "$user" >/dev/null 2>&1)
   [ "$(user_count)" -eq 1 ]
   kill "$user"
@@ -210,9 +193,7 @@ on_unload 'sleep 1; echo 1 >>"$m.1"'
 on_unload 'sleep 1; echo 2 >>"$m.2"'
 on_unload 'sleep 1; echo 3 >>"$m.3"'
 EOF
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
+  start_user
   (cd "$proj" && ws-export json --pid "$user" >/dev/null 2>&1)
   wait_until '[ -s "$home/reaper.pid" ]' 5
   read -r reaper _ <"$home/reaper.pid"
@@ -243,9 +224,7 @@ EOF
   export WS_STATE_HOME="$BATS_TEST_TMPDIR/state-$RANDOM$RANDOM"
   home=$WS_STATE_HOME
   write_workspace "$proj" 'export A=1'
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
+  start_user
   cd "$proj"
   pids=()
   for i in $(seq 20); do
@@ -271,9 +250,7 @@ EOF
 
 @test "a user record whose PID is alive but with another start time is dead (a recycled PID): the reaper removes it and the unload runs" {
   hooks_workspace
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
+  start_user
   (cd "$proj" && ws-export json --pid "$user" >/dev/null 2>&1)
   [ "$(user_count)" -eq 1 ]
   record="$(ctx_dir)/users/$user"
@@ -292,9 +269,7 @@ EOF
 on_unload 'echo a'
 on_unload -- echo b
 EOF
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
+  start_user
   cd "$proj"
   for i in 1 2 3; do ws-export json --pid "$user" >/dev/null 2>&1; done
   run --separate-stderr ws-on-unload --list --json
@@ -322,9 +297,7 @@ EOF
 
 @test "a corrupt user record and a corrupt hook record are skipped with a note, never a crash" {
   hooks_workspace
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
+  start_user
   (cd "$proj" && ws-export json --pid "$user" >/dev/null 2>&1)
   dir=$(ctx_dir)
   wait_until '[ -s "$home/reaper.pid" ]' 5
@@ -393,9 +366,7 @@ EOF
 
 @test "a reaper restarted after being killed goes on tracking the users" {
   hooks_workspace
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
+  start_user
   (cd "$proj" && ws-export json --pid "$user" >/dev/null 2>&1)
   wait_until '[ -s "$home/reaper.pid" ]' 5
   read -r reaper _ <"$home/reaper.pid"

@@ -7,6 +7,7 @@
 # live ones are entered with ws-export and served by ws-service.
 
 load test_helper/common-setup
+load test_helper/state-home
 
 setup() {
   common_setup
@@ -17,24 +18,15 @@ setup() {
 }
 teardown() { common_teardown; }
 
-# make_context NAME [STATE=unloaded] — $work/NAME as a context that ws-export
-# loaded and the reaper unloaded: an allowed .workspace, context.json, users/,
-# data/ with a file. Sets ctx (its directory in the state home), root, id.
-make_context() {
-  root="$work/$1"
-  mkdir -p "$root"
-  printf 'export X=1\n' >"$root/.workspace"
+# gc_context NAME [STATE=unloaded] — make_context (test_helper/state-home: a
+# context that ws-export loaded and, by default, the reaper unloaded), its
+# .workspace allowed, cache/, and data/ with a file. Sets ctx, root, id.
+gc_context() {
+  make_context "$1" "${2:-unloaded}"
   ws-allow "$root" >/dev/null 2>&1
-  id="$1-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
-  ctx="$home/contexts/$id"
-  mkdir -p "$ctx/users" "$ctx/data" "$ctx/cache"
+  mkdir -p "$ctx/data" "$ctx/cache"
   printf 'some project data\n' >"$ctx/data/db"
-  printf '{"root":"%s","name":"%s","file":"%s/.workspace","state":"%s","env":"default","created":"%s","lastUsed":"%s"}\n' \
-    "$root" "$1" "$root" "${2:-unloaded}" "$(iso 0)" "$(iso 0)" >"$ctx/context.json"
 }
-
-# iso DAYS_AGO — an ISO-8601 UTC time DAYS_AGO days ago.
-iso() { date -u -d "-$1 days" +%Y-%m-%dT%H:%M:%S.000Z; }
 
 # age_context CTXDIR DAYS — last used DAYS days ago: context.json's lastUsed
 # and the mtime of users/ (a shell joining or leaving changes it).
@@ -55,12 +47,6 @@ reserve() {
     printf '{"v":1,"proto":"tcp","port":%d,"key":"tcp-%d","context":"%s","name":"x","root":"/x","created":"%s"}\n' \
       "$1" "$1" "$2" "$(iso 1)" >"$home/ports/tcp-$1"
   fi
-}
-
-start_user() {
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
 }
 
 # Everything in the state home: path, size, mtime.
@@ -97,7 +83,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a bad --max-age exits 64 with one line, and removes nothing" {
-  make_context gone
+  gc_context gone
   rm -rf "$root"
   for bad in 3x 30 -1d 1.5d '' d 30days; do
     run -64 --separate-stderr ws-gc --max-age "$bad"
@@ -118,9 +104,9 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 # ------------------------------------------------------------- removal ----
 
 @test "a context whose directory was deleted is removed, with its ports and state" {
-  make_context shop
+  gc_context shop
   reserve 45001 "$id"
-  make_context keep
+  gc_context keep
   reserve 45002 "$id"
   rm -rf "$work/shop"
   run -0 --separate-stderr ws-gc
@@ -139,9 +125,9 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a context whose workspace file is gone is removed; a renamed one (.envrc) is not" {
-  make_context a
+  gc_context a
   rm "$root/.workspace"
-  make_context b
+  gc_context b
   mv "$root/.workspace" "$root/.envrc"
   run -0 --separate-stderr ws-gc
   [[ $output == *"removed context a ($work/a): its workspace file is gone"* ]]
@@ -150,7 +136,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "dead users' registrations are removed, live ones stay" {
-  make_context shop
+  gc_context shop
   start_user
   printf '{"pid":%d,"start":"%s","joined":"%s"}\n' "$user" "$(_wsh_starttime "$user")" "$(iso 0)" >"$ctx/users/$user"
   # A PID that does not exist, and a live PID with another start time (recycled).
@@ -166,7 +152,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "roots keep their target; dangling roots are removed; one outside the state home is reported and left" {
-  make_context rooted
+  gc_context rooted
   rooted=$ctx
   rm -rf "$root"
   mkdir -p "$home/roots" "$BATS_TEST_TMPDIR/outside"
@@ -198,7 +184,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a context with a running service is kept (ws-service)" {
-  make_context served
+  gc_context served
   (cd "$root" && WS_ROOT="$root" WS_CONTEXT=served ws-service start db -- sleep 300 >/dev/null 2>&1)
   [ -s "$ctx/services/db/pid" ]
   rm -rf "$root"
@@ -208,12 +194,12 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a context whose service pid file names a live process is kept, one whose process is gone is not" {
-  make_context alive
+  gc_context alive
   start_user
   mkdir -p "$ctx/services/web"
   printf '{"pid":%d,"start":"%s"}\n' "$user" "$(_wsh_starttime "$user")" >"$ctx/services/web/pid"
   rm -rf "$root"
-  make_context dead
+  gc_context dead
   mkdir -p "$ctx/services/web"
   printf '{"pid":999999999,"start":"1"}\n' >"$ctx/services/web/pid"
   rm -rf "$root"
@@ -223,7 +209,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a context entered while the collection runs survives, with its user" {
-  make_context shop
+  gc_context shop
   age_context "$ctx" 40
   _WS_GC_PAUSE="$BATS_TEST_TMPDIR/go" ws-gc --max-age 30d >"$BATS_TEST_TMPDIR/gc.out" 2>&1 3>&- &
   gc=$!
@@ -243,13 +229,13 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "--max-age removes contexts unused longer than that, by context.json's lastUsed and users/" {
-  make_context old
+  gc_context old
   age_context "$ctx" 40
   old=$ctx
-  make_context recent
+  gc_context recent
   age_context "$ctx" 2
   recent=$ctx
-  make_context fresh
+  gc_context fresh
   run -0 --separate-stderr ws-gc
   [[ $output != *removed\ context* ]]
   run -0 --separate-stderr ws-gc --max-age 30d
@@ -261,7 +247,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   [ ! -e "$recent" ]
   [ -d "$ctx" ]
   # A shell that joined or left recently (users/ changed) counts as a use.
-  make_context joined
+  gc_context joined
   age_context "$ctx" 40
   touch "$ctx/users"
   run -0 --separate-stderr ws-gc --max-age 30d
@@ -269,16 +255,16 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "--dry-run changes nothing and reports what the real run then removes, with the same bytes" {
-  make_context gone
+  gc_context gone
   reserve 45011 "$id"
   mkdir -p "$ctx/cache/nix"
   ln -s /nix/store/00000000000000000000000000000000-shell "$ctx/cache/nix/out"
   head -c 100000 /dev/zero >"$ctx/data/big"
   printf '{"pid":999999999,"start":"1","joined":"x"}\n' >"$ctx/users/999999999"
   rm -rf "$root"
-  make_context stale
+  gc_context stale
   age_context "$ctx" 90
-  make_context kept
+  gc_context kept
   printf '{"pid":999999998,"start":"1","joined":"x"}\n' >"$ctx/users/999999998"
   reserve 45012 null
   mkdir -p "$home/roots"
@@ -302,7 +288,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "--json carries the same figures as the text" {
-  make_context gone
+  gc_context gone
   rm -rf "$root"
   run -0 --separate-stderr ws-gc --dry-run
   text=$output
@@ -349,7 +335,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "nix GC roots of removed contexts are removed with them and listed" {
-  make_context nixy
+  gc_context nixy
   mkdir -p "$ctx/cache/nix"
   ln -s /nix/store/00000000000000000000000000000000-drv "$ctx/cache/nix/drv"
   ln -s /nix/store/00000000000000000000000000000000-out "$ctx/cache/nix/out"
@@ -361,11 +347,11 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "an unfinished unload or hooks not yet run keep a context for the reaper" {
-  make_context pending
+  gc_context pending
   mkdir -p "$ctx/unload-run"
   printf '{"started":"x","reason":"x","order":[],"hooks":{}}' >"$ctx/unload-run/journal.json"
   rm -rf "$root"
-  make_context due ready
+  gc_context due ready
   mkdir -p "$ctx/unload"
   printf '{"kind":"argv","args":["true"],"seq":"000001","registered":"x"}\n' >"$ctx/unload/000001"
   rm -rf "$root"
@@ -375,7 +361,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "read-only directories inside a context (a Go module cache) do not stop its removal" {
-  make_context ro
+  gc_context ro
   mkdir -p "$ctx/data/mod/pkg"
   echo x >"$ctx/data/mod/pkg/file"
   chmod -R a-w "$ctx/data/mod"
@@ -385,7 +371,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "two collections at once: the second waits for nobody and exits 75" {
-  make_context shop
+  gc_context shop
   age_context "$ctx" 40
   _WS_GC_PAUSE="$BATS_TEST_TMPDIR/go" ws-gc --max-age 30d >/dev/null 2>&1 3>&- &
   gc=$!
@@ -401,7 +387,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 # ----------------------------------------------------------- bad input ----
 
 @test "a corrupt context.json is reported; the context is kept until --max-age says it is unused" {
-  make_context broken
+  gc_context broken
   printf '{"root": "/tru' >"$ctx/context.json"
   run -0 --separate-stderr ws-gc
   [[ $stderr == *"$ctx/context.json is corrupt"* ]]
@@ -413,7 +399,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a corrupt context.json whose root is known elsewhere is judged by that root" {
-  make_context broken
+  gc_context broken
   printf '{"WS_ROOT":"%s"}' "$root" >"$ctx/cache/loaded-env.json"
   echo garbage >"$ctx/context.json"
   rm -rf "$root"
@@ -422,7 +408,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a user record pointing at a PID that does not exist, and an unreadable one, are removed" {
-  make_context shop
+  gc_context shop
   printf '{"pid":999999999,"start":"12","joined":"x"}\n' >"$ctx/users/999999999"
   printf 'not json' >"$ctx/users/123"
   run -0 --separate-stderr ws-gc
@@ -445,7 +431,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a context's users as a file, and a context that is a file, are reported and removed" {
-  make_context shop
+  gc_context shop
   rmdir "$ctx/users"
   echo junk >"$ctx/users"
   echo junk >"$home/contexts/not-a-dir"

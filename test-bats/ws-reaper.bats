@@ -4,6 +4,7 @@
 # describes them, so no other command starts a reaper behind the test's back.
 
 load test_helper/common-setup
+load test_helper/state-home
 
 setup() {
   common_setup
@@ -13,21 +14,6 @@ setup() {
   export LOG="$BATS_TEST_TMPDIR/hooks.log"
 }
 teardown() { common_teardown; }
-
-lines_of() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
-
-# make_context NAME — $BATS_TEST_TMPDIR/work/NAME as a context that ws-export
-# loaded (context.json, state ready); prints its directory in the state home.
-make_context() {
-  local root="$BATS_TEST_TMPDIR/work/$1" id
-  mkdir -p "$root"
-  touch "$root/.workspace"
-  id="$1-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
-  mkdir -p "$home/contexts/$id/users"
-  printf '{"root":"%s","name":"%s","file":"%s/.workspace","state":"ready","env":"default","created":"2026-01-01T00:00:00.000Z","lastUsed":"2026-01-01T00:00:00.000Z"}\n' \
-    "$root" "$1" "$root" >"$home/contexts/$id/context.json"
-  echo "$home/contexts/$id"
-}
 
 # add_user CTXDIR PID — PID (with its start time) becomes a user of the context.
 add_user() {
@@ -42,30 +28,12 @@ hook() {
   WS_ROOT="$root" ws-on-unload -- "$@"
 }
 
-# A live process to be a user; its PID in $user.
-start_user() {
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
-}
-
 # The PID in reaper.pid once it names a live process.
 reaper_pid() {
   local pid start
   [[ -s $home/reaper.pid ]] || return 1
   read -r pid start <"$home/reaper.pid"
   [[ $(_wsh_starttime "$pid") == "$start" ]] && echo "$pid"
-}
-
-# The ws-reaper processes of this state home (WS_STATE_HOME is in their environment).
-reapers() {
-  local file pid argv
-  HOME=/ grep -lzxF "WS_STATE_HOME=$WS_STATE_HOME" /proc/[0-9]*/environ 2>/dev/null |
-    while IFS= read -r file; do
-      pid=${file#/proc/} pid=${pid%/environ}
-      { mapfile -d '' -t argv <"/proc/$pid/cmdline"; } 2>/dev/null || continue
-      [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ ]] && echo "$pid"
-    done
 }
 
 # --------------------------------------------------------- CLI contract ----
@@ -123,7 +91,7 @@ reapers() {
 # ------------------------------------------------------------ --once ----
 
 @test "--once sweeps once and exits: drops a dead user, starts the grace period, unloads on a later sweep" {
-  ctx=$(make_context proj)
+  make_context proj ready
   bash -c 'exit 0' &
   gone=$!
   wait "$gone"
@@ -158,7 +126,7 @@ reapers() {
 }
 
 @test "a corrupt user record is removed with a note in reaper.log, never a crash" {
-  ctx=$(make_context proj)
+  make_context proj ready
   start_user
   add_user "$ctx" "$user"
   printf '{"pid":' >"$ctx/users/777777"
@@ -187,7 +155,7 @@ reapers() {
 
 @test "the reaper stays while a user lives, unloads when it dies, then exits after the idle time" {
   export WS_REAPER_IDLE=1
-  ctx=$(make_context proj)
+  make_context proj ready
   start_user
   add_user "$ctx" "$user"
   hook "$ctx" sh -c 'echo ran >>"$LOG"'
@@ -205,7 +173,7 @@ reapers() {
 
 # How soon (SPEC: within 1 s) is a figure of `pnpm bench` (h1), not a test.
 @test "a dead user is noticed: its record removed, user.leave emitted, the other user kept" {
-  ctx=$(make_context proj)
+  make_context proj ready
   start_user
   add_user "$ctx" "$user"
   start_user
@@ -266,7 +234,7 @@ reapers() {
 
 @test "a reaper killed during the grace period: its successor keeps the grace period and unloads" {
   export WS_UNLOAD_GRACE=60
-  ctx=$(make_context proj)
+  make_context proj ready
   start_user
   add_user "$ctx" "$user"
   hook "$ctx" sh -c 'echo ran >>"$LOG"'
@@ -288,8 +256,10 @@ reapers() {
 }
 
 @test "slow hooks of one context do not delay the unload of another" {
-  slow=$(make_context slow)
-  fast=$(make_context fast)
+  make_context slow ready
+  slow=$ctx
+  make_context fast ready
+  fast=$ctx
   start_user
   add_user "$slow" "$user"
   slow_user=$user

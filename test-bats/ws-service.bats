@@ -14,6 +14,7 @@
 #
 
 load test_helper/common-setup
+load test_helper/state-home
 
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_USER=wspgtest
@@ -82,7 +83,6 @@ group_running() {
   return 1
 }
 
-ctx_dir() { printf '%s\n' "$home"/contexts/proj-*; }
 svc_dir() { printf '%s/services/%s\n' "$(ctx_dir)" "$1"; }
 
 # A free TCP port (outside a context allocate_port holds it 30 s for us).
