@@ -61,6 +61,7 @@
 #                              make_context, start_user, lines_of, reapers...)
 #   strace.bash                strace_start / strace_stop: what a tmux shell
 #                              starts (SPAWNS, NODE_EXECS)
+#   ws-export.bash             the ws-export*.bats files' setup and helpers
 #
 # What tmux_run captures: everything the command writes, including what shell
 # hooks write while it runs (zsh's chpwd). What prompt hooks write (bash's
