@@ -3,7 +3,7 @@
 // Installs nothing: it says what is missing. Timing assertions live here,
 // never in tests. Usage: node bench/bench.mjs [--quick] [--json PATH]
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -219,6 +219,77 @@ if (existsSync(join(repo, 'bin', 'allocate_port'))) {
   record('g', '200 concurrent allocate_port: duplicates', dupes, undefined, '0 duplicates', '', `${ports.length} ports`);
 }
 
+// (h) Figures the tests used to time (they now check only the behaviour).
+{
+  const hHome = join(root, 'h-state');
+  const svc = project('svc', '\n');
+  const withSvc = project('withsvc', "service web --ready-cmd true -- sleep 600\n");
+  const reap = project('reap', 'export REAP=1\n');
+  const hEnv = { WS_STATE_HOME: hHome, WS_TRUSTED_DIRS: root, WS_UNLOAD_GRACE: '0', WS_BUILD_TIMEOUT: '10000' };
+  const n = quick ? 3 : 5;
+  const ms = (fn) => {
+    const t = process.hrtime.bigint();
+    fn();
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+  // Some of these fail on purpose (a crashing service): only the time counts.
+  const run = (script, extra = {}) => {
+    try {
+      return sh(script, { ...hEnv, ...extra });
+    } catch {
+      return '';
+    }
+  };
+  const samples = (fn) => median(Array.from({ length: n }, (_, i) => fn(i)));
+  const waitFor = (cond) => {
+    const deadline = Date.now() + 10_000;
+    while (!cond() && Date.now() < deadline) spawnSync('sleep', ['0.01']);
+  };
+  const ctxDir = (name) => join(hHome, 'contexts', readdirSync(join(hHome, 'contexts')).find((d) => d.startsWith(`${name}-`)));
+  record('h0', 'ws-reaper: start one in the background, return', samples((i) => {
+    const home = join(root, `h-reaper-${i}`);
+    let out = '';
+    const t = ms(() => (out = run('ws-reaper 2>&1', { WS_STATE_HOME: home })));
+    const pid = Number(/pid (\d+)/.exec(out)?.[1]);
+    if (pid) process.kill(pid, 'SIGTERM');
+    return t;
+  }), undefined, 'returns at once');
+  // A second user keeps the context loaded while the first one dies, again and again.
+  const keeper = spawn('sleep', ['600'], { stdio: 'ignore' });
+  run(`cd ${reap}; ws-export json --pid ${keeper.pid} >/dev/null 2>&1`);
+  record('h1', 'reaper: a dead user noticed (its record removed)', samples(() => {
+    const user = spawn('sleep', ['600'], { stdio: 'ignore' });
+    run(`cd ${reap}; ws-export json --pid ${user.pid} >/dev/null 2>&1`);
+    const rec = join(ctxDir('reap'), 'users', String(user.pid));
+    const t0 = Date.now();
+    user.kill('SIGKILL');
+    waitFor(() => !existsSync(rec));
+    return Date.now() - t0;
+  }), undefined, '≤ 1 s (SPEC §4 ws-reaper)');
+  keeper.kill('SIGKILL');
+  record('h2', 'ws-service start: the command exits at once', samples(() => ms(() => run(`cd ${svc}; WS_ROOT=${svc} ws-service start crash -- bash -c 'exit 3' 2>/dev/null`))), undefined, 'fails at once');
+  record('h3', 'ws-service start: never ready, --ready-timeout 1', samples(() => ms(() => run(`cd ${svc}; WS_ROOT=${svc} ws-service start deaf --ready-cmd false --ready-timeout 1 -- sleep 60 2>/dev/null`))), undefined, '≈ 1 s, then stopped');
+  record('h4', 'ws-service stop: ignores SIGTERM, --stop-timeout 1', samples(() => {
+    run(`cd ${svc}; WS_ROOT=${svc} ws-service start stubborn --stop-timeout 1 -- bash -c 'trap "" TERM; while :; do sleep 0.1; done' 2>/dev/null`);
+    return ms(() => run(`cd ${svc}; WS_ROOT=${svc} ws-service stop stubborn 2>/dev/null`));
+  }), undefined, '≈ 1 s, then SIGKILL');
+  // Enter a workspace file that starts a service; its only user dies: the service stops (grace 0).
+  const enter = [];
+  const stop = [];
+  for (let i = 0; i < n; i++) {
+    const user = spawn('sleep', ['600'], { stdio: 'ignore' });
+    enter.push(ms(() => run(`cd ${withSvc}; ws-export json --pid ${user.pid} >/dev/null 2>&1`)));
+    const pidFile = join(ctxDir('withsvc'), 'services', 'web', 'pid');
+    const t0 = Date.now();
+    user.kill('SIGKILL');
+    waitFor(() => !existsSync(pidFile));
+    stop.push(Date.now() - t0);
+  }
+  record('h5', 'first enter of a file that starts a service', median(enter), undefined, 'not held by the service');
+  record('h6', 'last user SIGKILLed -> its services stopped', median(stop), undefined, 'before the unload hooks, ≤ 2 s');
+  run(`cd ${svc}; WS_ROOT=${svc} ws-service stop --all >/dev/null 2>&1`);
+}
+
 // The table.
 const fmt = (v, unit) => (v === undefined ? '—' : `${v < 10 ? v.toFixed(2) : v.toFixed(1)}${unit === 'ms' ? ' ms' : unit === '%' ? ' %' : unit === 'MB' ? ' MB' : ''}`);
 const rows = results.map((r) => [r.id, r.what, fmt(r.ws, r.unit), fmt(r.direnv, r.unit), r.ratio === undefined ? '—' : r.ratio < 0.5 ? `1/${Math.round(1 / r.ratio)}` : `${r.ratio.toFixed(2)}×`, r.target, r.note]);
@@ -231,7 +302,7 @@ for (const r of rows) console.log(line(r));
 writeFileSync(jsonPath, `${JSON.stringify({ date: new Date().toISOString(), quick, results }, null, 2)}\n`);
 console.log(`\nfigures written to ${jsonPath}`);
 // Stop what the run started: the reapers of its state homes, by the PID they recorded.
-for (const home of [join(root, 'state', 'ws'), join(root, 'e-state'), join(root, 'f-state')]) {
+for (const home of [join(root, 'state', 'ws'), join(root, 'e-state'), join(root, 'f-state'), join(root, 'h-state')]) {
   try {
     process.kill(Number(readFileSync(join(home, 'reaper.pid'), 'utf8').split(' ')[0]), 'SIGTERM');
   } catch {

@@ -282,8 +282,8 @@ EOF
       [[ $mnt == "$1" || $mnt == "$2" ]] && continue
       mount -o remount,bind,ro "$mnt" 2>/dev/null || true
     done < <(sed "s/\\\\040/ /g" /proc/self/mounts)
-    ! touch /ws-ro-probe 2>/dev/null || { echo "/ is still writable" >&2; exit 9; }
-    ! touch "$HOME/probe" 2>/dev/null || { echo "HOME is still writable" >&2; exit 9; }
+    if touch /ws-ro-probe 2>/dev/null; then echo "/ is still writable" >&2; exit 9; fi
+    if touch "$HOME/probe" 2>/dev/null; then echo "HOME is still writable" >&2; exit 9; fi
     cd "$1" && ws-export json' ro "$proj" "$state"
   [ "$status" -eq 0 ] || { echo "$stderr" >&2; false; }
   [ "$(jq -r .set.DONE <<<"$output")" = 1 ] || { echo "$output" "$stderr" >&2; false; }

@@ -201,7 +201,7 @@ env_root() {
   [ "$output" = "DATA=$'changed\\n'" ]
   new=$(readlink "$(env_root)")
   [ "$new" != "$env" ]
-  ! nix-store --gc --print-roots | grep -qF -- "-> $env"
+  [[ $(nix-store --gc --print-roots) != *"-> $env"* ]]
   nix-store --delete "$env" 2>/dev/null
   [ ! -e "$env" ]
 }
@@ -282,7 +282,9 @@ env_root() {
   # Everything on a usual PATH (node, bash, coreutils) but Nix.
   cp -sn /usr/local/bin/* /usr/bin/* /bin/* "$farm"/ 2>/dev/null || true
   rm -f "$farm"/nix*
-  [ -e "$farm/node" ] && [ -e "$farm/bash" ] && [ ! -e "$farm/nix-instantiate" ]
+  [ -e "$farm/node" ]
+  [ -e "$farm/bash" ]
+  [ ! -e "$farm/nix-instantiate" ]
   exporter=$(command -v ws-export)
   run --separate-stderr bash -c "cd $(printf %q "$proj") && PATH=$(printf %q "${exporter%/*}:$REPO/bin:$farm") ws-export json"
   [ "$status" -eq 0 ]
@@ -416,7 +418,7 @@ EOF
   run show WHICH
   [ "$output" = "WHICH=b" ]
   [[ $(readlink "$(env_root)") == *-b-ws-env ]]
-  ! nix-store --gc --print-roots | grep -qF -- "-> $a_env"
+  [[ $(nix-store --gc --print-roots) != *"-> $a_env"* ]]
 }
 
 # ---------------------------------------------------------- use flake ----
