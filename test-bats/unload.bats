@@ -381,7 +381,7 @@ EOF
   assert_hooks_ran_once
 }
 
-@test "a workspace file changed while loaded blocks it: the shell leaves the context and the hooks run after the grace" {
+@test "a workspace file changed while loaded blocks it: the shell stays its user, nothing unloads; leaving runs the hooks" {
   hooks_workspace
   tmux_start bash
   tmux_run "cd $proj"
@@ -389,13 +389,19 @@ EOF
   echo '# changed, not allowed' >>"$proj/.workspace"
   tmux_run true
   tmux_wait "is blocked. Run 'ws-allow' to approve its content." 5
-  [ "$(user_count)" -eq 0 ]
-  unloads_done
-  assert_hooks_ran_once
+  # Still inside the root: still its user (an edit must not tear the project down).
+  [ "$(user_count)" -eq 1 ]
   grep -q '"state":"blocked"' "$(ctx_dir)/context.json"
+  sleep 3 # past the grace (1 s) and the reaper's sweeps: nothing may unload
+  run ! grep -q '"type":"context.unload"' "$home/events.jsonl"
+  [ "$(lines_of "$LOG")" -eq 0 ]
   # Allowed again: the next prompt loads it again, evaluating the file.
   ws-allow "$proj" 2>/dev/null
   tmux_run true
   [ "$(user_count)" -eq 1 ]
   [ "$(lines_of "$COUNTER")" -eq 2 ]
+  # Leaving unloads as usual: the hooks run once.
+  tmux_run 'cd /'
+  unloads_done
+  assert_hooks_ran_once
 }

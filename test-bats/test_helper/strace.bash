@@ -27,7 +27,7 @@ strace_start() {
   # subshell execs strace, so $! is strace's PID.
   (
     local fd
-    for fd in /proc/$BASHPID/fd/*; do
+    for fd in "/proc/$BASHPID"/fd/*; do
       fd=${fd##*/}
       ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
     done
@@ -45,6 +45,7 @@ strace_stop() {
   wait "$STRACE_PID" || true
   spawns=$(grep -vE 'resumed>|CLONE_THREAD' "$TRACE" | grep -E '^[0-9]+ +(fork|vfork|clone|clone3|execve|execveat)\(') || true
   SPAWNS=$(grep -c . <<<"$spawns") || true
+  # shellcheck disable=SC2034 # read by the tests that load this helper
   NODE_EXECS=$(grep -E '^[0-9]+ +execve(at)?\(' <<<"$spawns" | grep -cE 'node|ws-export') || true
   if ((SPAWNS)); then
     echo "processes started (${TRACE##*.}):" >&2

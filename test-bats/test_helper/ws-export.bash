@@ -26,6 +26,7 @@
 #   cd_shell DIR               cd in the tmux shell
 #   special_value              a value with every character a shell acts on
 
+# shellcheck disable=SC2034 # read by bats
 BATS_TEST_TIMEOUT=${_wsh_caller_timeout:-120}
 
 ws_export_setup() {
