@@ -1,0 +1,175 @@
+#!/usr/bin/env bats
+# Hardening (issue 18): corrupt state, hostile names and values, limits.
+# Every command on corrupt state is bounded with `timeout 10`: a hang is a
+# failure (124), never a stuck run. docs/reliability.md lists what is tested.
+
+load test_helper/common-setup
+
+BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-120}
+
+setup() {
+  common_setup
+  home="$XDG_STATE_HOME/ws"
+  W="$BATS_TEST_TMPDIR/work"
+  ERR="$BATS_TEST_TMPDIR/ws.err"
+  export LOG="$BATS_TEST_TMPDIR/hooks.log"
+}
+teardown() { common_teardown; }
+
+# ------------------------------------------------------------- helpers ----
+
+# make_context NAME — a context ws-export loaded, written by hand (as in
+# ws-reaper.bats), so no command starts a reaper behind the test's back.
+make_context() {
+  local root="$W/$1" id
+  mkdir -p "$root" -m 0700 "$home"
+  [[ -e $home/VERSION ]] || echo 1 >"$home/VERSION"
+  touch "$root/.workspace"
+  id="$1-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
+  mkdir -p "$home/contexts/$id/users"
+  printf '{"root":"%s","name":"%s","file":"%s/.workspace","state":"ready","env":"default","created":"2026-01-01T00:00:00.000Z","lastUsed":"2026-01-01T00:00:00.000Z"}\n' \
+    "$root" "$1" "$root" >"$home/contexts/$id/context.json"
+  echo "$home/contexts/$id"
+}
+add_user() {
+  printf '{"pid":%d,"start":"%s","joined":"2026-01-01T00:00:00.000Z"}\n' "$2" "$(_wsh_starttime "$2")" >"$1/users/$2"
+}
+hook() {
+  local root
+  root=$(sed 's/^{"root":"\([^"]*\)".*/\1/' "$1/context.json")
+  shift
+  WS_ROOT="$root" ws-on-unload -- "$@"
+}
+start_user() {
+  sleep 300 >/dev/null 2>&1 3>&- &
+  user=$!
+  track_pid "$user"
+}
+reaper_pid() {
+  local pid start
+  [[ -f $home/reaper.pid && -s $home/reaper.pid ]] || return 1
+  read -r pid start <"$home/reaper.pid"
+  [[ $(_wsh_starttime "$pid") == "$start" ]] && echo "$pid"
+}
+
+# A loaded project: $W/proj exporting FOO=bar; its context dir in $ctx.
+loaded_project() {
+  write_workspace "$W/proj" 'export FOO=bar' 2>/dev/null
+  cd "$W/proj"
+  timeout 10 ws-export json --pid $$ >/dev/null 2>&1
+  ctx=$(echo "$home"/contexts/proj-*)
+  [[ -d $ctx ]]
+}
+
+# corrupt PATH KIND — puts a directory, a FIFO or a symlink (to a file
+# outside the state home) where the state file PATH belongs.
+corrupt() {
+  rm -rf "$1"
+  mkdir -p "${1%/*}"
+  case $2 in
+    dir) mkdir "$1" && echo x >"$1/inside" ;;
+    fifo) mkfifo "$1" ;;
+    link) ln -s "$BATS_TEST_TMPDIR/outside" "$1" ;;
+  esac
+}
+
+# survives FILE — for each kind of corruption of FILE (relative to $ctx):
+# ws-export json, ws-prompt, ws-list and ws-gc finish (no hang, no crash),
+# nothing is written through the link, and once the corruption is removed
+# the environment comes back.
+survives() {
+  local kind cmd rc
+  echo 'outside, never written' >"$BATS_TEST_TMPDIR/outside"
+  for kind in dir fifo link; do
+    corrupt "$ctx/$1" "$kind"
+    for cmd in "ws-export json --pid $$" ws-prompt ws-list ws-gc; do
+      rc=0
+      timeout 10 $cmd >"$BATS_TEST_TMPDIR/out" 2>"$ERR" || rc=$?
+      if ((rc != 0)) && ! [[ $cmd == ws-prompt && $rc == 1 ]]; then
+        echo "$1 as a $kind: '$cmd' exited $rc: $(cat "$ERR")" >&2
+        return 1
+      fi
+      [[ $(<"$ERR") != *'internal error'* && $(<"$ERR") != *'    at '* ]] || { echo "$1 as a $kind: '$cmd': $(cat "$ERR")" >&2; return 1; }
+    done
+    [ "$(cat "$BATS_TEST_TMPDIR/outside")" = 'outside, never written' ]
+    rm -rf "$ctx/$1"
+    [ "$(timeout 10 ws-export json --pid $$ 2>/dev/null | jq -r .set.FOO)" = bar ] || {
+      echo "$1 as a $kind: the environment did not come back" >&2
+      return 1
+    }
+  done
+}
+
+# ------------------------------- (8) the reaper survives the state home ----
+
+@test "(8) a stray regular file in contexts/ is logged once and skipped: the other context still unloads" {
+  export WS_REAPER_IDLE=1
+  ctx=$(make_context proj)
+  start_user
+  add_user "$ctx" "$user"
+  hook "$ctx" sh -c 'echo ran >>"$LOG"'
+  echo notes >"$home/contexts/notes.txt"
+  ws-reaper 2>/dev/null
+  wait_until 'reaper_pid >/dev/null' 5
+  pid=$(reaper_pid)
+  sleep 1.5 # a few sweeps see the stray file
+  kill "$user"
+  wait_until '[ -s "$LOG" ]' 10
+  [ "$(cat "$LOG")" = ran ]
+  wait_until "! _wsh_alive $pid" 10
+  [ "$(grep -c 'contexts/notes.txt' "$home/reaper.log")" -eq 1 ]
+  run ! grep -q 'Error\|    at ' "$home/reaper.log"
+}
+
+@test "(8) a directory in place of reaper.pid is taken over: a reaper starts and unloads" {
+  ctx=$(make_context proj)
+  start_user
+  add_user "$ctx" "$user"
+  hook "$ctx" sh -c 'echo ran >>"$LOG"'
+  mkdir "$home/reaper.pid"
+  run --separate-stderr timeout 10 ws-reaper
+  [ "$status" -eq 0 ]
+  [[ $stderr == "ws-reaper: started (pid "* ]]
+  wait_until 'reaper_pid >/dev/null' 5
+  kill "$user"
+  wait_until '[ -s "$LOG" ]' 10
+  [ "$(cat "$LOG")" = ran ]
+}
+
+@test "(8) a directory in place of context.json: ws-export loads and writes the record again" {
+  loaded_project
+  rm "$ctx/context.json"
+  mkdir "$ctx/context.json"
+  run --separate-stderr timeout 10 ws-export json --pid $$
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .set.FOO <<<"$output")" = bar ]
+  [ -f "$ctx/context.json" ]
+  jq -e .root "$ctx/context.json" >/dev/null
+}
+
+# ------------------ (7) a directory, FIFO or symlink in place of a state file ----
+
+@test "(7) context.json as a directory, FIFO or symlink: no crash, no hang, treated as missing" {
+  loaded_project
+  survives context.json
+}
+@test "(7) cache/last-good.json as a directory, FIFO or symlink: no crash, no hang, treated as missing" {
+  loaded_project
+  survives cache/last-good.json
+}
+@test "(7) cache/loaded-env.json as a directory, FIFO or symlink: no crash, no hang, treated as missing" {
+  loaded_project
+  survives cache/loaded-env.json
+}
+@test "(7) unload/<seq> as a directory, FIFO or symlink: no crash, no hang, treated as missing" {
+  loaded_project
+  survives unload/1
+}
+@test "(7) users/<pid> as a directory, FIFO or symlink: no crash, no hang, treated as missing" {
+  loaded_project
+  survives "users/$$"
+}
+@test "(7) cache/build/status as a directory, FIFO or symlink: no crash, no hang, treated as missing" {
+  loaded_project
+  survives cache/build/status
+}
