@@ -173,3 +173,32 @@ survives() {
   loaded_project
   survives cache/build/status
 }
+
+# ------------------------------------------- (3) terminal escape injection ----
+
+@test "(3) a context name with escape sequences and a newline: shown with \\x.. escapes, machine output exact" {
+  name=$'esc\e[31mred\e[0m\nline'
+  dir="$W/$name"
+  write_workspace "$dir" 'export SMALL=ok' 2>"$ERR"
+  run ! grep -q $'\e' "$ERR"
+  cd "$dir"
+  timeout 10 ws-export json --pid $$ >"$BATS_TEST_TMPDIR/json" 2>"$ERR"
+  # Machine output stays exact.
+  [ "$(jq -r .set.WS_ROOT "$BATS_TEST_TMPDIR/json")" = "$dir" ]
+  [ "$(jq -r .set.SMALL "$BATS_TEST_TMPDIR/json")" = ok ]
+  [ "$(timeout 10 ws-list --json | jq -r '.contexts[0].root')" = "$dir" ]
+  # What a person sees: no ESC, no raw newline inside the name.
+  timeout 10 ws-prompt >"$BATS_TEST_TMPDIR/prompt"
+  run ! grep -q $'\e' "$BATS_TEST_TMPDIR/prompt"
+  grep -qF 'esc\x1b[31mred\x1b[0m\x0aline' "$BATS_TEST_TMPDIR/prompt"
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/prompt")" -le 1 ]
+  timeout 10 ws-list >"$BATS_TEST_TMPDIR/list"
+  run ! grep -q $'\e' "$BATS_TEST_TMPDIR/list"
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/list")" -eq 2 ]
+  grep -qF 'esc\x1b[31mred\x1b[0m\x0aline' "$BATS_TEST_TMPDIR/list"
+  # The process-free prompt renders _ws_name, which ws-export's shell output sets.
+  code=$(timeout 10 ws-export bash --pid $$ 2>/dev/null)
+  eval "$code"
+  [ "$_ws_name" = 'esc\x1b[31mred\x1b[0m\x0aline' ]
+  [ "$WS_ROOT" = "$dir" ]
+}
