@@ -202,3 +202,27 @@ survives() {
   [ "$_ws_name" = 'esc\x1b[31mred\x1b[0m\x0aline' ]
   [ "$WS_ROOT" = "$dir" ]
 }
+
+# ----------------------------------------------- (1, 10) one big value ----
+
+@test "(1, 10) a 1 MiB value fails alone with one message naming it and the limit; SMALL=ok and a 100 KB value load" {
+  write_workspace "$W/big" <<'WS' 2>/dev/null
+export MID=$(head -c 100000 /dev/zero | tr '\0' y)
+export BIG=$(head -c 1048576 /dev/zero | tr '\0' x)
+export SMALL=ok
+WS
+  cd "$W/big"
+  run --separate-stderr timeout 20 ws-export json --pid $$
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .set.SMALL <<<"$output")" = ok ]
+  [ "$(jq -r '.set.MID | length' <<<"$output")" -eq 100000 ]
+  [ "$(jq -r '.set | has("BIG")' <<<"$output")" = false ]
+  [ "$(grep -c 'BIG is not exported' <<<"$stderr")" -eq 1 ]
+  [[ $stderr == *"over the 131072-byte limit"*"MAX_ARG_STRLEN"* ]]
+  # The same in a shell: the rest loads.
+  code=$(timeout 20 ws-export bash --pid $$ 2>/dev/null)
+  eval "$code"
+  [ "$SMALL" = ok ]
+  [ "${#MID}" -eq 100000 ]
+  [ -z "${BIG+x}" ]
+}
