@@ -226,3 +226,21 @@ WS
   [ "${#MID}" -eq 100000 ]
   [ -z "${BIG+x}" ]
 }
+
+# ----------------------------------------- (2) a newline in the project path ----
+
+@test "(2) a project directory whose name holds a newline (or a backslash and a newline) loads in bash, zsh, fish and JSON" {
+  for name in $'nl\nname' $'bs\\\nname'; do
+    dir="$W/$name"
+    write_workspace "$dir" 'export ROOTVAR=ok' 2>/dev/null
+    cd "$dir"
+    [ "$(timeout 20 ws-export json --pid $$ 2>/dev/null | jq -r .set.ROOTVAR)" = ok ]
+    cd "$W"
+    run timeout 20 bash --norc --noprofile -ic 'eval "$(ws-export hook bash)"; cd "$1" && _ws_hook; cd / && _ws_hook; cd "$1" && _ws_hook; echo "ROOTVAR=${ROOTVAR-unset} ROOT=$WS_ROOT"' _ "$dir"
+    [[ $output == *"ROOTVAR=ok ROOT=$dir"* ]] || { echo "bash: $output" >&2; false; }
+    run timeout 20 zsh -f -ic 'eval "$(ws-export hook zsh)"; h() { local f; for f in $precmd_functions; do $f; done; }; cd "$1" && h; cd / && h; cd "$1" && h; print -r -- "ROOTVAR=${ROOTVAR-unset} ROOT=$WS_ROOT"' _ "$dir"
+    [[ $output == *"ROOTVAR=ok ROOT=$dir"* ]] || { echo "zsh: $output" >&2; false; }
+    run timeout 20 fish --no-config -ic 'ws-export hook fish | source; cd $argv[1]; and emit fish_prompt; cd /; and emit fish_prompt; cd $argv[1]; and emit fish_prompt; printf "ROOTVAR=%s ROOT=%s\n" $ROOTVAR $WS_ROOT' "$dir"
+    [[ $output == *"ROOTVAR=ok ROOT=$dir"* ]] || { echo "fish: $output" >&2; false; }
+  done
+}
