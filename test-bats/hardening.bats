@@ -244,3 +244,20 @@ WS
     [[ $output == *"ROOTVAR=ok ROOT=$dir"* ]] || { echo "fish: $output" >&2; false; }
   done
 }
+
+# ------------------------------------------------- (11) the hook's fast path ----
+
+# Enter, leave, stop the reaper (by its PID) and remove reaper.pid, re-enter: the cached entry runs.
+BODY='cd "$1" && h; cd / && h; for i in {1..200}; do [ -s "$2/reaper.pid" ] && break; sleep 0.05; done; read -r pid _ <"$2/reaper.pid"; kill "$pid"; while [ -e "/proc/$pid" ]; do sleep 0.05; done; rm -f "$2/reaper.pid"; cd "$1" && h; echo "FOO=$FOO"'
+
+@test "(11) re-entering a cached context while reaper.pid is missing prints no raw shell error" {
+  write_workspace "$W/proj" 'export FOO=bar' 2>/dev/null
+  for shell in bash zsh; do
+    case $shell in
+      bash) run --separate-stderr timeout 20 bash --norc --noprofile -c 'eval "$(ws-export hook bash)"; h() { _ws_hook; }; '"$BODY" _ "$W/proj" "$home" ;;
+      zsh) run --separate-stderr timeout 20 zsh -f -c 'eval "$(ws-export hook zsh)"; h() { local f; for f in $precmd_functions; do $f; done; }; '"$BODY" _ "$W/proj" "$home" ;;
+    esac
+    [[ $output == *"FOO=bar"* ]] || { echo "$shell: $output $stderr" >&2; false; }
+    [[ $stderr != *"reaper.pid"* && $stderr != *"No such file"* ]] || { echo "$shell: $stderr" >&2; false; }
+  done
+}
