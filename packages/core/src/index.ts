@@ -1,4 +1,5 @@
 export * from './cli/colors.js';
+export * from './cli/display.js';
 export * from './context/discover.js';
 export * from './env/diff.js';
 export * from './cli/errors.js';

@@ -1,4 +1,4 @@
-import { CliError, EX, allowFile, colorsFor, emitEvent, ensureStateHome, listTrust, runCli, trustEventSource, trustTargets } from '@ws/core';
+import { CliError, EX, allowFile, colorsFor, printable, emitEvent, ensureStateHome, listTrust, runCli, trustEventSource, trustTargets } from '@ws/core';
 
 await runCli({
   name: 'ws-allow',
@@ -27,7 +27,7 @@ await runCli({
     for (const file of trustTargets(args.path, env, cwd)) {
       allowFile(home, file);
       emitEvent(home, 'allow', trustEventSource(file, env), { path: file }, env);
-      err(`ws-allow: allowed ${file}\n`);
+      err(`ws-allow: allowed ${printable(file)}\n`);
     }
   },
 });

@@ -12,6 +12,7 @@ import {
   readNulList,
   readText,
   tryLock,
+  warn,
   writeFileAtomic,
   type Approval,
   type CachePaths,
@@ -106,6 +107,11 @@ function readResult(paths: CachePaths, request: BuildRequest, status: string): B
     if (existsSync(paths.buildCancelled)) return { ok: false, status: 130, failAt: 'cancelled', watches, watchStats, hooks, trees };
     return { ok: false, status: Number(code) || 1, failAt: failAt ? originalNames(failAt, paths, request) : undefined, watches, watchStats, hooks, trees };
   }
+  for (const line of (readText(paths.buildTooLong) ?? '').split('\n')) {
+    const [name, bytes] = line.split(' ');
+    if (name && bytes)
+      warn(`${name} is not exported: ${name}=VALUE is ${bytes} bytes, over the ${MAX_ARG_STRLEN}-byte limit of one environment string (Linux MAX_ARG_STRLEN); the other variables load`);
+  }
   const env: Env = {};
   for (const entry of nulSplit(paths.buildEnv)) {
     const eq = entry.indexOf('=');
@@ -113,6 +119,9 @@ function readResult(paths: CachePaths, request: BuildRequest, status: string): B
   }
   return { ok: true, status: 0, env, watches, watchStats, hooks, trees };
 }
+
+/** Linux's limit on one string of an environment, NUL included (the driver leaves longer ones out). */
+const MAX_ARG_STRLEN = 131072;
 
 /** A path's identity in the format of the stdlib's watch_file (`stat -L --printf '%i %s %.9Y %.9Z'`). */
 export function fileIdentity(path: string): string {

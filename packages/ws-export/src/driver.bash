@@ -1,6 +1,7 @@
 # The build driver: runs a workspace file in bash and leaves its results in
 # $_WS_EVAL (the context's build directory) for ws-export to read:
 #   env       the exported environment afterwards, NUL-separated NAME=VALUE
+#   too-long  exported variables left out of env: `NAME BYTES` lines (see below)
 #   watches   files to watch (watch_file), NUL-separated
 #   on_unload hooks registered with on_unload
 #   file.copy, local.copy
@@ -30,6 +31,24 @@ _ws_finish() {
   trap - ERR
   ((_ws_status == 0)) || _ws_fail_at=${_ws_exit_at:-${_ws_fail_at:-$(_ws_error_line)}}
   if ((_ws_status == 0)); then
+    # One string of an environment (NAME=VALUE and its NUL) may not exceed
+    # Linux's MAX_ARG_STRLEN (32 pages, 131072 bytes): execve refuses it, so
+    # no process (env, the shell's next command) could hold such a variable.
+    # It fails alone: left out (and named in too-long), the rest still loads.
+    # Byte lengths: ${#…} counts bytes under LC_ALL=C.
+    [[ -v LC_ALL ]] && _ws_lc=x$LC_ALL || _ws_lc=
+    LC_ALL=C
+    : >"$_WS_EVAL/too-long"
+    for _ws_n in $(compgen -e); do
+      _ws_v=${!_ws_n}
+      _ws_len=$((${#_ws_n} + ${#_ws_v} + 2))
+      if ((_ws_len > 131072)); then
+        printf '%s %d\n' "$_ws_n" "$_ws_len" >>"$_WS_EVAL/too-long"
+        unset "$_ws_n"
+      fi
+    done
+    unset _ws_v
+    if [[ -n $_ws_lc ]]; then LC_ALL=${_ws_lc#x}; else unset LC_ALL; fi
     # `command -p`: the file may have left PATH without env and mv.
     command -p env -0 >"$_WS_EVAL/env.tmp" && command -p mv "$_WS_EVAL/env.tmp" "$_WS_EVAL/env" || _ws_status=70
   fi

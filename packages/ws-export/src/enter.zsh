@@ -9,7 +9,9 @@
 # Nothing it depends on changed: validity marker, watched files, knobs, base values.
 @CHECKS@
 # No reaper, nobody to notice the shell leave: let ws-export start one.
-_ws_line=; read -r _ws_line < @REAPER_PID@ 2>/dev/null || return 1
+# (2>/dev/null before the redirection: a missing file says nothing; never read a FIFO.)
+_ws_line=; [[ -f @REAPER_PID@ && ! -L @REAPER_PID@ ]] || return 1
+read -r _ws_line 2>/dev/null < @REAPER_PID@ || return 1
 _ws_rpid=${_ws_line%% *}; _ws_rstart=${_ws_line#* }
 read -r _ws_line < "/proc/$_ws_rpid/stat" 2>/dev/null || return 1
 _ws_f=(${=${_ws_line##*) }})

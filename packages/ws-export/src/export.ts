@@ -12,6 +12,7 @@ import {
   ensureStateHome,
   findContext,
   LOCAL_FILE,
+  printable,
   markContextEntry,
   nearestShell,
   registerUser,
@@ -61,10 +62,10 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   const { env, err } = opts;
   const now = opts.now ?? new Date();
   const color = opts.errColors ?? colorsFor({}, env);
-  const say = (text: string) => err(`${text}\n`);
+  const say = (text: string) => err(`${printable(text)}\n`);
   // Informational lines follow WS_LOG_FORMAT like the stdlib's log_status (empty = quiet); errors always show.
   const format = env.WS_LOG_FORMAT ?? 'ws: %s';
-  const info = (text: string) => format && err(`${format.replace('%s', text)}\n`);
+  const info = (text: string) => format && err(`${format.replace('%s', printable(text))}\n`);
   const home = ensureStateHome(env);
   const current: Env = { ...env };
 
@@ -128,7 +129,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
         live: opts.live ?? false,
         interrupted: opts.interrupted,
         progress: opts.progress,
-        fail: (line) => say(color.red(line)),
+        fail: (line) => err(`${color.red(printable(line))}\n`),
         info,
       });
       ({ state, target } = loaded);

@@ -1,4 +1,4 @@
-import { ceilings, contextDir, diffEnv, quotePosix, renderJson, renderShell, watchCheck, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
+import { ceilings, contextDir, diffEnv, printable, quotePosix, renderJson, renderShell, watchCheck, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
 import { writeEnterScript } from './enter-script.js';
 
 /** `+A -B ~C` like direnv's summary; WS_* variables are ws's own and left out. */
@@ -76,7 +76,7 @@ function locals({ home, ctx, state, watches, valid, current, target }: OutputInp
   return {
     _ws_pwd: current.PWD ?? '',
     _ws_root: ctx?.root ?? '',
-    _ws_name: ctx?.name ?? '',
+    _ws_name: printable(ctx?.name ?? ''), // shown by the process-free prompt only: made printable
     _ws_state: state,
     _ws_ctxdir: ctx ? contextDir(home, ctx.root) : '',
     _ws_knobs: knobs,

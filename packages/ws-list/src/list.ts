@@ -1,6 +1,7 @@
 import {
   checkStateHome,
   lastUsedOf,
+  printable,
   readInventory,
   resourceSummary,
   stateHomePath,
@@ -143,7 +144,11 @@ function table(headers: string[], rows: Cell[][], c: Colors): string {
   return [line(head), ...rows.map(line)].join('\n') + '\n';
 }
 
-const plain = (text: string): Cell => ({ text, shown: text });
+/** A cell of plain text, its control characters made visible (names and paths come from anywhere). */
+const plain = (raw: string): Cell => {
+  const text = printable(raw);
+  return { text, shown: text };
+};
 
 function stateCell(state: string, c: Colors): Cell {
   const paint: Record<string, (s: string) => string> = { ready: c.green, building: c.yellow, stale: c.yellow, degraded: c.yellow, error: c.red, blocked: c.magenta, unloaded: c.dim, unknown: c.red };
@@ -158,7 +163,7 @@ export function renderTable(inv: Inventory, resources: boolean, now: Date, c: Co
     const services = ctx.services.map((s) => [s.name, s.state, s.pid ?? '', s.port ? `:${s.port}` : ''].filter((x) => x !== '').join(' ')).join(', ');
     const ports = ctx.ports.map((r) => `${r.proto}/${r.port}`).join(', ');
     const gone = ctx.rootExists === false ? ' (gone)' : ctx.fileExists === false ? ' (no workspace file)' : '';
-    const root = ctx.root ?? '?';
+    const root = printable(ctx.root ?? '?');
     return [
       plain(ctx.name),
       stateCell(ctx.state, c),

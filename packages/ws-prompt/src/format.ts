@@ -1,4 +1,4 @@
-import { CliError, EX } from '@ws/core';
+import { CliError, EX, printable } from '@ws/core';
 
 export const STATES = ['ready', 'building', 'stale', 'degraded', 'error', 'blocked'] as const;
 export type PromptState = (typeof STATES)[number];
@@ -70,9 +70,9 @@ export function renderSegment(tokens: Token[], data: SegmentData, glyphs: Record
       if ('text' in token) return token.text;
       switch (token.field) {
         case 'n':
-          return data.name;
+          return printable(data.name);
         case 'e':
-          return data.env;
+          return printable(data.env);
         case 'u':
           return String(data.users);
         case 'S':

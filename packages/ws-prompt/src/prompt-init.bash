@@ -20,6 +20,8 @@ _ws_prompt_render() {
     for f in "$_ws_ctxdir"/services/*/state.json; do
       [[ -e $f ]] || continue
       line=''
+      # Never read a FIFO or a directory planted there (it would block the shell).
+      [[ -f $f && ! -L $f ]] || continue
       read -r line <"$f" || [[ -n $line ]] || continue
       case $line in *'"state":"exited"'* | *'"state":"failed"'* | *'"state":"backoff"'*) st=degraded; break ;; esac
     done
@@ -35,9 +37,9 @@ _ws_prompt_render() {
   [[ -n ${NO_COLOR+x} ]] && c='' r=''
   # Only users and services whose process exists (the reaper drops the others' records within a second).
   for f in "$_ws_ctxdir"/users/[0-9]*; do [[ -e /proc/${f##*/} ]] && ((u++)); done # if:u
-  for f in "$_ws_ctxdir"/services/*/pid; do line='' && { read -r line <"$f" || [[ -n $line ]]; } && line=${line#*'"pid":'} && [[ -e /proc/${line%%[,\}]*} ]] && ((S++)); done # if:S
+  for f in "$_ws_ctxdir"/services/*/pid; do line='' && [[ -f $f && ! -L $f ]] && { read -r line <"$f" || [[ -n $line ]]; } && line=${line#*'"pid":'} && [[ -e /proc/${line%%[,\}]*} ]] && ((S++)); done # if:S
   # Services that should run and do not: %S shows RUNNING/EXPECTED then (1/2).
-  for f in "$_ws_ctxdir"/services/*/state.json; do [[ -f $f ]] || continue; line=''; { read -r line <"$f" || [[ -n $line ]]; } && case $line in *'"state":"exited"'* | *'"state":"failed"'* | *'"state":"backoff"'*) ((d++)) ;; esac; done # if:S
+  for f in "$_ws_ctxdir"/services/*/state.json; do [[ -f $f && ! -L $f ]] || continue; line=''; { read -r line <"$f" || [[ -n $line ]]; } && case $line in *'"state":"exited"'* | *'"state":"failed"'* | *'"state":"backoff"'*) ((d++)) ;; esac; done # if:S
   ((d == 0)) || S="$S/$((S + d))" # if:S
   WS_PROMPT=@SEGMENT@
 }

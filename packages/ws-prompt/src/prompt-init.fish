@@ -15,6 +15,8 @@ function _ws_prompt_render
   set -l st $_ws_state
   if test "$st" = ready
     for f in $_ws_ctxdir/services/*/state.json
+      # Never read a FIFO or a directory planted there (it would block the shell).
+      test -f $f; and not test -L $f; or continue
       read -l line <$f
       if string match -qr '"state":"(exited|failed|backoff)"' -- "$line"
         set st degraded
@@ -45,6 +47,7 @@ function _ws_prompt_render
   end # if:u
   set -l S 0 # if:S
   for f in $_ws_ctxdir/services/*/pid # if:S
+    test -f $f; and not test -L $f; or continue # if:S
     read -l line <$f # if:S
     set -l pid (string match -r '"pid":([0-9]+)' -- "$line")[2] # if:S
     test -n "$pid"; and test -e "/proc/$pid"; and set S (math $S + 1) # if:S
@@ -52,7 +55,7 @@ function _ws_prompt_render
   # Services that should run and do not: %S shows RUNNING/EXPECTED then (1/2).
   set -l d 0 # if:S
   for f in $_ws_ctxdir/services/*/state.json # if:S
-    test -f $f; or continue # if:S
+    test -f $f; and not test -L $f; or continue # if:S
     read -l line <$f # if:S
     string match -qr '"state":"(exited|failed|backoff)"' -- "$line"; and set d (math $d + 1) # if:S
   end # if:S

@@ -1,4 +1,4 @@
-import { describeArgv, listServices, serviceLogPath, type ServiceInfo } from '@ws/core';
+import { describeArgv, listServices, printable, serviceLogPath, type ServiceInfo } from '@ws/core';
 
 const iso = (ms: number | undefined) => (ms ? new Date(ms).toISOString() : null);
 
@@ -34,6 +34,7 @@ export function statusTable(contextDir: string, name?: string, now = Date.now())
       describeArgv(info.spec.argv),
     ]);
   }
+  for (const row of rows) for (let col = 0; col < row.length; col++) row[col] = printable(row[col]);
   const widths = rows[0].map((_, col) => Math.max(...rows.map((r) => r[col].length)));
   return rows.map((r) => r.map((cell, col) => (col === r.length - 1 ? cell : cell.padEnd(widths[col]))).join('  ')).join('\n') + '\n';
 }

@@ -1,6 +1,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { renderUsage, type CommandDef } from 'citty';
 import { colorsFor, stripAnsi } from './colors.js';
+import { printable } from './display.js';
 import { CliError, EX, describeError } from './errors.js';
 import { parseArgv, type CliArgs, type CliArgsDef } from './parse-argv.js';
 import { VERSION } from './version.js';
@@ -47,7 +48,7 @@ export async function runCli<T extends CliArgsDef>(spec: CliSpec<T>, argv = proc
   const env = process.env;
   watchStdout();
   const warnColor = colorsFor(process.stderr, env);
-  setWarningSink((message) => process.stderr.write(`${warnColor.yellow(`${spec.warningPrefix ?? spec.name}:`)} warning: ${message}\n`));
+  setWarningSink((message) => process.stderr.write(`${warnColor.yellow(`${spec.warningPrefix ?? spec.name}:`)} warning: ${shown(message)}\n`));
   const dashDash = argv.indexOf('--');
   const own = dashDash === -1 ? argv : argv.slice(0, dashDash);
   const rest = dashDash === -1 ? [] : argv.slice(dashDash + 1);
@@ -110,12 +111,15 @@ function watchStdout(): void {
   });
 }
 
+/** A message for a person: each line's control characters made visible (a name or path may hold any byte). */
+const shown = (text: string) => text.split('\n').map(printable).join('\n');
+
 /** `<command>: <message>`, the hint on the next line, the stack with WS_DEBUG=1; sets the exit code. */
 function reportError(name: string, error: unknown, env: NodeJS.ProcessEnv): void {
   const { code, message, hint, stack } = describeError(error, env.WS_DEBUG === '1');
   const c = colorsFor(process.stderr, env);
-  process.stderr.write(`${c.red(`${name}:`)} ${message}\n`);
-  if (hint) process.stderr.write(`${hint}\n`);
+  process.stderr.write(`${c.red(`${name}:`)} ${shown(message)}\n`);
+  if (hint) process.stderr.write(`${shown(hint)}\n`);
   if (stack) process.stderr.write(`${stack}\n`);
   process.exitCode = code;
 }
@@ -153,7 +157,7 @@ export async function runCliCommands(spec: CliCommandsSpec, argv = process.argv.
   const env = process.env;
   watchStdout();
   const warnColor = colorsFor(process.stderr, env);
-  setWarningSink((message) => process.stderr.write(`${warnColor.yellow(`${spec.name}:`)} warning: ${message}\n`));
+  setWarningSink((message) => process.stderr.write(`${warnColor.yellow(`${spec.name}:`)} warning: ${shown(message)}\n`));
   const dashDash = argv.indexOf('--');
   const own = dashDash === -1 ? argv : argv.slice(0, dashDash);
   const rest = dashDash === -1 ? [] : argv.slice(dashDash + 1);

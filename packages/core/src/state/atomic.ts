@@ -1,4 +1,17 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 
 let counter = 0;
@@ -7,11 +20,14 @@ const tempName = (path: string) => `${path}.tmp.${process.pid}.${++counter}`;
 /**
  * Writes a file so that readers see either the old or the new content, never
  * a torn one: write a sibling temp file, then rename over the target.
+ * Whatever is in the way is corrupt state and is replaced: rename replaces a
+ * FIFO, a socket or a symlink itself (never what a link points to); a
+ * directory in place of the file is moved aside and removed first.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   const temp = tempName(path);
-  const fd = openSync(temp, 'w', mode);
+  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
     writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
     if (process.env.WS_FSYNC === '1') fsyncSync(fd);
@@ -19,34 +35,89 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
     closeSync(fd);
   }
   try {
-    renameSync(temp, path);
+    try {
+      renameSync(temp, path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== 'EISDIR' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+      removeCorrupt(path);
+      renameSync(temp, path);
+    }
   } catch (error) {
     rmQuiet(temp);
     throw error;
   }
 }
 
-/** Reads and parses a JSON file; a missing, truncated or corrupt file is `undefined`, never a crash. */
-export function readJson<T = unknown>(path: string): T | undefined {
+/**
+ * Removes a directory found where a state file belongs: moved aside first
+ * (one atomic step, so two processes cannot both act on half of it), then
+ * removed without following any link inside it.
+ */
+function removeCorrupt(path: string): void {
+  const aside = `${path}.corrupt.${process.pid}.${++counter}`;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as T;
+    renameSync(path, aside);
   } catch {
-    return undefined;
+    return; // gone meanwhile, or replaced by another writer: the retry decides
   }
+  rmSync(aside, { recursive: true, force: true });
 }
 
+/**
+ * The text of a state file, or undefined unless it is a regular file. A
+ * symlink is not followed (a state file is never a link: one planted there
+ * could point out of the state home), a FIFO never blocks the reader (opened
+ * with O_NONBLOCK, then refused), a directory or device is refused: all of
+ * them are corrupt state, treated as missing (SPEC §8).
+ */
 export function readText(path: string): string | undefined {
+  let fd: number;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return undefined;
+    return readFileSync(fd, 'utf8');
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Reads and parses a JSON file; a missing, truncated or corrupt file (or anything not a regular file: readText) is `undefined`, never a crash. */
+export function readJson<T = unknown>(path: string): T | undefined {
+  const text = readText(path);
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as T;
   } catch {
     return undefined;
   }
 }
 
+/** Is `path` a regular file (not followed if a symlink)? */
+export function isRegularFile(path: string): boolean {
+  try {
+    return lstatSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes a state file if it exists. A directory in its place is corrupt
+ * state and is removed too (without following links in it).
+ */
 export function rmQuiet(path: string): void {
   try {
     unlinkSync(path);
-  } catch {
-    /* already gone */
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'EISDIR') removeCorrupt(path);
+    /* otherwise already gone */
   }
 }

@@ -1,8 +1,8 @@
-import { linkSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { linkSync, lstatSync, mkdirSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CliError, EX } from '../cli/errors.js';
 import { isAlive, processStartTime, sleepSync, type ProcessId } from '../process/proc.js';
-import { rmQuiet, writeFileAtomic } from './atomic.js';
+import { readText, rmQuiet, writeFileAtomic } from './atomic.js';
 
 /**
  * Lock files and other "holder" files (reaper.pid, a build's owner) hold
@@ -21,11 +21,7 @@ export function parseHolder(text: string | undefined): ProcessId | undefined {
 
 /** The holder recorded in `path`, if the file exists and is well-formed. */
 export function readHolder(path: string): ProcessId | undefined {
-  try {
-    return parseHolder(readFileSync(path, 'utf8'));
-  } catch {
-    return undefined;
-  }
+  return parseHolder(readText(path));
 }
 
 /** The live holder of `path` (same PID and start time), if any. */
@@ -48,12 +44,17 @@ const TORN_GRACE_MS = 2000;
  * A file that vanished meanwhile is not stale: the caller just retries.
  */
 function isStale(path: string): boolean {
-  let text: string;
+  let st;
   try {
-    text = readFileSync(path, 'utf8');
+    st = lstatSync(path);
   } catch {
     return false;
   }
+  // A directory, FIFO or symlink where a lock file belongs is nobody's lock:
+  // corrupt state, taken over (never read: a FIFO would block).
+  if (!st.isFile()) return true;
+  const text = readText(path);
+  if (text === undefined) return false;
   const holder = parseHolder(text);
   if (holder) return !isAlive(holder);
   // Garbage is nobody's lock; an empty file may be a crashed or older writer's.

@@ -119,6 +119,8 @@ export const cachePaths = (contextDir: string) => {
     buildLog: join(build, 'log'),
     /** The build's results, written by the driver (packages/ws-export/src/driver.bash). */
     buildEnv: join(build, 'env'),
+    /** Exported variables too long for any environment (over MAX_ARG_STRLEN), left out: `NAME BYTES` lines. */
+    buildTooLong: join(build, 'too-long'),
     buildWatches: join(build, 'watches'),
     buildWatchStats: join(build, 'watch-stats'),
     /** What the build's file registered with on_unload (NUL-separated: kind, count, args…). */
