@@ -4,6 +4,7 @@
 # failure (124), never a stuck run. docs/reliability.md lists what is tested.
 
 load test_helper/common-setup
+load test_helper/state-home
 
 BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-120}
 
@@ -30,20 +31,6 @@ make_context() {
   printf '{"root":"%s","name":"%s","file":"%s/.workspace","state":"ready","env":"default","created":"2026-01-01T00:00:00.000Z","lastUsed":"2026-01-01T00:00:00.000Z"}\n' \
     "$root" "$1" "$root" >"$home/contexts/$id/context.json"
   echo "$home/contexts/$id"
-}
-add_user() {
-  printf '{"pid":%d,"start":"%s","joined":"2026-01-01T00:00:00.000Z"}\n' "$2" "$(_wsh_starttime "$2")" >"$1/users/$2"
-}
-hook() {
-  local root
-  root=$(sed 's/^{"root":"\([^"]*\)".*/\1/' "$1/context.json")
-  shift
-  WS_ROOT="$root" ws-on-unload -- "$@"
-}
-start_user() {
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
 }
 reaper_pid() {
   local pid start
@@ -107,7 +94,7 @@ survives() {
   ctx=$(make_context proj)
   start_user
   add_user "$ctx" "$user"
-  hook "$ctx" sh -c 'echo ran >>"$LOG"'
+  add_hook "$ctx" sh -c 'echo ran >>"$LOG"'
   echo notes >"$home/contexts/notes.txt"
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
@@ -125,7 +112,7 @@ survives() {
   ctx=$(make_context proj)
   start_user
   add_user "$ctx" "$user"
-  hook "$ctx" sh -c 'echo ran >>"$LOG"'
+  add_hook "$ctx" sh -c 'echo ran >>"$LOG"'
   mkdir "$home/reaper.pid"
   run --separate-stderr timeout 10 ws-reaper
   [ "$status" -eq 0 ]

@@ -15,18 +15,7 @@ setup() {
 }
 teardown() { common_teardown; }
 
-# add_user CTXDIR PID — PID (with its start time) becomes a user of the context.
-add_user() {
-  printf '{"pid":%d,"start":"%s","joined":"2026-01-01T00:00:00.000Z"}\n' "$2" "$(_wsh_starttime "$2")" >"$1/users/$2"
-}
 
-# hook CTXDIR CMD ARGS... — registers an unload hook in the context.
-hook() {
-  local root
-  root=$(sed 's/^{"root":"\([^"]*\)".*/\1/' "$1/context.json")
-  shift
-  WS_ROOT="$root" ws-on-unload -- "$@"
-}
 
 # The PID in reaper.pid once it names a live process.
 reaper_pid() {
@@ -98,7 +87,7 @@ reaper_pid() {
   gone=$!
   wait "$gone"
   printf '{"pid":%d,"start":"1","joined":"2026-01-01T00:00:00.000Z"}\n' "$gone" >"$ctx/users/$gone"
-  hook "$ctx" sh -c 'echo ran >>"$LOG"'
+  add_hook "$ctx" sh -c 'echo ran >>"$LOG"'
   run --separate-stderr ws-reaper --once
   [ "$status" -eq 0 ]
   [ -z "$output$stderr" ]
@@ -160,7 +149,7 @@ reaper_pid() {
   make_context proj ready
   start_user
   add_user "$ctx" "$user"
-  hook "$ctx" sh -c 'echo ran >>"$LOG"'
+  add_hook "$ctx" sh -c 'echo ran >>"$LOG"'
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
   pid=$(reaper_pid)
@@ -239,7 +228,7 @@ reaper_pid() {
   make_context proj ready
   start_user
   add_user "$ctx" "$user"
-  hook "$ctx" sh -c 'echo ran >>"$LOG"'
+  add_hook "$ctx" sh -c 'echo ran >>"$LOG"'
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
   pid=$(reaper_pid)
@@ -269,8 +258,8 @@ reaper_pid() {
   add_user "$fast" "$user"
   # The slow hook runs until the test opens $gate (at most 30 s).
   gate="$BATS_TEST_TMPDIR/gate"
-  hook "$slow" sh -c 'echo slow-start >>"$LOG"; i=0; while [ ! -e "$1" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; echo slow-end >>"$LOG"' sh "$gate"
-  hook "$fast" sh -c 'echo fast >>"$LOG"'
+  add_hook "$slow" sh -c 'echo slow-start >>"$LOG"; i=0; while [ ! -e "$1" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; echo slow-end >>"$LOG"' sh "$gate"
+  add_hook "$fast" sh -c 'echo fast >>"$LOG"'
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
   kill "$slow_user"

@@ -23,6 +23,9 @@
 #   start_user                 a live process (sleep 300) to be a user, tracked
 #                              (track_pid); its PID in $user
 #   lines_of FILE              FILE's line count, 0 if it does not exist
+#   add_user CTXDIR PID        PID (with its start time) becomes a user of the
+#                              context, as a registration writes it
+#   add_hook CTXDIR CMD ARGS...  registers an unload hook in that context
 #   reapers                    PIDs of the ws-reaper processes running for
 #                              $WS_STATE_HOME (it is in their environment)
 
@@ -73,4 +76,15 @@ reapers() {
       { mapfile -d '' -t argv <"/proc/$pid/cmdline"; } 2>/dev/null || continue
       [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ ]] && echo "$pid"
     done
+}
+
+add_user() {
+  printf '{"pid":%d,"start":"%s","joined":"2026-01-01T00:00:00.000Z"}\n' "$2" "$(_wsh_starttime "$2")" >"$1/users/$2"
+}
+
+add_hook() {
+  local root
+  root=$(sed 's/^{"root":"\([^"]*\)".*/\1/' "$1/context.json")
+  shift
+  WS_ROOT="$root" ws-on-unload -- "$@"
 }
