@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync, readlinkSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync, readlinkSync } from 'node:fs';
 
 /** A process identity that survives PID reuse: the PID plus its start time. */
 export interface ProcessId {
@@ -25,22 +25,51 @@ export function processStartTime(pid: number): string | undefined {
   }
 }
 
-/** Fields of /proc/<pid>/stat after the command name: [0] state, [1] ppid, ..., [19] starttime. */
-function readStat(pid: number): string[] | undefined {
+/** One buffer for every /proc/<pid>/stat read (a line of a few hundred bytes): the reaper reads one per user per sweep. */
+const statBuffer = Buffer.alloc(4096);
+
+/** /proc/<pid>/stat after the command name (`S PPID … STARTTIME …`), or undefined if the process is gone. */
+function readStatText(pid: number): string | undefined {
+  let fd: number;
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name is in parentheses and may itself contain spaces or ')'.
-    return text.slice(text.lastIndexOf(')') + 2).split(' ');
+    fd = openSync(`/proc/${pid}/stat`, 'r');
   } catch {
     return undefined;
   }
+  try {
+    // One open, one read, one close (readFileSync adds an fstat and a read to EOF).
+    const text = statBuffer.toString('latin1', 0, readSync(fd, statBuffer, 0, statBuffer.length, 0));
+    // The command name is in parentheses and may itself contain spaces or ')'.
+    return text.slice(text.lastIndexOf(')') + 2);
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Fields of /proc/<pid>/stat after the command name: [0] state, [1] ppid, ..., [19] starttime. */
+function readStat(pid: number): string[] | undefined {
+  return readStatText(pid)?.split(' ');
+}
+
+/** Field `index` (as in readStat) of a stat text, without splitting all fifty of them. */
+function statField(text: string, index: number): string | undefined {
+  let at = 0;
+  for (let i = 0; i < index; i++) {
+    at = text.indexOf(' ', at) + 1;
+    if (at === 0) return undefined;
+  }
+  const end = text.indexOf(' ', at);
+  return text.slice(at, end === -1 ? undefined : end);
 }
 
 /** True while the very process identified (not a recycled PID) is alive and not a zombie. */
 export function isAlive(id: ProcessId): boolean {
   if (process.platform === 'linux') {
-    const stat = readStat(id.pid);
-    return stat !== undefined && stat[0] !== 'Z' && stat[19] === id.start;
+    // Called for every user at every sweep of the reaper: read two fields, split nothing.
+    const stat = readStatText(id.pid);
+    return stat !== undefined && stat[0] !== 'Z' && statField(stat, 19) === id.start;
   }
   return processStartTime(id.pid) === id.start;
 }
