@@ -13,6 +13,7 @@ import {
   inTrustedDir,
   isTrusted,
   listTrust,
+  trustGate,
   trustKey,
   trustState,
   trustTargets,
@@ -223,6 +224,66 @@ describe('WS_TRUSTED_DIRS', () => {
     allowFile(home, file);
     writeFileSync(file, 'b\n');
     expect(trustState(home, file, { WS_TRUSTED_DIRS: join(file, '..') })).toBe('changed');
+  });
+});
+
+describe('trustGate: the one decision the build is handed', () => {
+  it('allowed content: the approval carries the sha256 of the record, equal to the content it read', () => {
+    const file = workspace('export A=1\n');
+    const record = allowFile(home, file);
+    const decision = trustGate(home, file, env);
+    expect(decision).toEqual({ kind: 'allowed', sha256: sha256('export A=1\n') });
+    expect(decision).toEqual({ kind: 'allowed', sha256: record.sha256 });
+  });
+
+  it('after re-allowing changed content, the approval names the new content only', () => {
+    const file = workspace('v1\n');
+    allowFile(home, file);
+    writeFileSync(file, 'v2\n');
+    expect(trustGate(home, file, env)).toEqual({ kind: 'blocked', state: 'changed' });
+    allowFile(home, file);
+    expect(trustGate(home, file, env)).toEqual({ kind: 'allowed', sha256: sha256('v2\n') });
+  });
+
+  it('never approves with an empty or missing hash: blocked, denied and changed carry no sha256', () => {
+    const never = workspace();
+    const denied = workspace();
+    denyFile(home, denied);
+    const changed = workspace('a\n');
+    allowFile(home, changed);
+    writeFileSync(changed, 'b\n');
+    expect(trustGate(home, never, env)).toEqual({ kind: 'blocked', state: 'blocked' });
+    expect(trustGate(home, denied, env)).toEqual({ kind: 'blocked', state: 'denied' });
+    expect(trustGate(home, changed, env)).toEqual({ kind: 'blocked', state: 'changed' });
+    // A changed file inside a trusted directory is not turned into "trusted".
+    expect(trustGate(home, changed, { WS_TRUSTED_DIRS: join(changed, '..') })).toEqual({ kind: 'blocked', state: 'changed' });
+  });
+
+  it('a file under WS_TRUSTED_DIRS gets the explicit trusted-dir marker, an allowed one there keeps its hash', () => {
+    const file = workspace('t\n');
+    const e = { WS_TRUSTED_DIRS: join(file, '..') };
+    expect(trustGate(home, file, e)).toStrictEqual({ kind: 'trusted-dir' });
+    allowFile(home, file);
+    expect(trustGate(home, file, e)).toEqual({ kind: 'allowed', sha256: sha256('t\n') });
+  });
+
+  it('a corrupt allow record is no approval', () => {
+    const file = workspace();
+    mkdirSync(join(home, 'allow'), { recursive: true });
+    writeFileSync(allowRecordPath(home, file), '{"path":"/x","sha256":""');
+    expect(trustGate(home, file, env)).toEqual({ kind: 'blocked', state: 'blocked' });
+  });
+
+  it("trustState is the gate's answer in one word", () => {
+    const file = workspace();
+    expect(trustState(home, file, env)).toBe('blocked');
+    allowFile(home, file);
+    expect(trustState(home, file, env)).toBe('allowed');
+    expect(trustState(home, workspace(), { WS_TRUSTED_DIRS: '/' })).toBe('trusted-dir');
+  });
+
+  it('an unreadable file throws (the caller blocks it and says why)', () => {
+    expect(() => trustGate(home, join(base, 'missing/.workspace'), env)).toThrow();
   });
 });
 

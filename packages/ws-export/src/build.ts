@@ -1,16 +1,30 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { emitEvent, isAlive, processStartTime, readJson, readText, tryLock, writeFileAtomic, type Env } from '@ws/core';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import {
+  emitEvent,
+  formatHolder,
+  homePaths,
+  isAlive,
+  parseHookList,
+  processStartTime,
+  readHolder,
+  readJson,
+  readNulList,
+  readText,
+  tryLock,
+  writeFileAtomic,
+  type Approval,
+  type CachePaths,
+  type Env,
+  type UnloadHook,
+} from '@ws/core';
 import driver from './driver.bash';
 import stdlib from './stdlib.bash';
 import stdlibNix from './stdlib-nix.bash';
+import { approvalToken } from './trust-gate.js';
 
 /** An unload hook as registered by `on_unload`: a file, a shell command line, or an argv. */
-export interface HookSpec {
-  kind: 'file' | 'sh' | 'argv';
-  args: string[];
-}
+export type HookSpec = UnloadHook;
 
 /** cache/build/request.json: what a build evaluates. */
 export interface BuildRequest {
@@ -20,9 +34,9 @@ export interface BuildRequest {
   name: string;
   file: string;
   local?: string;
-  /** sha256 of the allowed content ('' for a trusted directory): the driver refuses other content. */
-  fileSha?: string;
-  localSha?: string;
+  /** What the trust gate approved for `file` (and `local`): the driver runs that content only. */
+  fileApproval: Approval;
+  localApproval?: Approval;
   /** The environment the file runs in, without WS_* (the base of the shell that started it). */
   base: Env;
   wsVars: Env;
@@ -45,64 +59,52 @@ export type BuildState =
   | { kind: 'running'; request?: BuildRequest }
   | { kind: 'done'; request: BuildRequest; result: BuildResult };
 
-export const buildDir = (cacheDir: string) => join(cacheDir, 'build');
-export const buildLog = (cacheDir: string) => join(buildDir(cacheDir), 'log');
-/** Appears when the build is over: the shell hook watches it while a build runs. */
-export const buildStatusPath = (cacheDir: string) => join(buildDir(cacheDir), 'status');
+/** NUL-separated words of a driver's result file (the same reader the unload uses). */
+const nulSplit = readNulList;
 
-const nulSplit = (path: string): string[] => {
-  try {
-    return readFileSync(path, 'utf8').split('\0').slice(0, -1);
-  } catch {
-    return [];
-  }
-};
+/**
+ * The driver runs private copies of the workspace files; bash names them in
+ * its messages (and the failing line). Puts the original names back.
+ */
+function originalNames(text: string, paths: CachePaths, request: BuildRequest): string {
+  let out = text.split(paths.buildFileCopy).join(request.file);
+  if (request.local) out = out.split(paths.buildLocalCopy).join(request.local);
+  return out;
+}
 
 /** What the build directory says: nothing, a build in progress, or a finished one. */
-export function inspectBuild(cacheDir: string): BuildState {
-  const dir = buildDir(cacheDir);
-  const request = readJson<BuildRequest>(join(dir, 'request.json'));
-  const status = readText(join(dir, 'status'));
-  if (request && status !== undefined) return { kind: 'done', request, result: readResult(dir, status) };
+export function inspectBuild(paths: CachePaths): BuildState {
+  const request = readJson<BuildRequest>(paths.buildRequest);
+  const status = readText(paths.buildStatus);
+  if (request && status !== undefined) return { kind: 'done', request, result: readResult(paths, request, status) };
   let age: number;
   try {
-    age = Date.now() - statSync(dir).mtimeMs;
+    age = Date.now() - statSync(paths.build).mtimeMs;
   } catch {
     return { kind: 'none' };
   }
-  const [pid, start] = (readText(join(dir, 'owner')) ?? '').trim().split(' ');
-  if (pid && isAlive({ pid: Number(pid), start: start ?? '' })) return { kind: 'running', request };
-  // Being set up right now, or left behind by a build that was killed.
-  return !pid && age < 2000 ? { kind: 'running', request } : { kind: 'none' };
+  const owner = readHolder(paths.buildOwner);
+  // No owner yet: being set up right now, or left behind by a build that was killed.
+  return (owner ? isAlive(owner) : age < 2000) ? { kind: 'running', request } : { kind: 'none' };
 }
 
-function readResult(dir: string, status: string): BuildResult {
+function readResult(paths: CachePaths, request: BuildRequest, status: string): BuildResult {
   const [code, failAt] = status.trim().split(' ');
-  const watches = nulSplit(join(dir, 'watches'));
+  const watches = nulSplit(paths.buildWatches);
   const watchStats: Record<string, string> = {};
-  const stats = nulSplit(join(dir, 'watch-stats'));
+  const stats = nulSplit(paths.buildWatchStats);
   for (let i = 0; i + 1 < stats.length; i += 2) watchStats[stats[i + 1]] = stats[i];
-  const hooks = parseHooks(nulSplit(join(dir, 'on_unload')));
+  const hooks = parseHookList(nulSplit(paths.buildOnUnload));
   if (Number(code) !== 0) {
-    if (existsSync(join(dir, 'cancelled'))) return { ok: false, status: 130, failAt: 'cancelled', watches, watchStats, hooks };
-    return { ok: false, status: Number(code) || 1, failAt: failAt || undefined, watches, watchStats, hooks };
+    if (existsSync(paths.buildCancelled)) return { ok: false, status: 130, failAt: 'cancelled', watches, watchStats, hooks };
+    return { ok: false, status: Number(code) || 1, failAt: failAt ? originalNames(failAt, paths, request) : undefined, watches, watchStats, hooks };
   }
   const env: Env = {};
-  for (const entry of nulSplit(join(dir, 'env'))) {
+  for (const entry of nulSplit(paths.buildEnv)) {
     const eq = entry.indexOf('=');
     if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
   return { ok: true, status: 0, env, watches, watchStats, hooks };
-}
-
-function parseHooks(words: string[]): HookSpec[] {
-  const hooks: HookSpec[] = [];
-  for (let i = 0; i + 1 < words.length; ) {
-    const count = Number(words[i + 1]);
-    hooks.push({ kind: words[i] as HookSpec['kind'], args: words.slice(i + 2, i + 2 + count) });
-    i += 2 + count;
-  }
-  return hooks;
 }
 
 /** A path's identity in the format of the stdlib's watch_file (`stat -L --printf '%i %s %.9Y %.9Z'`). */
@@ -120,7 +122,7 @@ export function fileIdentity(path: string): string {
 
 export interface StartOptions {
   home: string;
-  cacheDir: string;
+  paths: CachePaths;
   request: Omit<BuildRequest, 'id' | 'started'>;
   exporter: string;
   env: NodeJS.ProcessEnv;
@@ -132,13 +134,19 @@ export interface StartOptions {
  * share it). Output goes to the build log; results come back through files,
  * so a background process the file started, holding the log open, cannot
  * hold anything up (direnv#755).
+ *
+ * The driver's environment: the request's base and WS_* variables, and
+ * `_WS_FILE`/`_WS_LOCAL` with `_WS_FILE_APPROVAL`/`_WS_LOCAL_APPROVAL`
+ * (approvalToken: `sha256:<hex>` or `trusted-dir`; `_WS_LOCAL_APPROVAL` is
+ * empty only when there is no local file, and the driver then reads no local file).
  */
 export function startBuild(opts: StartOptions): BuildRequest | undefined {
-  const release = tryLock(join(opts.cacheDir, 'build.lock'), 2000);
+  const { paths } = opts;
+  const release = tryLock(paths.buildLock, 2000);
   if (!release) return undefined;
   try {
-    if (inspectBuild(opts.cacheDir).kind === 'running') return undefined;
-    const dir = buildDir(opts.cacheDir);
+    if (inspectBuild(paths).kind === 'running') return undefined;
+    const dir = paths.build;
     if (existsSync(dir)) {
       const aside = `${dir}.old.${process.pid}`;
       renameSync(dir, aside);
@@ -146,8 +154,8 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
     }
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const request: BuildRequest = { ...opts.request, id: `${Date.now().toString(36)}-${process.pid}`, started: Date.now() };
-    writeFileAtomic(join(dir, 'request.json'), JSON.stringify(request));
-    const log = openSync(join(dir, 'log'), 'a', 0o600);
+    writeFileAtomic(paths.buildRequest, JSON.stringify(request));
+    const log = openSync(paths.buildLog, 'a', 0o600);
     const source = { context: request.name, root: request.root };
     const child = spawn('bash', ['--noprofile', '--norc', '-c', `${stdlib}\n${stdlibNix}\n${driver}`, 'ws-build'], {
       cwd: request.root,
@@ -157,10 +165,10 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
         _WS_EVAL: dir,
         _WS_FILE: request.file,
         _WS_LOCAL: request.local ?? '',
-        _WS_FILE_SHA: request.fileSha ?? '',
-        _WS_LOCAL_SHA: request.localSha ?? '',
+        _WS_FILE_APPROVAL: approvalToken(request.fileApproval),
+        _WS_LOCAL_APPROVAL: request.local && request.localApproval ? approvalToken(request.localApproval) : '',
         _WS_EXPORT: opts.exporter,
-        _WS_EVENTS: join(opts.home, 'events.jsonl'),
+        _WS_EVENTS: homePaths(opts.home).events,
         _WS_JSON_CONTEXT: JSON.stringify(source.context),
         _WS_JSON_ROOT: JSON.stringify(source.root),
         _WS_BUILD_ID: request.id,
@@ -169,8 +177,8 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
       detached: true,
     });
     closeSync(log);
-    child.on('error', () => writeFileAtomic(join(dir, 'status'), '69\n'));
-    if (child.pid) writeFileAtomic(join(dir, 'owner'), `${child.pid} ${processStartTime(child.pid) ?? ''}\n`);
+    child.on('error', () => writeFileAtomic(paths.buildStatus, '69\n'));
+    if (child.pid) writeFileAtomic(paths.buildOwner, formatHolder({ pid: child.pid, start: processStartTime(child.pid) ?? '' }));
     child.unref();
     emitEvent(opts.home, 'build.start', source, { build: request.id }, opts.env);
     return request;
@@ -180,15 +188,14 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
 }
 
 /** Waits (polling, cheap) until the build is over or the deadline passes. */
-export async function waitForBuild(cacheDir: string, deadline: number): Promise<boolean> {
-  const status = buildStatusPath(cacheDir);
+export async function waitForBuild(paths: CachePaths, deadline: number): Promise<boolean> {
   for (;;) {
-    if (existsSync(status)) return true;
+    if (existsSync(paths.buildStatus)) return true;
     const left = deadline - Date.now();
     if (left <= 0) return false;
     await new Promise((resolve) => setTimeout(resolve, Math.min(5, left)));
   }
 }
 
-/** The build's output, for showing it to the user. */
-export const readBuildLog = (cacheDir: string) => readText(buildLog(cacheDir)) ?? '';
+/** The build's output, for showing it to the user, with the workspace files' own names. */
+export const readBuildLog = (paths: CachePaths, request: BuildRequest) => originalNames(readText(paths.buildLog) ?? '', paths, request);

@@ -3,6 +3,8 @@
 #   env       the exported environment afterwards, NUL-separated NAME=VALUE
 #   watches   files to watch (watch_file), NUL-separated
 #   on_unload hooks registered with on_unload
+#   file.copy, local.copy
+#             the private copies of the workspace files it verified and ran
 #   status    written last: the exit status and the file:line of the last
 #             failing command; its existence means the build is over
 # stdout and stderr go to the build log; stdin is /dev/null.
@@ -43,26 +45,59 @@ trap _ws_finish EXIT
 trap '[[ ${BASH_SOURCE[0]-} == /* ]] && _ws_fail_at=${BASH_SOURCE[0]}:${LINENO}' ERR
 set -E
 
-# Trust was checked on the content ws-export saw; the file may have changed
-# since (a checkout during a build): run it only if it is still that content.
-_ws_approved() {
-  [[ -z $2 ]] && return 0
+# The trust gate's approval, checked again on the content that will run.
+# ws-export hands over what its gate approved: _WS_FILE_APPROVAL (and
+# _WS_LOCAL_APPROVAL) is `sha256:<hex>`, the allowed content, or the explicit
+# `trusted-dir` (WS_TRUSTED_DIRS: any content). Anything else, empty
+# included, is no approval. The file is read once, into a private copy in
+# the build directory; the copy is what is hashed and what runs, so content
+# changed after the check (a checkout during a build) can never run.
+_ws_approved() { # ORIGINAL APPROVAL COPY
   local sum
-  sum=$(sha256sum <"$1") || return 1
-  [[ ${sum%% *} == "$2" ]] && return 0
+  if [[ $2 != trusted-dir && ! $2 =~ ^sha256:[0-9a-f]{64}$ ]]; then
+    printf 'ws: %s: no approval from the trust check; not running it\n' "$1" >&2
+    return 1
+  fi
+  (umask 077 && cat -- "$1" >"$3") || return 1
+  [[ $2 == trusted-dir ]] && return 0
+  sum=$(sha256sum <"$3") || return 1
+  [[ sha256:${sum%% *} == "$2" ]] && return 0
   printf 'ws: %s changed since it was allowed; not running it\n' "$1" >&2
   return 1
 }
 
+# What source_env does for ORIGINAL (watch it, run it from its directory,
+# say so), except that it runs the verified COPY. Bash names the copy in its
+# own messages and in BASH_SOURCE; ws-export shows the log and the failing
+# line with the original's name.
+_ws_source_verified() { # ORIGINAL COPY
+  local dir=${1%/*} status
+  watch_file "$1"
+  pushd "${dir:-/}" >/dev/null || return 1
+  log_status "loading $(user_rel_path "$1")"
+  # shellcheck disable=SC1090
+  . "$2"
+  status=$?
+  popd >/dev/null || return 1
+  return "$status"
+}
+
 cd "$WS_ROOT" || exit 66
-_ws_approved "$_WS_FILE" "${_WS_FILE_SHA-}" || exit 77
-[[ -z ${_WS_LOCAL-} ]] || _ws_approved "$_WS_LOCAL" "${_WS_LOCAL_SHA-}" || exit 77
-# Not `source_env ... || exit`: bash ignores `set -e` (strict_env) on the left of `||`.
-source_env "$_WS_FILE"
+# Tests only (internal names, which the test harness unsets): shell code
+# evaluated here to change the file (or the approval) between ws-export's
+# check and this one, or after this one. Whoever sets a build's environment
+# can run code in it anyway (BASH_ENV, PATH): these add no new power.
+[[ -z ${_WS_TEST_BEFORE_TRUST_CHECK-} ]] || eval "$_WS_TEST_BEFORE_TRUST_CHECK"
+_ws_approved "$_WS_FILE" "${_WS_FILE_APPROVAL-}" "$_WS_EVAL/file.copy" || exit 77
+[[ -z ${_WS_LOCAL-} ]] || _ws_approved "$_WS_LOCAL" "${_WS_LOCAL_APPROVAL-}" "$_WS_EVAL/local.copy" || exit 77
+[[ -z ${_WS_TEST_AFTER_TRUST_CHECK-} ]] || eval "$_WS_TEST_AFTER_TRUST_CHECK"
+unset _WS_TEST_BEFORE_TRUST_CHECK _WS_TEST_AFTER_TRUST_CHECK
+# Not `_ws_source_verified ... || exit`: bash ignores `set -e` (strict_env) on the left of `||`.
+_ws_source_verified "$_WS_FILE" "$_WS_EVAL/file.copy"
 _ws_status=$?
 ((_ws_status == 0)) || exit "$_ws_status"
 if [[ -n ${_WS_LOCAL-} ]]; then
-  source_env_if_exists "$_WS_LOCAL"
+  _ws_source_verified "$_WS_LOCAL" "$_WS_EVAL/local.copy"
   _ws_status=$?
   ((_ws_status == 0)) || exit "$_ws_status"
 fi

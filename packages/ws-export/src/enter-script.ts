@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { fillTemplate, quotePosix as q, watchCheck, writeFileAtomic, type EnvChanges, type EventSource } from '@ws/core';
+import { cachePaths, contextPaths, fillTemplate, homePaths, quotePosix as q, watchCheck, writeFileAtomic, type EnvChanges, type EventSource } from '@ws/core';
 import enterBash from './enter.bash';
 import enterZsh from './enter.zsh';
 
@@ -60,15 +59,15 @@ export function writeEnterScript(input: EnterScriptInput): string {
   const json = (s: string) => JSON.stringify(s) as string;
   const script = fillTemplate(shell === 'zsh' ? enterZsh : enterBash, q, {
     values: {
-      REAPER_PID: join(input.home, 'reaper.pid'),
-      USERS: join(input.contextDir, 'users'),
-      EVENTS: join(input.home, 'events.jsonl'),
+      REAPER_PID: homePaths(input.home).reaperPid,
+      USERS: contextPaths(input.contextDir).users,
+      EVENTS: homePaths(input.home).events,
       CONTEXT_JSON: json(input.source.context ?? input.source.name ?? ''),
       ROOT_JSON: json(input.source.root),
     },
     code: { CHECKS: checks.join('\n'), APPLY: apply.join('\n') },
   });
-  const path = join(input.contextDir, 'cache', `enter.${shell}`);
+  const path = cachePaths(input.contextDir).enter(shell);
   writeFileAtomic(path, script);
   return path;
 }

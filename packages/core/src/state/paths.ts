@@ -97,9 +97,17 @@ export const cachePaths = (contextDir: string) => {
     lastGood: join(dir, 'last-good.json'),
     loadedEnv: join(dir, 'loaded-env.json'),
     applied: join(dir, 'applied'),
+    /** `applied/<sha256>.json`: one diff a shell applied, content-addressed (WS_DIFF names it). */
+    appliedRecord: (hash: string) => join(dir, 'applied', `${hash}.json`),
     stamps: join(dir, 'stamps'),
-    /** The validity marker the hook tests with `-e` at every prompt. */
-    valid: join(dir, 'stamps', 'valid'),
+    /**
+     * One export's stamps (`stamps/<ms, 14 digits>-<pid>/`, the order pruneStamps keeps),
+     * and in it the validity marker `valid` the hook tests with `-e` at every prompt.
+     */
+    stampSet: (ms: number, pid: number) => {
+      const set = join(dir, 'stamps', `${String(ms).padStart(14, '0')}-${pid}`);
+      return { dir: set, valid: join(set, 'valid') };
+    },
     nix: join(dir, 'nix'),
     buildLock: join(dir, 'build.lock'),
     build,
@@ -109,20 +117,27 @@ export const cachePaths = (contextDir: string) => {
     /** `PID START` of the process running the build. */
     buildOwner: join(build, 'owner'),
     buildLog: join(build, 'log'),
-    /** What the build's file registered with on_unload (NUL-separated: kind, count, args…). */
-    buildHooks: join(build, 'on_unload'),
-    /** The build's environment afterwards (NUL-separated NAME=VALUE), written only on success. */
+    /** The build's results, written by the driver (packages/ws-export/src/driver.bash). */
     buildEnv: join(build, 'env'),
+    buildWatches: join(build, 'watches'),
+    buildWatchStats: join(build, 'watch-stats'),
+    /** What the build's file registered with on_unload (NUL-separated: kind, count, args…). */
+    buildOnUnload: join(build, 'on_unload'),
+    /** The private copies of the workspace file and `.workspace.local` that the driver verified and sources. */
+    buildFileCopy: join(build, 'file.copy'),
+    buildLocalCopy: join(build, 'local.copy'),
     /** Present when `ws-export cancel` stopped the build. */
     buildCancelled: join(build, 'cancelled'),
-    /** `ws-export reload`: builds that started before the time it holds are not reused. */
-    reload: join(dir, 'reload'),
     /** Present once an unload took the build's hooks into its registry. */
     buildAdopted: join(build, 'adopted'),
+    /** `ws-export reload`: builds that started before the time it holds are not reused. */
+    reload: join(dir, 'reload'),
     /** The cached entry script a shell sources to re-enter without node. */
     enter: (shell: string) => join(dir, `enter.${shell}`),
   };
 };
+
+export type CachePaths = ReturnType<typeof cachePaths>;
 
 /** `ports/<proto>-<port>`: one reservation. */
 export const portReservationPath = (home: string, proto: string, port: number) => join(home, 'ports', `${proto}-${port}`);

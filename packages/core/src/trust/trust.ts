@@ -43,16 +43,37 @@ export function inTrustedDir(file: string, env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
- * Whether a workspace file may run: its exact current content was allowed
- * (or it lives under WS_TRUSTED_DIRS). A corrupt record counts as no record.
- * Throws only if the file itself cannot be read.
+ * What the trust gate lets through: content whose sha256 an allow record
+ * names, or a file under WS_TRUSTED_DIRS (any content). The build is handed
+ * exactly this and verifies it before it runs anything.
  */
-export function trustState(home: string, file: string, env: NodeJS.ProcessEnv): TrustState {
+export type Approval = { kind: 'allowed'; sha256: string } | { kind: 'trusted-dir' };
+
+/** The trust gate's answer for one file: an approval, or why it is blocked. */
+export type TrustDecision = Approval | { kind: 'blocked'; state: 'blocked' | 'denied' | 'changed' };
+
+/**
+ * The trust gate: whether a workspace file may run. Its content is read and
+ * hashed once; it is allowed if an allow record names exactly that hash, and
+ * then the approval carries that hash (the record's, equal to the content's),
+ * so nothing downstream needs to hash the file again. A file under
+ * WS_TRUSTED_DIRS gets the explicit trusted-dir marker instead. A corrupt
+ * record counts as no record. Throws only if the file itself cannot be read.
+ */
+export function trustGate(home: string, file: string, env: NodeJS.ProcessEnv): TrustDecision {
   const hash = contentHash(file);
   const record = readJson<AllowRecord>(allowRecordPath(home, file));
-  if (record && typeof record.sha256 === 'string') return record.sha256 === hash ? 'allowed' : 'changed';
-  if (readJson(denyRecordPath(home, file)) !== undefined) return 'denied';
-  return inTrustedDir(file, env) ? 'trusted-dir' : 'blocked';
+  if (record && typeof record.sha256 === 'string') {
+    return record.sha256 === hash ? { kind: 'allowed', sha256: record.sha256 } : { kind: 'blocked', state: 'changed' };
+  }
+  if (readJson(denyRecordPath(home, file)) !== undefined) return { kind: 'blocked', state: 'denied' };
+  return inTrustedDir(file, env) ? { kind: 'trusted-dir' } : { kind: 'blocked', state: 'blocked' };
+}
+
+/** The gate's answer as one word (for listings and prompts, which only need the state). */
+export function trustState(home: string, file: string, env: NodeJS.ProcessEnv): TrustState {
+  const decision = trustGate(home, file, env);
+  return decision.kind === 'blocked' ? decision.state : decision.kind;
 }
 
 export const isTrusted = (state: TrustState) => state === 'allowed' || state === 'trusted-dir';

@@ -56,7 +56,7 @@ export async function adoptBuildHooks(contextDir: string, waitMs: number, now: (
   }
   if (existsSync(paths.buildAdopted)) return 0;
   let added = 0;
-  for (const hook of parseHookList(readNulList(paths.buildHooks))) if (registerUnloadHook(contextDir, hook, now())) added++;
+  for (const hook of parseHookList(readNulList(paths.buildOnUnload))) if (registerUnloadHook(contextDir, hook, now())) added++;
   if (existsSync(paths.build)) writeFileAtomic(paths.buildAdopted, `${now().toISOString()}\n`);
   return added;
 }

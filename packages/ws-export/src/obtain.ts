@@ -1,0 +1,231 @@
+import { statSync } from 'node:fs';
+import {
+  applyChanges,
+  contextPaths,
+  diffEnv,
+  encodeDiff,
+  knob,
+  readContextRecord,
+  readJson,
+  registerUnloadHook,
+  writeFileAtomic,
+  type CachePaths,
+  type Context,
+  type Env,
+} from '@ws/core';
+import { fileIdentity, inspectBuild, readBuildLog, startBuild, waitForBuild, type BuildRequest, type BuildResult } from './build.js';
+import { sameApproval, type ContextGate } from './trust-gate.js';
+import { reloadTime } from './control.js';
+
+export interface LoadInput {
+  home: string;
+  ctx: Context;
+  /** The context directory and its cache paths. */
+  dir: string;
+  paths: CachePaths;
+  /** The shell's environment, and that environment without what ws applied. */
+  current: Env;
+  base: Env;
+  /** The root of the context the shell had loaded, if any. */
+  previousRoot: string | undefined;
+  wsVars: Env;
+  localFile: string | undefined;
+  /** What the trust gate approved: handed to the build unchanged. */
+  approved: Extract<ContextGate, { kind: 'approved' }>;
+  env: NodeJS.ProcessEnv;
+  exporter: string;
+  now: Date;
+  /** Where the build's log goes, a line that is always shown, one that WS_LOG_FORMAT may silence. */
+  err: (text: string) => void;
+  fail: (line: string) => void;
+  info: (text: string) => void;
+}
+
+export interface Loaded {
+  state: 'ready' | 'building' | 'error';
+  target: Env;
+  /** What the build read (watch_file…), and paths watched only while it runs. */
+  watches: string[];
+  extraWatches: string[];
+}
+
+/**
+ * The environment of the context from a build: the build's result applied to
+ * this shell's base if it succeeded; while it runs, or after a failure, the
+ * last good environment.
+ */
+export async function loadFromBuild(input: LoadInput): Promise<Loaded> {
+  const { ctx, paths, base, wsVars } = input;
+  const outcome = await obtainBuild(input);
+  if (outcome.kind === 'pending') {
+    input.info(`building ${ctx.name} in the background…`);
+    return { state: 'building', target: lastGood(input), watches: [], extraWatches: [paths.buildStatus, '', ''] };
+  }
+  const { request, result } = outcome;
+  if (outcome.showLog) input.err(readBuildLog(paths, request));
+  const fresh = { ...request.base, ...request.wsVars };
+  const problem = result.ok ? wsViolation(result.env!, fresh) : undefined;
+  if (!result.ok || problem) {
+    if (!outcome.showLog) input.err(readBuildLog(paths, request));
+    input.fail(problem ? `ws: ${ctx.file}: ${problem}` : failureLine(ctx, result));
+    return { state: 'error', target: lastGood(input), watches: result.watches, extraWatches: [] };
+  }
+  // The build ran on the base of the shell that started it; apply what it changed to ours.
+  const target = applyChanges({ ...base, ...wsVars }, diffEnv(fresh, result.env!).next);
+  writeFileAtomic(paths.lastGood, encodeDiff(diffEnv(base, target)));
+  writeFileAtomic(paths.loadedEnv, JSON.stringify(target));
+  for (const hook of result.hooks) registerUnloadHook(input.dir, hook, input.now);
+  return { state: 'ready', target, watches: result.watches, extraWatches: [] };
+}
+
+type BuildOutcome = { kind: 'pending' } | { kind: 'done'; request: BuildRequest; result: BuildResult; showLog: boolean };
+
+/**
+ * Gets a build result for the context: a finished build that is still valid,
+ * else the running one (shared by every shell entering meanwhile), else a new
+ * one. Waits until WS_BUILD_TIMEOUT ms after this process started, then
+ * leaves the build running in the background.
+ */
+async function obtainBuild(input: LoadInput): Promise<BuildOutcome> {
+  const { home, ctx, paths, base, wsVars, localFile, approved } = input;
+  const deadline = Date.now() + knob(input.env, 'WS_BUILD_TIMEOUT');
+  // Same inputs, and approved the same way: a build of other content, or an old one without an approval, runs again.
+  const matches = (r: BuildRequest | undefined) =>
+    r !== undefined &&
+    r.file === ctx.file &&
+    (r.local ?? '') === (localFile ?? '') &&
+    r.wsVars.WS_ENV === wsVars.WS_ENV &&
+    r.root === ctx.root &&
+    sameApproval(r.fileApproval, approved.file) &&
+    sameApproval(r.local ? r.localApproval : undefined, localFile ? approved.local : undefined);
+  // Builds from before the last unload or `ws-export reload` are void.
+  const unloadedAt = Math.max(unloadTime(input.dir), reloadTime(input.dir));
+  let ours: string | undefined;
+  let builds = 0;
+  for (;;) {
+    const state = inspectBuild(paths);
+    if (state.kind === 'done') {
+      const mine = state.request.id === ours;
+      // Ours, or another's made for the same inputs, after the last unload, on a base that agrees.
+      const usable =
+        matches(state.request) &&
+        state.request.started > unloadedAt &&
+        // An input changed during the build: one more build, then take it (a file the
+        // build itself writes would otherwise make every build stale).
+        (!inputsChangedSince(state.request, state.result) || (mine && builds >= 2)) &&
+        (mine || sameBaseWhereItMatters(state, base));
+      if (usable) return { kind: 'done', request: state.request, result: state.result, showLog: ours !== undefined };
+    }
+    if (state.kind !== 'running') {
+      // None yet, a stale one, or another environment's: start ours (an input that changed
+      // during our own build makes exactly one more).
+      const request = {
+        root: ctx.root,
+        name: ctx.name,
+        file: ctx.file,
+        local: localFile,
+        fileApproval: approved.file,
+        ...(localFile && approved.local ? { localApproval: approved.local } : {}),
+        base,
+        wsVars,
+      };
+      const started = startBuild({ home, paths, exporter: input.exporter, env: input.env, request });
+      if (started) {
+        ours = started.id;
+        builds++;
+      }
+    }
+    // The timeout counts from our arrival: then the build goes on in the background.
+    if (Date.now() >= deadline) return { kind: 'pending' };
+    await waitForBuild(paths, Math.min(deadline, Date.now() + 50));
+    if (state.kind === 'done' && inspectBuild(paths).kind === 'done' && ours === undefined) {
+      // A finished build we may not use and could not replace (the lock was busy): wait a little.
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  }
+}
+
+/**
+ * True if an input of a finished build changed since the build read it: a
+ * watched file whose identity differs from what watch_file recorded, or the
+ * workspace files changed (ctime: `cp -p` and `touch -d` cannot fake it)
+ * after the build started.
+ */
+function inputsChangedSince(request: BuildRequest, result: BuildResult): boolean {
+  for (const path of [request.file, ...(request.local ? [request.local] : [])]) {
+    try {
+      if (statSync(path).ctimeMs >= request.started) return true;
+    } catch {
+      return true;
+    }
+  }
+  for (const path of result.watches) {
+    const seen = result.watchStats[path];
+    if (seen !== undefined) {
+      if (fileIdentity(path) !== seen) return true;
+      continue;
+    }
+    try {
+      if (statSync(path).ctimeMs >= request.started) return true;
+    } catch {
+      /* absent, and nothing recorded: the shell's stamps catch it appearing */
+    }
+  }
+  return false;
+}
+
+/**
+ * A finished build may serve a shell whose base environment agrees on every
+ * variable the build changed (PATH, say); otherwise the file must run again.
+ */
+function sameBaseWhereItMatters(build: { request: BuildRequest; result: BuildResult }, base: Env): boolean {
+  if (!build.result.ok) return true;
+  const changed = diffEnv({ ...build.request.base, ...build.request.wsVars }, build.result.env!).next;
+  return Object.keys(changed).every((name) => name.startsWith('WS_') || build.request.base[name] === base[name]);
+}
+
+/** When the context was last unloaded (0 if it is not unloaded): builds from before it are void. */
+function unloadTime(dir: string): number {
+  if (readContextRecord(dir)?.state !== 'unloaded') return 0;
+  try {
+    return statSync(contextPaths(dir).record).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+/** A workspace file may not set or unset WS_* names; returns the complaint, if any. */
+function wsViolation(result: Env, expected: Env): string | undefined {
+  for (const name of new Set([...Object.keys(result), ...Object.keys(expected)])) {
+    if (!name.startsWith('WS_') || name === 'WS_DIFF') continue;
+    if (result[name] === expected[name]) continue;
+    return result[name] === undefined ? `may not unset ${name} (WS_* variables belong to ws)` : `may not set ${name} (WS_* variables belong to ws)`;
+  }
+  return undefined;
+}
+
+function failureLine(ctx: Context, evaluation: BuildResult): string {
+  if (evaluation.failAt === 'cancelled') return `ws: the build of ${ctx.name} was cancelled; keeping the last good environment`;
+  const where = evaluation.failAt && !evaluation.failAt.endsWith(':') ? evaluation.failAt : ctx.file;
+  return `ws: ${where}: failed with exit status ${evaluation.status}; keeping the last good environment`;
+}
+
+/** The last environment a context evaluated successfully: what it changed, relative to its base. */
+type LastGood = { prev: Record<string, string | null>; next: Record<string, string | null> };
+
+/**
+ * While building or after a failure: keep what is loaded if it is this
+ * context, else its last good result, else just the WS_* variables (the
+ * shell is in the context and counts as its user all the same).
+ */
+function lastGood({ ctx, paths, base, current, previousRoot, wsVars }: LoadInput): Env {
+  if (previousRoot === ctx.root) {
+    const kept = { ...current };
+    delete kept.WS_DIFF;
+    return kept;
+  }
+  const record = readJson<LastGood>(paths.lastGood);
+  if (!record?.next) return { ...base, ...wsVars };
+  const next = Object.fromEntries(Object.entries(record.next).map(([k, v]) => [k, v ?? undefined]));
+  return applyChanges(base, next);
+}
