@@ -12,7 +12,10 @@ _ws_prompt_init=1
 # shellcheck disable=SC2034,SC2154 # g c r u S are read by the segment code below, WS_PROMPT by PS1; _ws_* are set by ws-export
 _ws_prompt_render() {
   WS_PROMPT=
-  [[ -n ${_ws_root-} && -n ${_ws_state-} ]] || return 0
+  if [[ -z ${_ws_root-} || -z ${_ws_state-} ]]; then
+    unset WS_PROMPT_STATE WS_PROMPT_CONTEXT
+    return 0
+  fi
   local g c r=@RESET@ f line st=$_ws_state u=0 S=0
   # A service that should run and does not makes a ready context degraded
   # (as ws-list says: contextState in core); state.json is read with builtins.
@@ -36,5 +39,8 @@ _ws_prompt_render() {
   # Only users and services whose process exists (the reaper drops the others' records within a second).
   for f in "$_ws_ctxdir"/users/[0-9]*; do [[ -e /proc/${f##*/} ]] && ((u++)); done # if:u
   for f in "$_ws_ctxdir"/services/*/pid; do line='' && { read -r line <"$f" || [[ -n $line ]]; } && line=${line#*'"pid":'} && [[ -e /proc/${line%%[,\}]*} ]] && ((S++)); done # if:S
+  # Plain words for prompts that draw their own segment without a process
+  # (starship's env_var module reads the environment, p10k a variable).
+  export WS_PROMPT_STATE=$st WS_PROMPT_CONTEXT=$_ws_name
   WS_PROMPT=@SEGMENT@
 }
