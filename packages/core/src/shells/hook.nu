@@ -69,6 +69,8 @@ def _ws_unchanged [] {
 }
 
 def --env _ws_hook [] {
+  # The user's last exit code survives the hook (a caught error would set it to 1).
+  let code = $env.LAST_EXIT_CODE?
   if (_ws_unchanged) {
     $env._ws = ($env._ws | upsert pwd $env.PWD)
   } else {
@@ -86,6 +88,7 @@ def --env _ws_hook [] {
     }
   }
   if ($env._ws_prompt_render? | describe) == 'closure' { do --env $env._ws_prompt_render }
+  if $code != null { $env.LAST_EXIT_CODE = $code }
 }
 
 # Once, however often this file is sourced.
