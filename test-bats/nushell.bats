@@ -171,3 +171,16 @@ EOF
   run tmux_run '^printenv WS_PROMPT_STATE'
   [ "$status" -ne 0 ]
 }
+
+@test "docs/prompt.md's nushell lines: the hook and the segment from the autoload directory, the segment in the prompt, none outside" {
+  write_workspace "$proj" 'export A=1'
+  local block
+  block=$(awk '$0 == "## nushell" { f = 1; next } f && $0 == "```nu" { i = 1; next } i && /^```$/ { exit } i { print }' "$REPO/docs/prompt.md")
+  [[ $block == *PROMPT_COMMAND* ]]
+  tmux_start --no-hook nu "$block"
+  tmux_run "cd $(q "$proj")"
+  [ "$(tmux_run '^printenv A')" = 1 ]
+  tmux_wait "^● proj $proj> ?$"
+  tmux_run "cd $(q "$out")"
+  tmux_wait "^$out> ?$"
+}
