@@ -138,11 +138,11 @@ EOF
   # The hold goes on while the calling shell (this test's bash) lives.
   grep -q '"holder":{"pid":' "$XDG_STATE_HOME/ws/ports/tcp-$first"
   WS_PORT_HOLD=1 allocate_port "$((base + 50))" >/dev/null
-  sleep 1.2
+  sleep 1.2 # deliberately past WS_PORT_HOLD: held still, for its live holder
   [ "$(allocate_port "$((base + 50))")" -ne "$((base + 50))" ]
   # Once the holder is gone and the minimum hold is over, the port is free again.
   [ "$(bash -c 'WS_PORT_HOLD=1 allocate_port "$1"; true' - "$((base + 80))")" = "$((base + 80))" ]
-  sleep 1.2
+  sleep 1.2 # deliberately past WS_PORT_HOLD
   [ "$(allocate_port "$((base + 80))")" = "$((base + 80))" ]
 }
 

@@ -13,6 +13,8 @@
 # the finished build): its tests check that re-entry still loads correctly.
 
 load test_helper/common-setup
+load test_helper/state-home
+load test_helper/strace
 
 setup() {
   common_setup
@@ -29,24 +31,10 @@ teardown() { common_teardown; }
 # ------------------------------------------------------------ helpers ----
 
 
-setx() {
-  if [[ $TMUX_SHELL == fish ]]; then printf 'set -gx %s %s' "$1" "$(q "$2")"; else printf 'export %s=%s' "$1" "$(q "$2")"; fi
-}
-
-evaluations() { if [[ -f $COUNTER ]]; then wc -l <"$COUNTER"; else echo 0; fi; }
+evaluations() { lines_of "$COUNTER"; }
 
 # The line a .workspace starts with to count its evaluations.
 count_line() { printf 'echo run >>%q\n' "$COUNTER"; }
-
-# The context directory of root $1 in the state home.
-ctx_dir() {
-  local root dir
-  root=$(cd "$1" && pwd -P)
-  for dir in "$home"/contexts/*/; do
-    [[ -f $dir/context.json && $(jq -r .root "$dir/context.json") == "$root" ]] && { printf '%s\n' "${dir%/}"; return 0; }
-  done
-  return 1
-}
 
 # dump NAME — the shell's exported environment, NUL-separated, in $DUMPS/NAME
 # (taken by a child process: what programs started from the shell see).
@@ -81,35 +69,6 @@ same_env() {
 
 # value_in DUMP NAME — NAME's line in a normalized dump ("" if unset).
 value_in() { normalized "$1" | grep -E "^$2=" || true; }
-
-# strace_start LABEL / strace_stop — trace the shell and everything it starts
-# in between. strace_stop sets SPAWNS (processes started), NODE_EXECS
-# (execve of node or ws-export) and prints them on fd 3.
-strace_start() {
-  TRACE="$BATS_TEST_TMPDIR/strace.$1"
-  command -v strace >/dev/null || { echo "strace is needed" >&2; return 1; }
-  (
-    for fd in /proc/$BASHPID/fd/*; do
-      fd=${fd##*/}
-      ((fd > 2)) && eval "exec $fd>&-" 2>/dev/null
-    done
-    exec strace -f -s 256 -e trace=execve,execveat,fork,vfork,clone,clone3 -o "$TRACE" -p "$TMUX_SHELL_PID"
-  ) </dev/null >/dev/null 2>"$TRACE.err" &
-  STRACE_PID=$!
-  track_pid "$STRACE_PID"
-  wait_until "grep -q attached $(printf %q "$TRACE.err")" 10 || { cat "$TRACE.err" >&2; return 1; }
-}
-strace_stop() {
-  kill -INT "$STRACE_PID"
-  wait "$STRACE_PID" || true
-  SPAWNS=$(grep -vE 'resumed>|CLONE_THREAD' "$TRACE" | grep -cE '^[0-9]+ +(fork|vfork|clone|clone3|execve|execveat)\(') || true
-  NODE_EXECS=$(grep -E '^[0-9]+ +execve(at)?\(' "$TRACE" | grep -cE 'node|ws-export') || true
-  echo "# $TMUX_SHELL, ${TRACE##*.}: $SPAWNS processes started, $NODE_EXECS execve of node/ws-export" >&3
-  if ((NODE_EXECS)); then
-    echo "node started (${TRACE##*.}):" >&2
-    grep -E '^[0-9]+ +execve(at)?\(' "$TRACE" >&2
-  fi
-}
 
 # ------------------------------------------------------- the scenarios ----
 
@@ -338,7 +297,7 @@ reenter() { tmux_run "cd $(q "$proj")" >/dev/null; }
 watched_file_changed() {
   watching_workspace
   enter_leave "$1"
-  sleep 0.05
+  sleep 0.05 # deliberately: the edit gets an mtime other than the one the cached entry checks
   echo two >"$proj/data.txt"
   reenter
   [ "$(evaluations)" -eq 2 ]
@@ -356,7 +315,7 @@ watched_file_changed() {
 workspace_file_changed() {
   watching_workspace
   enter_leave "$1"
-  sleep 0.05
+  sleep 0.05 # deliberately: the edit gets an mtime other than the one the cached entry checks
   printf 'export EDITED=yes\n' >>"$proj/.workspace"
   ws-allow "$proj" >/dev/null 2>&1
   reenter
@@ -409,6 +368,8 @@ cached_user_keeps_context() {
   [ "$(evaluations)" -eq 1 ]
   local dir
   dir=$(ctx_dir "$proj")
+  # Deliberately past the grace period (3 s): had the cached entry not
+  # registered the shell, the reaper would have unloaded the context by now.
   sleep 4.5
   [ "$(jq -r .state "$dir/context.json")" != unloaded ]
   [ -f "$dir/users/$TMUX_SHELL_PID" ]
@@ -429,7 +390,7 @@ sourced_file_changed() {
   tmux_run "cd $(q "$ENTER")"
   [ "$(evaluations)" -eq 1 ]
   tmux_run "cd $(q "$work")"
-  sleep 0.05
+  sleep 0.05 # deliberately: the edit gets an mtime other than the one the cached entry checks
   # The enclosing file that source_up read (trust does not cover it).
   printf 'export PARENT=edited SHARED=parent\n' >"$proj/.workspace"
   tmux_run "cd $(q "$ENTER")"

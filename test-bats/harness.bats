@@ -38,21 +38,17 @@ teardown() { common_teardown; }
 
 @test "wait_until returns once the condition holds" {
   (sleep 0.3; touch flag) >/dev/null 2>&1 3>&- &
+  track_pid $!
   wait_until '[ -e flag ]' 5
 }
 
 @test "wait_until fails after its timeout" {
-  start=${EPOCHREALTIME/./}
   run wait_until false 1
   [ "$status" -eq 1 ]
   [[ $output == *"timed out after 1s: false"* ]]
-  elapsed=$(((${EPOCHREALTIME/./} - start) / 1000))
-  ((elapsed >= 1000 && elapsed < 3000))
-  start=${EPOCHREALTIME/./}
   run wait_until false 0.3
   [ "$status" -eq 1 ]
-  elapsed=$(((${EPOCHREALTIME/./} - start) / 1000))
-  ((elapsed >= 300 && elapsed < 1000))
+  [[ $output == *"timed out after 0.3s: false"* ]]
 }
 
 @test "track_pid: teardown kills a tracked process, with KILL if it ignores TERM" {
@@ -61,12 +57,9 @@ teardown() { common_teardown; }
   sleep 300 >/dev/null 2>&1 3>&- &
   plain=$!
   track_pid "$stubborn" "$plain"
-  start=${EPOCHREALTIME/./}
   common_teardown
-  elapsed=$(((${EPOCHREALTIME/./} - start) / 1000))
-  ! _wsh_alive "$stubborn"
-  ! _wsh_alive "$plain"
-  ((elapsed < 4500))
+  run ! _wsh_alive "$stubborn"
+  run ! _wsh_alive "$plain"
 }
 
 @test "teardown kills a reaper named by reaper.pid in the test's state homes" {
@@ -81,16 +74,16 @@ teardown() { common_teardown; }
   export WS_STATE_HOME="$BATS_TEST_TMPDIR/other-state"
   wait_until '[[ $(tr "\0" " " </proc/$custom/cmdline) == ws-reaper* ]]' 5
   common_teardown
-  ! _wsh_alive "$default"
-  ! _wsh_alive "$custom"
+  run ! _wsh_alive "$default"
+  run ! _wsh_alive "$custom"
 }
 
 @test "teardown kills untracked leftovers started by the test" {
   sleep 300 >/dev/null 2>&1 3>&- &
   leftover=$!
   run common_teardown
-  ! _wsh_alive "$leftover"
   [[ $output == *"killing leftover process $leftover"* ]]
+  run ! _wsh_alive "$leftover"
 }
 
 @test "write_workspace writes DIR/.workspace and runs ws-allow DIR" {
@@ -174,13 +167,10 @@ shell_tmux_wait() {
     tmux_send 'echo marker-$((6*7))'
   fi
   tmux_wait '^marker-42$'
-  start=${EPOCHREALTIME/./}
   run tmux_wait nope 1
-  elapsed=$(((${EPOCHREALTIME/./} - start) / 1000))
   [ "$status" -eq 1 ]
   [[ $output == *"/nope/ did not appear within 1s"* ]]
   [[ $output == *marker-42* ]] # the pane is printed
-  ((elapsed >= 1000 && elapsed < 3000))
 }
 
 shell_teardown() {
@@ -192,10 +182,11 @@ shell_teardown() {
   common_teardown
   run pgrep -f "$socket"
   [ "$status" -eq 1 ]
-  ! _wsh_alive "$shell_pid"
+  run ! _wsh_alive "$shell_pid"
   run pgrep -f 'sleep 300'
   for pid in $output; do
-    ! HOME=/ grep -qzxF "HOME=$HOME" "/proc/$pid/environ" 2>/dev/null
+    # None of them is ours (grep with another HOME, so as not to match itself).
+    run ! env HOME=/ grep -qzxF "HOME=$HOME" "/proc/$pid/environ"
   done
   [ ! -e "$socket" ]
 }
@@ -210,7 +201,7 @@ shell_teardown() {
   [ "$(tmux_run 'echo $WHO')" = one ]
   pid=$TMUX_SHELL_PID
   tmux_stop
-  ! _wsh_alive "$pid"
+  run ! _wsh_alive "$pid"
   tmux_use two
   [ "$(tmux_run 'echo $WHO')" = two ]
 }

@@ -250,7 +250,8 @@ EOF
   write_drv default.nix 'changed = true;'
   nix-watch-deps --gc-root gcroots >/dev/null
   [ "$(readlink gcroots/drv)" != "$good" ]
-  [ ! -e gcroots/drv-7 ] && [ ! -L gcroots/drv-7 ]
+  [ ! -e gcroots/drv-7 ]
+  [ ! -L gcroots/drv-7 ]
 }
 
 @test "--flake evaluates a local flake in a git repository offline" {

@@ -159,7 +159,7 @@ false' 2>/dev/null
   cd "$W/proj"
   run --separate-stderr ws-export json
   [ "$status" -eq 0 ]
-  [[ $stderr == *"$W/proj/.workspace: line 2: no_such_command_ws_gate: command not found"* ]]
+  [[ $stderr == *"$W/proj/.workspace:2: no_such_command_ws_gate: command not found"* ]] # gnu_errfmt, as direnv
   [[ $stderr == *"ws: $W/proj/.workspace:4: failed with exit status 1"* ]]
   [[ $stderr == *"ws: loading .workspace"* || $stderr == *"loading"*".workspace"* ]]
   [[ $stderr != *file.copy* ]]

@@ -332,7 +332,7 @@ EOF
   loads "$W/proj"
   run --separate-stderr ws-allow --list
   grep -qE "^allowed +$W/proj/.workspace\$" <<<"$output"
-  ! grep -q denied <<<"$output"
+  [[ $output != *denied* ]]
 }
 
 @test "a file denied in a shell is unloaded at its next export" {

@@ -7,6 +7,7 @@
 # live ones are entered with ws-export and served by ws-service.
 
 load test_helper/common-setup
+load test_helper/state-home
 
 setup() {
   common_setup
@@ -17,24 +18,15 @@ setup() {
 }
 teardown() { common_teardown; }
 
-# make_context NAME [STATE=unloaded] — $work/NAME as a context that ws-export
-# loaded and the reaper unloaded: an allowed .workspace, context.json, users/,
-# data/ with a file. Sets ctx (its directory in the state home), root, id.
-make_context() {
-  root="$work/$1"
-  mkdir -p "$root"
-  printf 'export X=1\n' >"$root/.workspace"
+# gc_context NAME [STATE=unloaded] — make_context (test_helper/state-home: a
+# context that ws-export loaded and, by default, the reaper unloaded), its
+# .workspace allowed, cache/, and data/ with a file. Sets ctx, root, id.
+gc_context() {
+  make_context "$1" "${2:-unloaded}"
   ws-allow "$root" >/dev/null 2>&1
-  id="$1-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
-  ctx="$home/contexts/$id"
-  mkdir -p "$ctx/users" "$ctx/data" "$ctx/cache"
+  mkdir -p "$ctx/data" "$ctx/cache"
   printf 'some project data\n' >"$ctx/data/db"
-  printf '{"root":"%s","name":"%s","file":"%s/.workspace","state":"%s","env":"default","created":"%s","lastUsed":"%s"}\n' \
-    "$root" "$1" "$root" "${2:-unloaded}" "$(iso 0)" "$(iso 0)" >"$ctx/context.json"
 }
-
-# iso DAYS_AGO — an ISO-8601 UTC time DAYS_AGO days ago.
-iso() { date -u -d "-$1 days" +%Y-%m-%dT%H:%M:%S.000Z; }
 
 # age_context CTXDIR DAYS — last used DAYS days ago: context.json's lastUsed
 # and the mtime of users/ (a shell joining or leaving changes it).
@@ -55,12 +47,6 @@ reserve() {
     printf '{"v":1,"proto":"tcp","port":%d,"key":"tcp-%d","context":"%s","name":"x","root":"/x","created":"%s"}\n' \
       "$1" "$1" "$2" "$(iso 1)" >"$home/ports/tcp-$1"
   fi
-}
-
-start_user() {
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
 }
 
 # Everything in the state home: path, size, mtime.
@@ -99,7 +85,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a bad --max-age exits 64 with one line, and removes nothing" {
-  make_context gone
+  gc_context gone
   rm -rf "$root"
   for bad in 3x 30 -1d 1.5d '' d 30days; do
     run -64 --separate-stderr ws-gc --max-age "$bad"
@@ -120,9 +106,9 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 # ------------------------------------------------------------- removal ----
 
 @test "a context whose directory was deleted is removed, with its ports and state" {
-  make_context shop
+  gc_context shop
   reserve 45001 "$id"
-  make_context keep
+  gc_context keep
   reserve 45002 "$id"
   rm -rf "$work/shop"
   run -0 --separate-stderr ws-gc
@@ -132,7 +118,8 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   [[ $output =~ recovered\ [1-9][0-9]*\ bytes\ \([0-9.]+\ MiB\) ]]
   [ ! -e "$home/contexts/shop-$(printf '%s' "$work/shop" | sha256sum | cut -c1-12)" ]
   [ ! -e "$home/ports/tcp-45001" ]
-  [ -d "$ctx" ] && [ -e "$home/ports/tcp-45002" ]
+  [ -d "$ctx" ]
+  [ -e "$home/ports/tcp-45002" ]
   [ ! -e "$home/.gc" ]
   # The figures are in a gc event, and the port's release in its own.
   jq -se 'any(.[]; .type == "gc" and .removed >= 3 and .bytes > 0)' "$home/events.jsonl"
@@ -140,9 +127,9 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a context whose workspace file is gone is removed; a renamed one (.envrc) is not" {
-  make_context a
+  gc_context a
   rm "$root/.workspace"
-  make_context b
+  gc_context b
   mv "$root/.workspace" "$root/.envrc"
   run -0 --separate-stderr ws-gc
   [[ $output == *"removed context a ($work/a): its workspace file is gone"* ]]
@@ -151,7 +138,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "dead users' registrations are removed, live ones stay" {
-  make_context shop
+  gc_context shop
   start_user
   printf '{"pid":%d,"start":"%s","joined":"%s"}\n' "$user" "$(_wsh_starttime "$user")" "$(iso 0)" >"$ctx/users/$user"
   # A PID that does not exist, and a live PID with another start time (recycled).
@@ -161,12 +148,13 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   [[ $output == *"removed user 999999999 of shop: its process is gone"* ]]
   [[ $output == *"removed user $$ of shop: its process is gone"* ]]
   [ -e "$ctx/users/$user" ]
-  [ ! -e "$ctx/users/999999999" ] && [ ! -e "$ctx/users/$$" ]
+  [ ! -e "$ctx/users/999999999" ]
+  [ ! -e "$ctx/users/$$" ]
   jq -se 'any(.[]; .type == "user.leave" and .pid == 999999999 and .reason == "gc")' "$home/events.jsonl"
 }
 
 @test "roots keep their target; dangling roots are removed; one outside the state home is reported and left" {
-  make_context rooted
+  gc_context rooted
   rooted=$ctx
   rm -rf "$root"
   mkdir -p "$home/roots" "$BATS_TEST_TMPDIR/outside"
@@ -177,7 +165,9 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   [[ $output == *"kept context rooted ($work/rooted) (its root is gone): held by root roots/keep"* ]]
   [[ $output == *"removed root roots/dangling -> $home/contexts/nothing-000000000000: its target is gone"* ]]
   [[ $stderr == *"roots/elsewhere points outside the state home"* ]]
-  [ -d "$rooted" ] && [ -L "$home/roots/keep" ] && [ -L "$home/roots/elsewhere" ]
+  [ -d "$rooted" ]
+  [ -L "$home/roots/keep" ]
+  [ -L "$home/roots/elsewhere" ]
   [ ! -L "$home/roots/dangling" ]
   [ -d "$BATS_TEST_TMPDIR/outside" ]
 }
@@ -191,11 +181,12 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   rm -rf "$work/live"
   run -0 --separate-stderr ws-gc --max-age 0s
   [[ $output == *"kept context live ($work/live) (its root is gone; unused for"*"): held by 1 live user (PID $user)"* ]]
-  [ -d "$ctx" ] && [ -e "$ctx/users/$user" ]
+  [ -d "$ctx" ]
+  [ -e "$ctx/users/$user" ]
 }
 
 @test "a context with a running service is kept (ws-service)" {
-  make_context served
+  gc_context served
   (cd "$root" && WS_ROOT="$root" WS_CONTEXT=served ws-service start db -- sleep 300 >/dev/null 2>&1)
   [ -s "$ctx/services/db/pid" ]
   rm -rf "$root"
@@ -205,12 +196,12 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a context whose service pid file names a live process is kept, one whose process is gone is not" {
-  make_context alive
+  gc_context alive
   start_user
   mkdir -p "$ctx/services/web"
   printf '{"pid":%d,"start":"%s"}\n' "$user" "$(_wsh_starttime "$user")" >"$ctx/services/web/pid"
   rm -rf "$root"
-  make_context dead
+  gc_context dead
   mkdir -p "$ctx/services/web"
   printf '{"pid":999999999,"start":"1"}\n' >"$ctx/services/web/pid"
   rm -rf "$root"
@@ -220,7 +211,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a context entered while the collection runs survives, with its user" {
-  make_context shop
+  gc_context shop
   age_context "$ctx" 40
   _WS_GC_PAUSE="$BATS_TEST_TMPDIR/go" ws-gc --max-age 30d >"$BATS_TEST_TMPDIR/gc.out" 2>&1 3>&- &
   gc=$!
@@ -233,29 +224,32 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   wait "$gc"
   cat "$BATS_TEST_TMPDIR/gc.out"
   grep -q "kept context shop ($work/shop) (unused for 40d): held by 1 live user (PID $user)" "$BATS_TEST_TMPDIR/gc.out"
-  [ -e "$ctx/users/$user" ] && [ -e "$ctx/data/db" ]
+  [ -e "$ctx/users/$user" ]
+  [ -e "$ctx/data/db" ]
   run -0 ws-list --json
   [ "$(jq -r '.contexts[0].users[0].pid' <<<"$output")" = "$user" ]
 }
 
 @test "--max-age removes contexts unused longer than that, by context.json's lastUsed and users/" {
-  make_context old
+  gc_context old
   age_context "$ctx" 40
   old=$ctx
-  make_context recent
+  gc_context recent
   age_context "$ctx" 2
   recent=$ctx
-  make_context fresh
+  gc_context fresh
   run -0 --separate-stderr ws-gc
   [[ $output != *removed\ context* ]]
   run -0 --separate-stderr ws-gc --max-age 30d
   [[ $output == *"removed context old ($work/old): unused for 40d"* ]]
-  [ ! -e "$old" ] && [ -d "$recent" ]
+  [ ! -e "$old" ]
+  [ -d "$recent" ]
   run -0 --separate-stderr ws-gc --max-age 36h
   [[ $output == *"removed context recent ($work/recent): unused for 2d"* ]]
-  [ ! -e "$recent" ] && [ -d "$ctx" ]
+  [ ! -e "$recent" ]
+  [ -d "$ctx" ]
   # A shell that joined or left recently (users/ changed) counts as a use.
-  make_context joined
+  gc_context joined
   age_context "$ctx" 40
   touch "$ctx/users"
   run -0 --separate-stderr ws-gc --max-age 30d
@@ -263,16 +257,16 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "--dry-run changes nothing and reports what the real run then removes, with the same bytes" {
-  make_context gone
+  gc_context gone
   reserve 45011 "$id"
   mkdir -p "$ctx/cache/nix"
   ln -s /nix/store/00000000000000000000000000000000-shell "$ctx/cache/nix/out"
   head -c 100000 /dev/zero >"$ctx/data/big"
   printf '{"pid":999999999,"start":"1","joined":"x"}\n' >"$ctx/users/999999999"
   rm -rf "$root"
-  make_context stale
+  gc_context stale
   age_context "$ctx" 90
-  make_context kept
+  gc_context kept
   printf '{"pid":999999998,"start":"1","joined":"x"}\n' >"$ctx/users/999999998"
   reserve 45012 null
   mkdir -p "$home/roots"
@@ -287,7 +281,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   [[ $dry == *"would remove root roots/dangling"* ]]
   [[ $dry == *"would remove user 999999998 of kept"* ]]
   [[ $dry =~ would\ recover\ [0-9]+\ bytes\ \(0\.1\ MiB\) ]]
-  ! grep -q '"type":"gc"' "$home/events.jsonl" 2>/dev/null
+  run ! grep -q '"type":"gc"' "$home/events.jsonl"
   run -0 --separate-stderr ws-gc --max-age 30d
   real=$output
   [ "$(bytes_of "$dry")" = "$(bytes_of "$real")" ]
@@ -296,7 +290,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "--json carries the same figures as the text" {
-  make_context gone
+  gc_context gone
   rm -rf "$root"
   run -0 --separate-stderr ws-gc --dry-run
   text=$output
@@ -316,7 +310,8 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
     "$(iso 1)" "$(iso 1)" "$user" "$(_wsh_starttime "$user")" "$(date -u -d '+1 hour' +%Y-%m-%dT%H:%M:%S.000Z)" >"$home/ports/tcp-45022"
   run -0 --separate-stderr ws-gc
   [[ $output == *"removed port tcp/45021 (key tcp): its hold expired and its holder is gone"* ]]
-  [ ! -e "$home/ports/tcp-45021" ] && [ -e "$home/ports/tcp-45022" ]
+  [ ! -e "$home/ports/tcp-45021" ]
+  [ -e "$home/ports/tcp-45022" ]
 }
 
 @test "trust records of files that no longer exist are removed, like direnv prune" {
@@ -342,7 +337,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "nix GC roots of removed contexts are removed with them and listed" {
-  make_context nixy
+  gc_context nixy
   mkdir -p "$ctx/cache/nix"
   ln -s /nix/store/00000000000000000000000000000000-drv "$ctx/cache/nix/drv"
   ln -s /nix/store/00000000000000000000000000000000-out "$ctx/cache/nix/out"
@@ -354,11 +349,11 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "an unfinished unload or hooks not yet run keep a context for the reaper" {
-  make_context pending
+  gc_context pending
   mkdir -p "$ctx/unload-run"
   printf '{"started":"x","reason":"x","order":[],"hooks":{}}' >"$ctx/unload-run/journal.json"
   rm -rf "$root"
-  make_context due ready
+  gc_context due ready
   mkdir -p "$ctx/unload"
   printf '{"kind":"argv","args":["true"],"seq":"000001","registered":"x"}\n' >"$ctx/unload/000001"
   rm -rf "$root"
@@ -368,7 +363,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "read-only directories inside a context (a Go module cache) do not stop its removal" {
-  make_context ro
+  gc_context ro
   mkdir -p "$ctx/data/mod/pkg"
   echo x >"$ctx/data/mod/pkg/file"
   chmod -R a-w "$ctx/data/mod"
@@ -378,7 +373,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "two collections at once: the second waits for nobody and exits 75" {
-  make_context shop
+  gc_context shop
   age_context "$ctx" 40
   _WS_GC_PAUSE="$BATS_TEST_TMPDIR/go" ws-gc --max-age 30d >/dev/null 2>&1 3>&- &
   gc=$!
@@ -394,7 +389,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 # ----------------------------------------------------------- bad input ----
 
 @test "a corrupt context.json is reported; the context is kept until --max-age says it is unused" {
-  make_context broken
+  gc_context broken
   printf '{"root": "/tru' >"$ctx/context.json"
   run -0 --separate-stderr ws-gc
   [[ $stderr == *"$ctx/context.json is corrupt"* ]]
@@ -406,7 +401,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a corrupt context.json whose root is known elsewhere is judged by that root" {
-  make_context broken
+  gc_context broken
   printf '{"WS_ROOT":"%s"}' "$root" >"$ctx/cache/loaded-env.json"
   echo garbage >"$ctx/context.json"
   rm -rf "$root"
@@ -415,7 +410,7 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a user record pointing at a PID that does not exist, and an unreadable one, are removed; one being written is not" {
-  make_context shop
+  gc_context shop
   printf '{"pid":999999999,"start":"12","joined":"x"}\n' >"$ctx/users/999999999"
   printf 'not json' >"$ctx/users/123"
   touch -d '-1 minute' "$ctx/users/123"
@@ -445,14 +440,16 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
 }
 
 @test "a context's users as a file, and a context that is a file, are reported and removed" {
-  make_context shop
+  gc_context shop
   rmdir "$ctx/users"
   echo junk >"$ctx/users"
   echo junk >"$home/contexts/not-a-dir"
   run -0 --separate-stderr ws-gc
   [[ $stderr == *"$ctx/users is not a directory"* ]]
   [[ $stderr == *"contexts/not-a-dir is not a directory"* ]]
-  [ ! -e "$ctx/users" ] && [ ! -e "$home/contexts/not-a-dir" ] && [ -d "$ctx" ]
+  [ ! -e "$ctx/users" ]
+  [ ! -e "$home/contexts/not-a-dir" ]
+  [ -d "$ctx" ]
 }
 
 @test "a root that is not a symlink is reported and left alone" {

@@ -6,6 +6,7 @@
 # state is reported on stderr and never stops the listing.
 
 load test_helper/common-setup
+load test_helper/state-home
 
 setup() {
   common_setup
@@ -16,27 +17,12 @@ setup() {
 }
 teardown() { common_teardown; }
 
-iso() { date -u -d "-$1 days" +%Y-%m-%dT%H:%M:%S.000Z; }
-
-# make_context NAME [STATE=unloaded] — a context as ws-export leaves it
-# (built by hand: no reaper). Sets ctx, root, id.
-make_context() {
-  root="$work/$1"
-  mkdir -p "$root"
-  printf 'export X=1\n' >"$root/.workspace"
-  id="$1-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
-  ctx="$home/contexts/$id"
-  mkdir -p "$ctx/users" "$ctx/data"
+# listed_context NAME [STATE=unloaded] — make_context (test_helper/state-home),
+# last used 3 days ago, with 2 KiB in data/. Sets ctx, root, id.
+listed_context() {
+  make_context "$1" "${2:-unloaded}" 3
+  mkdir -p "$ctx/data"
   head -c 2048 /dev/zero >"$ctx/data/db"
-  printf '{"root":"%s","name":"%s","file":"%s/.workspace","state":"%s","env":"default","created":"%s","lastUsed":"%s"}\n' \
-    "$root" "$1" "$root" "${2:-unloaded}" "$(iso 3)" "$(iso 3)" >"$ctx/context.json"
-  touch -d '-3 days' "$ctx/users"
-}
-
-start_user() {
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
 }
 
 # --------------------------------------------------------- CLI contract ----
@@ -74,7 +60,7 @@ start_user() {
   run -0 --separate-stderr ws-list --json --resources
   [ ! -e "$home" ]
   [ "$(jq '.contexts | length' <<<"$output")" -eq 0 ]
-  make_context shop
+  listed_context shop
   before=$(find "$home" -printf '%p %s %T@\n' | sort)
   run -0 ws-list --resources
   [ "$(find "$home" -printf '%p %s %T@\n' | sort)" = "$before" ]
@@ -88,7 +74,7 @@ start_user() {
   (cd "$work/live" && ws-export json --pid "$user" >/dev/null 2>&1)
   (cd "$work/live" && WS_ROOT="$work/live" WS_CONTEXT=live ws-service start web --ready-port 0 -- sleep 300 >/dev/null 2>&1 ||
     WS_ROOT="$work/live" WS_CONTEXT=live ws-service start web -- sleep 300 >/dev/null 2>&1)
-  make_context idle
+  listed_context idle
   idle_id=$id
   mkdir -p "$home/ports"
   printf '{"v":1,"proto":"tcp","port":45100,"key":"tcp-5432","context":"%s","name":"idle","root":"%s","created":"%s"}\n' \
@@ -113,8 +99,8 @@ start_user() {
 }
 
 @test "the table under NO_COLOR is plain and aligned, one row per context" {
-  make_context alpha
-  make_context beta-with-a-longer-name ready
+  listed_context alpha
+  listed_context beta-with-a-longer-name ready
   start_user
   printf '{"pid":%d,"start":"%s","shell":"bash","tty":"/dev/pts/7","joined":"x"}\n' "$user" "$(_wsh_starttime "$user")" >"$ctx/users/$user"
   rm -rf "$work/alpha"
@@ -134,7 +120,7 @@ start_user() {
 }
 
 @test "on a terminal the table is colored, and NO_COLOR turns that off" {
-  make_context shop ready
+  listed_context shop ready
   run -0 script -qec 'env -u NO_COLOR ws-list' /dev/null
   [[ $output == *$'\e['* ]]
   run -0 script -qec 'NO_COLOR=1 ws-list' /dev/null
@@ -160,7 +146,7 @@ start_user() {
 }
 
 @test "--resources adds resources, quarantines and roots" {
-  make_context shop
+  listed_context shop
   mkdir -p "$home/resources/abc123" "$home/quarantine/def456" "$home/roots"
   echo data >"$home/resources/abc123/file"
   ln -s "$home/resources/abc123" "$home/roots/res"
@@ -191,8 +177,8 @@ start_user() {
 # ----------------------------------------------------------- bad input ----
 
 @test "a corrupt context.json is reported and listed as unknown" {
-  make_context good
-  make_context broken
+  listed_context good
+  listed_context broken
   printf '{"root":' >"$ctx/context.json"
   run -0 --separate-stderr ws-list
   [[ $stderr == "ws-list: $ctx/context.json is corrupt" ]]
@@ -203,7 +189,7 @@ start_user() {
 }
 
 @test "a user record pointing at a PID that does not exist is not a user; it is counted as dead" {
-  make_context shop
+  listed_context shop
   printf '{"pid":999999999,"start":"1","joined":"x"}\n' >"$ctx/users/999999999"
   run -0 --separate-stderr ws-list
   [[ ${lines[1]} =~ ^shop\ +unloaded\ +\(\+1\ dead\) ]]
@@ -220,8 +206,8 @@ start_user() {
 }
 
 @test "files where directories belong are reported; the rest is listed" {
-  make_context ok
-  make_context shop
+  listed_context ok
+  listed_context shop
   rmdir "$ctx/users"
   echo junk >"$ctx/users"
   echo junk >"$home/contexts/stray-file"

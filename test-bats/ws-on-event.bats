@@ -57,6 +57,13 @@ follow() {
 
 lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 
+# The stream is read in order: once a follower has printed an event emitted
+# last (a `*.marker`), it has printed everything before it, extras included.
+# saw_marker FILE [TYPE=end.marker] — until FILE has that event.
+saw_marker() { wait_until "grep -qF '\"type\":\"${2:-end.marker}\"' $(printf %q "$1")"; }
+# JQ filter: the events that are not markers.
+NOT_MARKER='select(.type | endswith(".marker") | not)'
+
 # --------------------------------------------------------- CLI contract ----
 
 @test "ws-on-event with no arguments follows only new events and stops on SIGINT with status 130" {
@@ -149,8 +156,10 @@ lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
   for pid in "${pids[@]}"; do finish "$pid" 120; done
   [ -f "$STATE/events.jsonl.1" ] # it did rotate (about 30 times)
   wait_until '[ "$(lines followed)" -ge 4000 ]' 30
-  sleep 0.3 # anything extra would show up now
-  run -0 node "$FIXTURES/check-events.mjs" --writers 4 --count 1000 followed
+  emit --type end.marker --writer 99
+  saw_marker followed
+  jq -c "$NOT_MARKER" followed >checked
+  run -0 node "$FIXTURES/check-events.mjs" --writers 4 --count 1000 checked
   [ "$output" = "lines=4000 unparsable=0 missing=0 duplicated=0 unexpected=0" ]
   # The follower registered itself for the rotations to wait for, and unregisters on exit.
   [ "$(ls "$STATE/readers")" = "$follower-1" ]
@@ -171,6 +180,7 @@ lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
 @test "--since replays events with ts >= TS from both files, then follows" {
   export WS_EVENTS_MAX=4000 # one rotation: about 33 events in each file
   emit --writer 0 --count 5
+  # Deliberately: time stamps have milliseconds; the two batches get others than $since.
   sleep 0.05
   since=$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)
   sleep 0.05
@@ -179,10 +189,10 @@ lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
   follow out --since "$since"
   wait_until '[ "$(lines out)" -ge 40 ]'
   emit --writer 1 --count 1 --first-seq 41
-  wait_until '[ "$(lines out)" -ge 41 ]'
-  sleep 0.2
-  [ "$(jq -r .writer out | sort -u)" = 1 ]
-  [ "$(jq -r .seq out | tr '\n' ' ')" = "$(seq 1 41 | tr '\n' ' ')" ]
+  emit --type end.marker --writer 1
+  saw_marker out
+  [ "$(jq -r "$NOT_MARKER | .writer" out | sort -u)" = 1 ]
+  [ "$(jq -r "$NOT_MARKER | .seq" out | tr '\n' ' ')" = "$(seq 1 41 | tr '\n' ' ')" ]
 }
 
 @test "a malformed line in the stream is skipped with one warning, and the stream goes on" {
@@ -224,7 +234,7 @@ lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
   cmp got want
   [ "$(cat ctx)" = '$(touch pwned-5)' ]
   grep -q '^WS_EVENT_TOUCH_PWNED_4=' env.txt # a hostile field name becomes a plain variable name
-  sleep 0.2
+  # CMD has ended (ws-on-event waited for it before it exited): nothing ran.
   run ls "$BATS_TEST_TMPDIR"/pwned-* pwned-*
   [ "$status" -ne 0 ]
   # Printed as JSON, the value round-trips exactly too.
@@ -243,7 +253,7 @@ lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
   [ "$(tr '\n' ' ' <seen)" = "1 2 3 " ]
   grep -q "ws-on-event: sh exited with status 3 (event build.done, context shop)" out.err
   [ "$(grep -c 'exited with status' out.err)" -eq 1 ]
-  ! gone "$follower"
+  run ! gone "$follower"
   kill -TERM "$follower"
   finish "$follower"
   [ "$status" -eq 143 ]
@@ -275,11 +285,15 @@ lines() { if [[ -f $1 ]]; then wc -l <"$1" | tr -d ' '; else echo 0; fi; }
   emit --type port.allocate --context api --root "$PWD/api"
   emit --type servicex --context shop --root "$PWD/shop"
   emit --type service.exit --context renamed --root "$PWD/api" # matched by root
-  wait_until '[ "$(lines by-name)" -ge 2 ] && [ "$(lines by-dir)" -ge 3 ] && [ "$(lines by-comma)" -ge 2 ]'
-  sleep 0.2
-  [ "$(jq -r '.type + " " + .context' by-name | tr '\n' ,)" = "service.start shop,context.load shop," ]
-  [ "$(jq -r '.type + " " + .context' by-dir | tr '\n' ,)" = "service.start api,port.allocate api,service.exit renamed," ]
-  [ "$(jq -r .type by-comma | tr '\n' ,)" = "user.join,port.allocate," ]
+  # Markers last: service.marker for by-name, port.marker for by-dir and by-comma.
+  emit --type service.marker --context shop --root "$PWD/shop"
+  emit --type port.marker --context api --root "$PWD/api"
+  saw_marker by-name service.marker
+  saw_marker by-dir port.marker
+  saw_marker by-comma port.marker
+  [ "$(jq -r "$NOT_MARKER"' | .type + " " + .context' by-name | tr '\n' ,)" = "service.start shop,context.load shop," ]
+  [ "$(jq -r "$NOT_MARKER"' | .type + " " + .context' by-dir | tr '\n' ,)" = "service.start api,port.allocate api,service.exit renamed," ]
+  [ "$(jq -r "$NOT_MARKER | .type" by-comma | tr '\n' ,)" = "user.join,port.allocate," ]
 }
 
 # ------------------------------------------------------------ snapshot ----
@@ -307,9 +321,9 @@ context_record() {
   follow out --snapshot
   wait_until '[ "$(lines out)" -ge 2 ]'
   emit --type context.unload --context shop --root /src/shop
-  wait_until '[ "$(lines out)" -ge 3 ]'
-  sleep 0.2
-  [ "$(lines out)" -eq 3 ]
+  emit --type end.marker
+  saw_marker out
+  [ "$(lines out)" -eq 4 ]
   [ "$(jq -c '[.type, .context, .root, .state, .users, .services]' out | head -n2 | tr '\n' ' ')" = \
     "[\"snapshot\",\"api\",\"/src/api\",\"error\",[],[]] [\"snapshot\",\"shop\",\"/src/shop\",\"ready\",[$user],[\"db\",\"web\"]] " ]
   [ "$(sed -n 2p out | jq -r '[.v, .env, .file] | join(" ")')" = "1 default /src/shop/.workspace" ]
@@ -324,7 +338,7 @@ context_record() {
   emit --type warmup
   follow out --snapshot --once --context api -- sh -c 'printf "%s %s %s\n" "$WS_EVENT_TYPE" "$WS_EVENT_CONTEXT" "$WS_EVENT_STATE" >>got'
   wait_until '[ "$(lines got)" -ge 1 ]'
-  ! gone "$follower"
+  run ! gone "$follower"
   emit --type service.stop --context api --root /src/api
   finish "$follower"
   [ "$status" -eq 0 ]

@@ -3,6 +3,7 @@
 # unload now. The end-to-end behaviour with shells is in unload.bats.
 
 load test_helper/common-setup
+load test_helper/state-home
 
 setup() {
   common_setup
@@ -15,7 +16,6 @@ setup() {
 }
 teardown() { common_teardown; }
 
-ctx_dir() { printf '%s\n' "$home"/contexts/proj-*; }
 
 # --------------------------------------------------------- CLI contract ----
 
@@ -131,9 +131,8 @@ ctx_dir() { printf '%s\n' "$home"/contexts/proj-*; }
 ws-on-unload -- echo from-ws-on-unload
 on_unload 'echo from-on_unload'
 EOF
-  sleep 300 >/dev/null 2>&1 3>&- &
-  track_pid $!
-  ws-export json --pid $! >/dev/null 2>&1
+  start_user
+  ws-export json --pid "$user" >/dev/null 2>&1
   run ws-on-unload --list
   [ "$output" = $'000001  argv  echo from-ws-on-unload\n000002  sh    echo from-on_unload' ]
 }
@@ -150,9 +149,7 @@ EOF
 # ----------------------------------------------------------- --run-now ----
 
 @test "--run-now runs the hooks at once in reverse order, in the root, with the context's environment, stdin /dev/null" {
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
+  start_user
   ws-export json --pid "$user" >/dev/null 2>&1 # saves the loaded environment
   cat >"$proj/hook.sh" <<'EOF'
 echo "file $PWD $FOO $WS_UNLOAD ${BASH_VERSION:+bash}" >>"$LOG"
@@ -211,9 +208,8 @@ EOF
 @test "the unload releases the context's port reservations, after the hooks" {
   port=$((20000 + RANDOM % 20000))
   write_workspace "$proj" "export PORT=\$(allocate_port --tcp $port --key web)" >/dev/null 2>&1
-  sleep 300 >/dev/null 2>&1 3>&- &
-  track_pid $!
-  ws-export json --pid $! >/dev/null 2>&1
+  start_user
+  ws-export json --pid "$user" >/dev/null 2>&1
   run allocate_port --list
   [[ $output == *" web "* ]]
   # A hook still sees the reservation.

@@ -79,7 +79,7 @@ teardown() { common_teardown; }
 }
 
 @test "a failing workspace file shows error" {
-  write_workspace "$proj" 'export A=1; false'
+  write_workspace "$proj" 'export A=1; exit 1'
   cd "$proj"
   ws-export json --pid $$ >/dev/null 2>&1
   run ws-prompt '%s' --glyphs "$GLYPHS"

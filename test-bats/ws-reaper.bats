@@ -4,6 +4,7 @@
 # describes them, so no other command starts a reaper behind the test's back.
 
 load test_helper/common-setup
+load test_helper/state-home
 
 setup() {
   common_setup
@@ -13,22 +14,6 @@ setup() {
   export LOG="$BATS_TEST_TMPDIR/hooks.log"
 }
 teardown() { common_teardown; }
-
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
-lines_of() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
-
-# make_context NAME — $BATS_TEST_TMPDIR/work/NAME as a context that ws-export
-# loaded (context.json, state ready); prints its directory in the state home.
-make_context() {
-  local root="$BATS_TEST_TMPDIR/work/$1" id
-  mkdir -p "$root"
-  touch "$root/.workspace"
-  id="$1-$(printf '%s' "$root" | sha256sum | cut -c1-12)"
-  mkdir -p "$home/contexts/$id/users"
-  printf '{"root":"%s","name":"%s","file":"%s/.workspace","state":"ready","env":"default","created":"2026-01-01T00:00:00.000Z","lastUsed":"2026-01-01T00:00:00.000Z"}\n' \
-    "$root" "$1" "$root" >"$home/contexts/$id/context.json"
-  echo "$home/contexts/$id"
-}
 
 # add_user CTXDIR PID — PID (with its start time) becomes a user of the context.
 add_user() {
@@ -43,13 +28,6 @@ hook() {
   WS_ROOT="$root" ws-on-unload -- "$@"
 }
 
-# A live process to be a user; its PID in $user.
-start_user() {
-  sleep 300 >/dev/null 2>&1 3>&- &
-  user=$!
-  track_pid "$user"
-}
-
 # The PID in reaper.pid once it names a live process.
 reaper_pid() {
   local pid start
@@ -58,28 +36,17 @@ reaper_pid() {
   [[ $(_wsh_starttime "$pid") == "$start" ]] && echo "$pid"
 }
 
-# The ws-reaper processes of this state home (WS_STATE_HOME is in their environment).
-reapers() {
-  local file pid argv
-  HOME=/ grep -lzxF "WS_STATE_HOME=$WS_STATE_HOME" /proc/[0-9]*/environ 2>/dev/null |
-    while IFS= read -r file; do
-      pid=${file#/proc/} pid=${pid%/environ}
-      { mapfile -d '' -t argv <"/proc/$pid/cmdline"; } 2>/dev/null || continue
-      [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ ]] && echo "$pid"
-    done
-}
-
 # --------------------------------------------------------- CLI contract ----
 
 @test "ws-reaper with no arguments starts a reaper in the background and returns; a second call finds it" {
-  start=$(now_ms)
   run --separate-stderr ws-reaper
   [ "$status" -eq 0 ]
   [ -z "$output" ]
   [[ $stderr =~ ^ws-reaper:\ started\ \(pid\ ([0-9]+)\)$ ]]
   pid=${BASH_REMATCH[1]}
   track_pid "$pid"
-  (($(now_ms) - start < 3000))
+  # It returned, and the reaper it started goes on.
+  _wsh_alive "$pid"
   wait_until 'reaper_pid >/dev/null' 5
   [ "$(reaper_pid)" = "$pid" ]
   # Its own session: closing the terminal does not reach it.
@@ -126,7 +93,7 @@ reapers() {
 # ------------------------------------------------------------ --once ----
 
 @test "--once sweeps once and exits: drops a dead user, starts the grace period, unloads on a later sweep" {
-  ctx=$(make_context proj)
+  make_context proj ready
   bash -c 'exit 0' &
   gone=$!
   wait "$gone"
@@ -139,7 +106,7 @@ reapers() {
   [ -e "$ctx/idle-since" ]
   [ ! -e "$LOG" ]
   [ ! -e "$home/reaper.pid" ]
-  sleep 1.1 # WS_UNLOAD_GRACE=1
+  sleep 1.1 # deliberately: the grace period (WS_UNLOAD_GRACE=1) passes
   run ws-reaper --once
   [ "$status" -eq 0 ]
   [ "$(cat "$LOG")" = ran ]
@@ -148,6 +115,7 @@ reapers() {
   grep -q '"type":"user.leave"' "$home/events.jsonl"
   # An unloaded context is left alone.
   run ws-reaper --once
+  [ "$status" -eq 0 ]
   [ "$(cat "$LOG")" = ran ]
 }
 
@@ -160,7 +128,7 @@ reapers() {
 }
 
 @test "a corrupt user record is removed with a note in reaper.log, never a crash" {
-  ctx=$(make_context proj)
+  make_context proj ready
   start_user
   add_user "$ctx" "$user"
   printf '{"pid":' >"$ctx/users/777777"
@@ -180,26 +148,23 @@ reapers() {
 
 @test "the reaper exits by itself after WS_REAPER_IDLE seconds with no users, releasing reaper.pid" {
   export WS_REAPER_IDLE=1
-  start=$(now_ms)
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
   pid=$(reaper_pid)
   wait_until "! _wsh_alive $pid" 6
-  elapsed=$(($(now_ms) - start))
-  ((elapsed >= 1000))
   [ ! -e "$home/reaper.pid" ]
 }
 
 @test "the reaper stays while a user lives, unloads when it dies, then exits after the idle time" {
   export WS_REAPER_IDLE=1
-  ctx=$(make_context proj)
+  make_context proj ready
   start_user
   add_user "$ctx" "$user"
   hook "$ctx" sh -c 'echo ran >>"$LOG"'
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
   pid=$(reaper_pid)
-  sleep 2.5
+  sleep 2.5 # deliberately past WS_REAPER_IDLE (1 s): it stays, for the user
   _wsh_alive "$pid"
   [ ! -e "$LOG" ]
   kill "$user"
@@ -208,8 +173,9 @@ reapers() {
   [ "$(cat "$LOG")" = ran ]
 }
 
-@test "a dead user is noticed within a second" {
-  ctx=$(make_context proj)
+# How soon (SPEC: within 1 s) is a figure of `pnpm bench` (h1), not a test.
+@test "a dead user is noticed: its record removed, user.leave emitted, the other user kept" {
+  make_context proj ready
   start_user
   add_user "$ctx" "$user"
   start_user
@@ -217,14 +183,10 @@ reapers() {
   first=$(ls "$ctx/users" | head -1)
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
-  sleep 0.7
-  t0=$(now_ms)
   kill "$first"
   wait_until "[ ! -e '$ctx/users/$first' ]" 5
-  ms=$(($(now_ms) - t0))
-  echo "# dead user noticed after $ms ms" >&3
-  ((ms <= 1500))
   grep -q "\"type\":\"user.leave\".*\"pid\":$first" "$home/events.jsonl"
+  [ -e "$ctx/users/$user" ]
 }
 
 @test "SIGTERM stops the reaper and releases reaper.pid" {
@@ -240,10 +202,16 @@ reapers() {
 
 @test "20 concurrent ws-reaper starts leave exactly one reaper" {
   export WS_STATE_HOME=$home
-  for i in $(seq 20); do ws-reaper >/dev/null 2>&1 3>&- & done
-  wait
+  pids=()
+  for i in $(seq 20); do
+    ws-reaper >/dev/null 2>&1 3>&- &
+    pids+=($!)
+  done
+  # Each by its PID: a bare `wait` would wait for bats' own timeout too.
+  wait "${pids[@]}"
+  # Each of them returned once its reaper ran: all exist now, and the ones
+  # that lose the lock leave.
   wait_until '[ "$(reapers | wc -l)" -eq 1 ]' 10
-  sleep 2 # late starters lose the lock and leave
   run reapers
   [ "${#lines[@]}" -eq 1 ]
   [ "$(reaper_pid)" = "${lines[0]}" ]
@@ -267,8 +235,8 @@ reapers() {
 # ---------------------------------------------------------- no memory ----
 
 @test "a reaper killed during the grace period: its successor keeps the grace period and unloads" {
-  export WS_UNLOAD_GRACE=3
-  ctx=$(make_context proj)
+  export WS_UNLOAD_GRACE=60
+  make_context proj ready
   start_user
   add_user "$ctx" "$user"
   hook "$ctx" sh -c 'echo ran >>"$LOG"'
@@ -277,35 +245,40 @@ reapers() {
   pid=$(reaper_pid)
   kill "$user"
   wait_until "[ -e '$ctx/idle-since' ]" 5
-  sleep 1.5
-  t0=$(now_ms)
   kill -KILL "$pid"
   wait_until "! _wsh_alive $pid" 5
+  [ ! -e "$LOG" ]
+  # As if the grace period had run out while no reaper ran: a successor that
+  # counts from the recorded start unloads now; one that started it again
+  # would wait another minute.
+  date -u -d '-61 seconds' +%Y-%m-%dT%H:%M:%S.000Z >"$ctx/idle-since"
   ws-reaper 2>/dev/null
-  wait_until '[ -s "$LOG" ]' 6
-  # The grace period (3 s) was counted from the first reaper's notice, not restarted.
-  (($(now_ms) - t0 < 2500))
+  wait_until '[ -s "$LOG" ]' 10
   [ "$(cat "$LOG")" = ran ]
 }
 
 @test "slow hooks of one context do not delay the unload of another" {
-  slow=$(make_context slow)
-  fast=$(make_context fast)
+  make_context slow ready
+  slow=$ctx
+  make_context fast ready
+  fast=$ctx
   start_user
   add_user "$slow" "$user"
   slow_user=$user
   start_user
   add_user "$fast" "$user"
-  hook "$slow" sh -c 'echo slow-start >>"$LOG"; sleep 5; echo slow-end >>"$LOG"'
+  # The slow hook runs until the test opens $gate (at most 30 s).
+  gate="$BATS_TEST_TMPDIR/gate"
+  hook "$slow" sh -c 'echo slow-start >>"$LOG"; i=0; while [ ! -e "$1" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done; echo slow-end >>"$LOG"' sh "$gate"
   hook "$fast" sh -c 'echo fast >>"$LOG"'
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
   kill "$slow_user"
   wait_until 'grep -q slow-start "$LOG"' 5
   kill "$user"
-  t0=$(now_ms)
-  wait_until 'grep -q fast "$LOG"' 5
-  (($(now_ms) - t0 < 2500))
+  # While the slow hook is still running.
+  wait_until 'grep -q fast "$LOG"' 10
   [ "$(cat "$LOG")" = $'slow-start\nfast' ]
-  wait_until 'grep -q slow-end "$LOG"' 8
+  touch "$gate"
+  wait_until 'grep -q slow-end "$LOG"' 10
 }

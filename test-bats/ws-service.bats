@@ -14,6 +14,7 @@
 #
 
 load test_helper/common-setup
+load test_helper/state-home
 
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_USER=wspgtest
@@ -65,11 +66,23 @@ stop_everything() {
 
 groups_gone() {
   local pid
-  for pid; do kill -0 -- "-$pid" 2>/dev/null && return 1; done
+  for pid; do group_running "$pid" && return 1; done
   return 0
 }
 
-ctx_dir() { printf '%s\n' "$home"/contexts/proj-*; }
+# group_running PGID — a process of that group is alive. Not `kill -0 -PGID`:
+# a zombie counts for kill, and where PID 1 does not reap (some containers)
+# an exited service leader stays one.
+group_running() {
+  local pgid=$1 file stat fields
+  for file in /proc/[0-9]*/stat; do
+    { read -r stat <"$file"; } 2>/dev/null || continue
+    read -ra fields <<<"${stat##*) }" # state ppid pgrp ...
+    [[ ${fields[2]} == "$pgid" && ${fields[0]} != [ZX] ]] && return 0
+  done
+  return 1
+}
+
 svc_dir() { printf '%s/services/%s\n' "$(ctx_dir)" "$1"; }
 
 # A free TCP port (outside a context allocate_port holds it 30 s for us).
@@ -79,8 +92,6 @@ free_port() { (cd / && allocate_port); }
 main_pid() { ws-service status "$1" --json | jq -r '.[0].pid'; }
 
 accepting() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-
-now_ms() { echo $((${EPOCHREALTIME/./} / 1000)); }
 
 events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service == \"$1\") | [.type, .status // .reason // null]" "$home/events.jsonl"; }
 
@@ -148,12 +159,10 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
 
 @test "start returns once a python3 http.server accepts connections; stop frees the port" {
   port=$(free_port)
-  t0=$(now_ms)
   run --separate-stderr ws-service start web --ready-port "$port" -- python3 -m http.server "$port" --bind 127.0.0.1
   [ "$status" -eq 0 ]
   [ -z "$output" ]
   [[ ${stderr_lines[0]} =~ ^ws-service:\ web\ ready\ \(pid\ [0-9]+,\ [0-9.]+\ s\)$ ]]
-  echo "start took $(($(now_ms) - t0)) ms" >&3
   accepting "$port"
   curl -fsS "http://127.0.0.1:$port/" >/dev/null
   pid=$(main_pid web)
@@ -169,12 +178,10 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   [[ ${lines[0]} =~ ^NAME\ +STATE\ +PID\ +UPTIME\ +PORT\ +COMMAND$ ]]
   [[ ${lines[1]} =~ ^web\ +ready\ +$pid\ +[0-9]+s\ +$port\ +python3\ -m\ http.server ]]
 
-  t0=$(now_ms)
   run --separate-stderr ws-service stop web
   [ "$status" -eq 0 ]
-  echo "stop took $(($(now_ms) - t0)) ms" >&3
-  ! _wsh_alive "$pid"
-  ! accepting "$port"
+  run ! _wsh_alive "$pid"
+  run ! accepting "$port"
   [ ! -e "$(svc_dir web)/pid" ]
   run ws-service status web --json
   [ "$(jq -r '.[0].state' <<<"$output")" = stopped ]
@@ -202,17 +209,15 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
   [ "$(ps -o tty= -p "$pid" | tr -d ' ')" = "?" ]
 }
 
+# How soon these return is a figure of `pnpm bench` (h2-h4), not a test.
 @test "a service whose command exits at once fails with its last log lines, status 1" {
-  t0=$(now_ms)
   run --separate-stderr ws-service start crash -- bash -c 'echo starting up; echo "config error: no such file" >&2; exit 3'
-  elapsed=$(($(now_ms) - t0))
   [ "$status" -eq 1 ]
   [ -z "$output" ]
   [ "${stderr_lines[0]}" = "ws-service: crash exited with status 3 before it was ready" ]
   [ "${stderr_lines[1]}" = "ws-service: last lines of $(svc_dir crash)/log:" ]
   [ "${stderr_lines[2]}" = "  starting up" ]
   [ "${stderr_lines[3]}" = "  config error: no such file" ]
-  ((elapsed < 1000))
   [ ! -e "$(svc_dir crash)/pid" ]
   run events_of crash
   [ "${lines[*]}" = '["service.start",null] ["service.exit",3]' ]
@@ -224,15 +229,12 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
 
 @test "a service that never becomes ready fails after --ready-timeout and is stopped" {
   port=$(free_port)
-  t0=$(now_ms)
   run --separate-stderr ws-service start deaf --ready-port "$port" --ready-timeout 1.5 -- bash -c 'echo listening nowhere; exec sleep 60'
-  elapsed=$(($(now_ms) - t0))
   [ "$status" -eq 1 ]
   [ "${stderr_lines[0]}" = "ws-service: deaf was not ready after 1.5 s (port $port is not accepting connections); stopped it" ]
   [[ ${stderr[*]} == *"  listening nowhere"* ]]
-  ((elapsed >= 1500 && elapsed < 4000))
   group=$(jq .pid "$(svc_dir deaf)/state.json")
-  ! kill -0 -- "-$group" 2>/dev/null
+  run ! group_running "$group"
   [ ! -e "$(svc_dir deaf)/pid" ]
   # --ready-cmd that keeps failing: the same.
   run --separate-stderr ws-service start picky --ready-cmd 'echo not yet; exit 1' --ready-timeout 0.5 -- sleep 60
@@ -252,13 +254,10 @@ events_of() { jq -c "select(.type | startswith(\"service.\")) | select(.service 
 @test "a service that ignores SIGTERM is killed after its --stop-timeout" {
   ws-service start stubborn --stop-timeout 1 -- bash -c 'trap "" TERM; echo up; while :; do sleep 0.1; done' 2>/dev/null
   group=$(jq .pid "$(svc_dir stubborn)/pid")
-  t0=$(now_ms)
   run --separate-stderr ws-service stop stubborn
-  elapsed=$(($(now_ms) - t0))
   [ "$status" -eq 0 ]
   [ "${stderr_lines[0]}" = "ws-service: stubborn did not stop after SIGTERM; killed it" ]
-  ((elapsed >= 1000 && elapsed < 3500))
-  ! kill -0 -- "-$group" 2>/dev/null
+  run ! group_running "$group"
   [ "$(tail -n 1 "$home/events.jsonl" | jq -c '[.type, .killed]')" = '["service.stop",true]' ]
 }
 
@@ -315,20 +314,19 @@ EOF
   run --separate-stderr ws-service stop tree
   [ "$status" -eq 0 ]
   [ -z "$stderr" ] # SIGTERM was enough
-  ! _wsh_alive "$escaped"
+  run ! _wsh_alive "$escaped"
 }
 
 @test "start is idempotent: the same command keeps its PID, a changed command or environment restarts it" {
   ws-service start s -- sleep 60 2>/dev/null
   first=$(main_pid s)
-  t0=$(now_ms)
   run --separate-stderr ws-service start s -- sleep 60
   [ "$status" -eq 0 ]
   [ -z "$stderr" ]
-  echo "no-op start took $(($(now_ms) - t0)) ms" >&3
   [ "$(main_pid s)" = "$first" ]
   # Per-terminal variables do not count.
   TMUX_PANE=%9 OLDPWD=/elsewhere TERM=dumb run --separate-stderr ws-service start s -- sleep 60
+  [ "$status" -eq 0 ]
   [ "$(main_pid s)" = "$first" ]
   # A changed command does.
   run --separate-stderr ws-service start s -- sleep 61
@@ -336,7 +334,7 @@ EOF
   [ "${stderr_lines[0]}" = "ws-service: restarting s: its command or environment changed" ]
   second=$(main_pid s)
   [ "$second" != "$first" ]
-  ! _wsh_alive "$first"
+  run ! _wsh_alive "$first"
   # So does a changed environment.
   DATABASE_URL=postgres://x run --separate-stderr ws-service start s -- sleep 61
   [ "$status" -eq 0 ]
@@ -364,11 +362,13 @@ EOF
   [ ! -e "$(svc_dir web)/pid" ]
   # db becomes ready only after 1.5 s; web (started meanwhile) waits for it.
   ws-service start db --ready-cmd 'test -e ready-flag' -- bash -c 'sleep 1.5; touch ready-flag; exec sleep 60' 2>/dev/null &
+  db_start=$!
   wait_until '[ -f "$(svc_dir db)/spec.json" ]' 5
   run --separate-stderr ws-service start cache -- sleep 60
+  [ "$status" -eq 0 ]
   run --separate-stderr ws-service start web --after db --after=cache -- sleep 60
   [ "$status" -eq 0 ]
-  wait
+  wait "$db_start"
   db_ready=$(jq -r 'select(.type == "service.ready" and .service == "db") | .ts' "$home/events.jsonl")
   web_start=$(jq -r 'select(.type == "service.start" and .service == "web") | .ts' "$home/events.jsonl")
   [[ $web_start > $db_ready ]]
@@ -421,7 +421,7 @@ EOF
   ws-service start noisy -- bash -c 'for i in $(seq 1 30); do echo "old run line $i"; done; exec sleep 60' 2>/dev/null
   ws-service start noisy -- bash -c 'echo new run; exec sleep 61' 2>/dev/null
   grep -q 'old run line 30' "$(svc_dir noisy)/log.1"
-  ! grep -q 'old run' "$(svc_dir noisy)/log"
+  run -1 grep -q 'old run' "$(svc_dir noisy)/log"
   [ "$(ws-service logs noisy -n 1)" = "new run" ]
 }
 
@@ -430,9 +430,7 @@ EOF
   ws-service start flaky --ready-port "$port" --restart on-failure -- python3 -m http.server "$port" --bind 127.0.0.1 2>/dev/null
   first=$(main_pid flaky)
   kill -KILL "$first"
-  t0=$(now_ms)
   wait_until '{ ws-reaper --once 2>/dev/null; ws-service status flaky --json | jq -e ".[0].state == \"ready\" and .[0].pid != $first" >/dev/null; }' 15
-  echo "restarted and ready after $(($(now_ms) - t0)) ms" >&3
   accepting "$port"
   run events_of flaky
   [ "${lines[*]}" = '["service.start",null] ["service.ready",null] ["service.exit",137] ["service.start",null] ["service.ready",null]' ]
@@ -440,7 +438,7 @@ EOF
   # Stopped by hand it stays stopped.
   ws-service stop flaky
   ws-reaper --once 2>/dev/null || true
-  sleep 1.2
+  sleep 1.2 # deliberately: a restart, had one been scheduled, would be due now
   ws-reaper --once 2>/dev/null || true
   [ "$(ws-service status flaky --json | jq -r '.[0].state')" = stopped ]
 }
@@ -451,18 +449,13 @@ EOF
 service web --ready-port $port -- python3 -m http.server $port --bind 127.0.0.1
 echo evaluated
 EOF
-  t0=$(now_ms)
-  # \$(...) reads until every writer of the pipe is gone: a service holding it would hang here.
+  # \$(...) reads until every writer of the pipe is gone: a service holding it
+  # would hang here until timeout killed ws-export (status 124).
   out=$(WS_BUILD_TIMEOUT=60000 timeout 20 ws-export bash 2>"$BATS_TEST_TMPDIR/err")
   rc=$?
-  elapsed=$(($(now_ms) - t0))
-  echo "ws-export with a service took $elapsed ms" >&3
   [ "$rc" -eq 0 ]
   grep -q evaluated "$BATS_TEST_TMPDIR/err"
   [[ $out == *PGPORT* || $out == *WS_ROOT* ]]
-  ready_ms=$(jq -r 'select(.type == "service.ready" and .service == "web") | .duration_ms' "$home/events.jsonl")
-  echo "the service was ready in $ready_ms ms" >&3
-  ((elapsed < ready_ms + 3000))
   accepting "$port"
   # Its descriptors: nothing of ws-export's.
   pid=$(main_pid web)
@@ -529,9 +522,7 @@ db_answers() {
 @test "PostgreSQL and Redis from a .workspace: psql and redis-cli work, a second shell reuses both" {
   db_workspace
   start_shell one
-  t0=$(now_ms)
   tmux_run "cd $proj" 90
-  echo "first entry (initdb, postgres, redis) took $(($(now_ms) - t0)) ms" >&3
   db_answers
   facts=$(db_facts)
   read -r pgport redisport pgpid redispid <<<"$facts"
@@ -549,9 +540,7 @@ db_answers() {
   [ "$(ls "$(ctx_dir)"/services/*/pid | wc -l)" -eq 2 ]
 
   start_shell two
-  t0=$(now_ms)
   tmux_run "cd $proj" 60
-  echo "second entry (both reused) took $(($(now_ms) - t0)) ms" >&3
   db_answers
   [ "$(db_facts)" = "$facts" ]
   [ "$(jq -r 'select(.type == "service.start") | .service' "$home/events.jsonl" | wc -l)" -eq 2 ]
@@ -579,19 +568,17 @@ db_answers() {
   tmux_send exit
   tmux_use two
   tmux_send exit
-  t0=$(now_ms)
   wait_until '! _wsh_alive "$pgpid" && ! _wsh_alive "$redispid"' 30
-  elapsed=$(($(now_ms) - t0))
-  echo "both servers gone $elapsed ms after the shells exited (grace ${WS_UNLOAD_GRACE} s)" >&3
-  ((elapsed < 8000)) # well before the 10 s stop timeout: no SIGKILL
+  # Shut down by SIGTERM, not killed after the 10 s stop timeout.
   grep -q 'database system is shut down' "$(svc_dir postgres)/log"
-  ! grep -q 'SIGKILL' "$(svc_dir postgres)/log"
+  run -1 grep -q 'SIGKILL' "$(svc_dir postgres)/log"
+  [ "$(jq -r 'select(.type == "service.stop") | .killed' "$home/events.jsonl" | sort -u)" = false ]
   # One shutdown request each: the stop signals every process once.
   [ "$(grep -c 'Received SIGTERM' "$(svc_dir redis)/log")" -eq 1 ]
   [ "$(grep -c 'received smart shutdown request' "$(svc_dir postgres)/log")" -eq 1 ]
   wait "$client" || true
-  ! accepting "$pgport"
-  ! accepting "$redisport"
+  run ! accepting "$pgport"
+  run ! accepting "$redisport"
   wait_until '[ -z "$(ls "$(ctx_dir)"/services/*/pid 2>/dev/null)" ]' 5
   [ -s "$state_dir/pg/PG_VERSION" ]
   # Stopped in reverse start order, before the context was unloaded.

@@ -9,7 +9,7 @@
 # into the real home, or between tests run in parallel (bats --jobs).
 #
 #   common_setup               isolate HOME, XDG_*, XDG_RUNTIME_DIR; unset WS_*,
-#                              DIRENV_*, _WS_*; NO_COLOR=1, WS_REAPER_IDLE=5,
+#                              DIRENV_*, _WS_*; NO_COLOR=1, WS_REAPER_IDLE=5, WS_BUILD_WAIT=0,
 #                              WS_UNLOAD_GRACE=1, LC_ALL=C.UTF-8, umask 022;
 #                              REPO=repo root, PATH=$REPO/bin:...; cd into
 #                              $BATS_TEST_TMPDIR/work
@@ -45,6 +45,25 @@
 #   TMUX_RUN_TIMEOUT, TMUX_START_TIMEOUT (10 s), TMUX_PROMPT_RE ('[$>%#] $',
 #                              what the cursor line must end with for "at the
 #                              prompt": set it if a test's PS1 ends otherwise)
+#   q VALUE                    VALUE quoted for $TMUX_SHELL's language, for
+#                              building commands to tmux_run
+#   message_seen TEXT          TEXT was printed by the last `run tmux_run` or
+#                              is on the terminal (a prompt hook's message);
+#                              else fail, printing the pane
+#   counter_rc SHELL           an rc line for tmux_start: a prompt counter in
+#                              $_t_prompts, independent of ws
+#
+# Every test is stopped after BATS_TEST_TIMEOUT seconds (default 300), so a
+# hang fails that test instead of the whole run.
+#
+# More helpers, each file loaded after this one by the tests that need it
+# (`load test_helper/NAME`) and described in its own header:
+#   state-home.bash            contexts, users and reapers of the state home
+#                              as tests build and read them (ctx_dir,
+#                              make_context, start_user, lines_of, reapers...)
+#   strace.bash                strace_start / strace_stop: what a tmux shell
+#                              starts (SPAWNS, NODE_EXECS)
+#   ws-export.bash             the ws-export*.bats files' setup and helpers
 #
 # What tmux_run captures: everything the command writes, including what shell
 # hooks write while it runs (zsh's chpwd). What prompt hooks write (bash's
@@ -57,6 +76,12 @@ _wsh_repo=$(cd "${BASH_SOURCE[0]%/*}/../.." && pwd)
 
 # `run --separate-stderr` and `run -N` (exit code checks) need bats >= 1.5.
 bats_require_minimum_version 1.5.0
+
+# No test may hang the run, whatever the product does. What the caller set
+# wins; a file may set its own after loading this one (keeping the caller's:
+# ${_wsh_caller_timeout:-N}).
+_wsh_caller_timeout=${BATS_TEST_TIMEOUT-}
+BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-300}
 
 # ---------------------------------------------------------------- setup ----
 
@@ -89,6 +114,8 @@ common_setup() {
   # miss the 100 ms default and go to the background; tests of background
   # builds set their own WS_BUILD_TIMEOUT.
   export WS_BUILD_TIMEOUT=10000
+  # And no extra wait on a first entry (tests of that wait set their own).
+  export WS_BUILD_WAIT=0
   # UTF-8 everywhere, so tmux and the shells keep non-ASCII (prompt glyphs).
   export LANG=C.UTF-8 LC_ALL=C.UTF-8
   case ":$PATH:" in
@@ -554,4 +581,25 @@ q() {
   else
     printf "'%s'" "${1//\'/\'\\\'\'}"
   fi
+}
+
+# message_seen TEXT — TEXT was printed by the last `run tmux_run` (zsh and
+# fish run the hook inside `cd`) or on the terminal (bash runs it at the
+# prompt, where tmux_run does not capture it); else say so, with the pane.
+message_seen() {
+  [[ ${output-}${stderr-} == *"$1"* ]] && return 0
+  tmux_pane | grep -qF -- "$1" && return 0
+  echo "message not seen: $1" >&2
+  tmux_pane >&2
+  return 1
+}
+
+# counter_rc bash|zsh|fish — an rc line for tmux_start: a prompt counter
+# independent of ws, in $_t_prompts, with builtins only.
+counter_rc() {
+  case $1 in
+    bash) echo '_t_prompts=0; PROMPT_COMMAND="_t_prompts=\$((_t_prompts + 1))"' ;;
+    zsh) echo '_t_prompts=0; _t_count() { _t_prompts=$((_t_prompts + 1)); }; precmd_functions+=(_t_count)' ;;
+    fish) echo 'set -g _t_prompts 0; function _t_count --on-event fish_prompt; set -g _t_prompts (math $_t_prompts + 1); end' ;;
+  esac
 }

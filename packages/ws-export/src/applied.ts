@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { cachePaths, contextDir, contextDirOf, contextId, decodeDiff, encodeDiff, readText, revertDiff, sha256, writeFileAtomic, type Env, type EnvDiff } from '@ws/core';
+import { cachePaths, contextDir, contextDirOf, contextId, decodeDiff, encodeDiff, readContextRecord, readText, revertDiff, sha256, writeFileAtomic, type Env, type EnvDiff } from '@ws/core';
 
 /**
  * What the shell has applied, as recorded by WS_DIFF (`<context id>/<sha256>`):
@@ -18,7 +18,8 @@ export function loadApplied(home: string, key: string | undefined): Applied | un
   if (!key || !/^[\w.-]*-[0-9a-f]{12}\/[0-9a-f]{64}$/.test(key) || key.startsWith('.')) return undefined;
   const [id, hash] = key.split('/');
   const diff = decodeDiff(readText(cachePaths(contextDirOf(home, id)).appliedRecord(hash)) ?? '');
-  return diff && { key, diff, root: diff.next.WS_ROOT };
+  // A record that applies nothing (a blocked context whose user the shell stays) names its context by its id.
+  return diff && { key, diff, root: diff.next.WS_ROOT ?? readContextRecord(contextDirOf(home, id))?.root };
 }
 
 /** Stores what is applied (relative to the base) and returns the WS_DIFF value naming it. */

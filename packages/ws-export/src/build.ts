@@ -22,6 +22,7 @@ import driver from './driver.bash';
 import stdlib from './stdlib.bash';
 import stdlibNix from './stdlib-nix.bash';
 import { approvalToken } from './trust-gate.js';
+import { expandWatchTrees } from './watch-trees.js';
 
 /** An unload hook as registered by `on_unload`: a file, a shell command line, or an argv. */
 export type HookSpec = UnloadHook;
@@ -52,6 +53,8 @@ export interface BuildResult {
   /** Identity of each watched path when watch_file saw it: `INO SIZE MTIME CTIME`, or `missing`. */
   watchStats: Record<string, string>;
   hooks: HookSpec[];
+  /** What each watch_dir tree and watch_file pattern covers (watch-trees.ts). */
+  trees?: string[][];
 }
 
 export type BuildState =
@@ -84,8 +87,11 @@ export function inspectBuild(paths: CachePaths): BuildState {
     return { kind: 'none' };
   }
   const owner = readHolder(paths.buildOwner);
+  if (owner && isAlive(owner)) return { kind: 'running', request };
+  // Its bash died without writing a status (kill -9 in the file): a failed build, not one to run again.
+  if (owner && request) return { kind: 'done', request, result: readResult(paths, request, readText(paths.buildStatus) ?? '137') };
   // No owner yet: being set up right now, or left behind by a build that was killed.
-  return (owner ? isAlive(owner) : age < 2000) ? { kind: 'running', request } : { kind: 'none' };
+  return !owner && age < 2000 ? { kind: 'running', request } : { kind: 'none' };
 }
 
 function readResult(paths: CachePaths, request: BuildRequest, status: string): BuildResult {
@@ -95,16 +101,17 @@ function readResult(paths: CachePaths, request: BuildRequest, status: string): B
   const stats = nulSplit(paths.buildWatchStats);
   for (let i = 0; i + 1 < stats.length; i += 2) watchStats[stats[i + 1]] = stats[i];
   const hooks = parseHookList(nulSplit(paths.buildOnUnload));
+  const trees = expandWatchTrees(paths.build);
   if (Number(code) !== 0) {
-    if (existsSync(paths.buildCancelled)) return { ok: false, status: 130, failAt: 'cancelled', watches, watchStats, hooks };
-    return { ok: false, status: Number(code) || 1, failAt: failAt ? originalNames(failAt, paths, request) : undefined, watches, watchStats, hooks };
+    if (existsSync(paths.buildCancelled)) return { ok: false, status: 130, failAt: 'cancelled', watches, watchStats, hooks, trees };
+    return { ok: false, status: Number(code) || 1, failAt: failAt ? originalNames(failAt, paths, request) : undefined, watches, watchStats, hooks, trees };
   }
   const env: Env = {};
   for (const entry of nulSplit(paths.buildEnv)) {
     const eq = entry.indexOf('=');
     if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
   }
-  return { ok: true, status: 0, env, watches, watchStats, hooks };
+  return { ok: true, status: 0, env, watches, watchStats, hooks, trees };
 }
 
 /** A path's identity in the format of the stdlib's watch_file (`stat -L --printf '%i %s %.9Y %.9Z'`). */

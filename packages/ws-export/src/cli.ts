@@ -23,6 +23,7 @@ await runCli({
     pid: { type: 'string', description: 'register this PID as the user (default: the nearest shell)', valueHint: 'PID' },
     env: { type: 'string', description: 'select the named environment (sets WS_ENV)', valueHint: 'NAME' },
     follow: { type: 'boolean', alias: 'f', description: 'with log: follow a running build until it finishes' },
+    live: { type: 'boolean', description: "the calling shell's hook applies a background build's result on SIGUSR1 (live apply)" },
   },
   help: `Put the hook in your shell's rc file:
   bash  ~/.bashrc                  eval "$(ws-export hook bash)"
@@ -34,6 +35,12 @@ The build of the current directory's context:
   ws-export log [-f]   print the last build's log (-f: follow a running build)
   ws-export reload     evaluate the workspace file again at the next prompt
   ws-export cancel     stop a running build; the last good environment stays
+
+With no last good environment, ws-export waits up to WS_BUILD_WAIT seconds
+(default 2; a progress line on a terminal) before the build goes on in the
+background; else WS_BUILD_TIMEOUT ms (default 100). Ctrl-C sends it to the
+background at once. A shell waiting for a background build applies its result
+when it is over (live apply: SIGUSR1 to the hook; WS_LIVE_APPLY=0 turns it off).
 
 Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was running,
 64 usage, 66 log/reload/cancel: no workspace file here (log: no build yet), 77 unsafe state home.`,
@@ -67,6 +74,16 @@ Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was run
       pid = Number(args.pid);
       if (!Number.isInteger(pid) || pid <= 0) throw new CliError(EX.USAGE, `--pid must be a process ID, not '${args.pid}'`);
     }
-    out(await exportEnv({ format, pid, envName: args.env, env, cwd, exporter, err, errColors: colorsFor(process.stderr, env) }));
+    // Ctrl-C sends the build to the background (it runs in a session of its own and goes on).
+    const interrupt = new AbortController();
+    const onInterrupt = () => interrupt.abort();
+    process.on('SIGINT', onInterrupt);
+    try {
+      const progress = process.stderr.isTTY ? (text: string) => process.stderr.write(text) : undefined;
+      const live = Boolean(args.live) && env.WS_LIVE_APPLY !== '0';
+      out(await exportEnv({ format, pid, envName: args.env, env, cwd, exporter, err, errColors: colorsFor(process.stderr, env), interrupted: interrupt.signal, progress, live }));
+    } finally {
+      process.off('SIGINT', onInterrupt);
+    }
   },
 });

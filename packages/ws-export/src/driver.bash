@@ -28,8 +28,10 @@ _ws_finish() {
   _ws_status=$?
   set +euo pipefail
   trap - ERR
+  ((_ws_status == 0)) || _ws_fail_at=${_ws_exit_at:-${_ws_fail_at:-$(_ws_error_line)}}
   if ((_ws_status == 0)); then
-    env -0 >"$_WS_EVAL/env.tmp" && mv "$_WS_EVAL/env.tmp" "$_WS_EVAL/env" || _ws_status=70
+    # `command -p`: the file may have left PATH without env and mv.
+    command -p env -0 >"$_WS_EVAL/env.tmp" && command -p mv "$_WS_EVAL/env.tmp" "$_WS_EVAL/env" || _ws_status=70
   fi
   _ws_now=${EPOCHREALTIME/./} _ws_type=build.done
   TZ=UTC printf -v _ws_ts '%(%Y-%m-%dT%H:%M:%S)T' -1
@@ -38,12 +40,68 @@ _ws_finish() {
     "$_ws_ts" "${_ws_now: -6:3}" "$_ws_type" "$_WS_JSON_CONTEXT" "$_WS_JSON_ROOT" "$_WS_BUILD_ID" "$_ws_status" \
     $(((_ws_now - _ws_started) / 1000)) >>"$_WS_EVENTS"
   printf '%s %s\n' "$_ws_status" "$_ws_fail_at" >"$_WS_EVAL/status.tmp"
-  mv "$_WS_EVAL/status.tmp" "$_WS_EVAL/status"
+  command -p mv "$_WS_EVAL/status.tmp" "$_WS_EVAL/status"
+  _ws_signal_waiting
+}
+# Live apply: the shells that were given the last good environment while
+# this build ran (cache/waiting/<pid>: `PID START`, then `live` if their hook
+# applies a result on SIGUSR1) get SIGUSR1 now — only the very process that
+# registered (same start time, read from /proc), never a stranger.
+_ws_signal_waiting() {
+  for _ws_w in "${_WS_EVAL%/*}"/waiting/*; do
+    [[ -f $_ws_w ]] || continue
+    _ws_wl='' _ws_live=''
+    { read -r _ws_wl; read -r _ws_live; } <"$_ws_w" 2>/dev/null
+    [[ $_ws_live == live && $_ws_wl =~ ^([0-9]+)\ ([0-9]+)$ ]] || continue
+    _ws_wpid=${BASH_REMATCH[1]} _ws_wstart=${BASH_REMATCH[2]} _ws_st=''
+    read -r _ws_st <"/proc/$_ws_wpid/stat" 2>/dev/null || continue
+    _ws_f=(${_ws_st##*) })
+    [[ ${_ws_f[19]-} == "$_ws_wstart" ]] && kill -USR1 "$_ws_wpid" 2>/dev/null
+  done
 }
 trap _ws_finish EXIT
-# Remember where a command of the workspace file last failed, to point at it.
-trap '[[ ${BASH_SOURCE[0]-} == /* ]] && _ws_fail_at=${BASH_SOURCE[0]}:${LINENO}' ERR
+# Where the file failed, to point at it. As in direnv, only `exit N`, errexit
+# (strict_env, set -e) and bash dying fail a file: the ERR trap counts only
+# with errexit on, when the shell is about to exit; `exit` says where it was
+# called; else bash's own `FILE:LINE: message` in the log names the line.
+# _ws_caller VAR: the innermost line of a file in the call stack (a stdlib
+# function's caller, when the stdlib failed or exited).
+_ws_caller() {
+  local i
+  for ((i = 2; i < ${#BASH_SOURCE[@]}; i++)); do
+    [[ ${BASH_SOURCE[i]} == /* ]] && { printf -v "$1" '%s:%s' "${BASH_SOURCE[i]}" "${BASH_LINENO[i - 1]}"; return 0; }
+  done
+}
+_ws_on_err() {
+  [[ $- == *e* ]] && _ws_caller _ws_fail_at
+  return 0
+}
+trap _ws_on_err ERR
 set -E
+exit() {
+  local status=$?
+  _ws_caller _ws_exit_at
+  builtin exit "${1-$status}"
+}
+_ws_error_line() {
+  local line i
+  local -a lines=()
+  mapfile -t lines < <(command -p tail -n 20 "$_WS_EVAL/log" 2>/dev/null)
+  for ((i = ${#lines[@]} - 1; i >= 0; i--)); do
+    line=${lines[i]}
+    [[ $line =~ ^(/[^:]+):([0-9]+):\  && -f ${BASH_REMATCH[1]} ]] && { printf '%s\n' "${BASH_REMATCH[1]}:${BASH_REMATCH[2]}"; return; }
+  done
+}
+# A .workspace file with a syntax error does not run at all (SPEC §4); an
+# .envrc runs up to the error, as in direnv (docs/direnv.md).
+_ws_syntax_ok() { # ORIGINAL COPY (the copy is what runs; its name is translated back in the log)
+  [[ ${1##*/} == .envrc ]] && return 0
+  local err
+  err=$("$BASH" -O extglob -O gnu_errfmt -n "$2" 2>&1) && return 0
+  printf '%s\n' "$err" >&2
+  [[ $err =~ ^(/[^:]+):([0-9]+): ]] && _ws_fail_at=${BASH_REMATCH[1]}:${BASH_REMATCH[2]}
+  return 1
+}
 
 # The trust gate's approval, checked again on the content that will run.
 # ws-export hands over what its gate approved: _WS_FILE_APPROVAL (and
@@ -92,13 +150,12 @@ _ws_approved "$_WS_FILE" "${_WS_FILE_APPROVAL-}" "$_WS_EVAL/file.copy" || exit 7
 [[ -z ${_WS_LOCAL-} ]] || _ws_approved "$_WS_LOCAL" "${_WS_LOCAL_APPROVAL-}" "$_WS_EVAL/local.copy" || exit 77
 [[ -z ${_WS_TEST_AFTER_TRUST_CHECK-} ]] || eval "$_WS_TEST_AFTER_TRUST_CHECK"
 unset _WS_TEST_BEFORE_TRUST_CHECK _WS_TEST_AFTER_TRUST_CHECK
-# Not `_ws_source_verified ... || exit`: bash ignores `set -e` (strict_env) on the left of `||`.
+# The file's own status does not matter (direnv's semantics): a failure that
+# matters ends the shell, and _ws_finish sees its status.
+_ws_syntax_ok "$_WS_FILE" "$_WS_EVAL/file.copy" || builtin exit 2
 _ws_source_verified "$_WS_FILE" "$_WS_EVAL/file.copy"
-_ws_status=$?
-((_ws_status == 0)) || exit "$_ws_status"
 if [[ -n ${_WS_LOCAL-} ]]; then
+  _ws_syntax_ok "$_WS_LOCAL" "$_WS_EVAL/local.copy" || builtin exit 2
   _ws_source_verified "$_WS_LOCAL" "$_WS_EVAL/local.copy"
-  _ws_status=$?
-  ((_ws_status == 0)) || exit "$_ws_status"
 fi
-exit 0
+builtin exit 0

@@ -41,6 +41,12 @@ export interface ExportOptions {
   err: (text: string) => void;
   /** Colors for stderr (cli.ts decides from the stream); default none. */
   errColors?: Colors;
+  /** Aborted by Ctrl-C: stop waiting, the build goes on in the background. */
+  interrupted?: AbortSignal;
+  /** Where a waiting progress line goes (stderr on a terminal); none: no progress line. */
+  progress?: (text: string) => void;
+  /** The shell's hook applies a background result on SIGUSR1. */
+  live?: boolean;
   now?: Date;
 }
 
@@ -74,6 +80,9 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   let watches: string[] = [];
   let valid = '';
   let joined = false;
+  let keptUser = false;
+  // watch_dir trees and watch_file patterns, as listed after the build.
+  let trees: string[][] = [];
 
   const source = { context: ctx?.name ?? '', root: ctx?.root ?? '' };
   if (ctx) {
@@ -115,14 +124,25 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
         err,
         approved: gate,
         exporter: opts.exporter,
+        pid,
+        live: opts.live ?? false,
+        interrupted: opts.interrupted,
+        progress: opts.progress,
         fail: (line) => say(color.red(line)),
         info,
       });
       ({ state, target } = loaded);
       watches.push(...loaded.watches);
+      trees = loaded.trees;
       extraWatches = loaded.extraWatches;
     }
-    if (state !== 'blocked') {
+    if (state === 'blocked') {
+      // A shell whose prompt is still inside the root stays its user while the
+      // file is blocked (an edit before ws-allow must not tear the project's
+      // services down); its environment is reverted all the same.
+      keptUser = previousRoot === ctx.root;
+      joined = keptUser;
+    } else {
       // The shell uses this context (possibly its last good environment).
       joined = target.WS_ROOT === ctx.root;
       const record = joined ? registerUser(dir, pid, now) : undefined;
@@ -132,7 +152,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
     writeContextRecord(dir, { root: ctx.root, name: ctx.name, file: ctx.file, state: state as ContextState, env: target.WS_ENV ?? base.WS_ENV ?? 'default' }, now);
     if (state === 'ready') emitEvent(home, 'context.load', source, { env: target.WS_ENV, file: ctx.file }, env, now);
     const stamps = paths.stampSet(now.getTime(), process.pid);
-    watches = [...makeStamps(stamps.dir, watches, trust.existence), ...extraWatches];
+    watches = [...makeStamps(stamps.dir, watches, trust.existence, trees), ...extraWatches];
     if (state === 'ready') {
       valid = stamps.valid;
       writeFileAtomic(valid, '');
@@ -147,6 +167,8 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
 
   // Record what is applied (relative to the base) so the next export can undo it.
   if (target.WS_ROOT) target.WS_DIFF = saveApplied(home, target.WS_ROOT, diffEnv(base, target));
+  // Blocked, but still its user: an empty record of this context says so to the next export.
+  else if (keptUser && ctx) target.WS_DIFF = saveApplied(home, ctx.root, diffEnv(base, target));
   else delete target.WS_DIFF;
   const changes = changesBetween(current, target);
   if (current.WS_DIFF !== target.WS_DIFF) changes.WS_DIFF = target.WS_DIFF;

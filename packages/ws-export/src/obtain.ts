@@ -1,4 +1,4 @@
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import {
   applyChanges,
   contextPaths,
@@ -16,6 +16,7 @@ import {
 import { fileIdentity, inspectBuild, readBuildLog, startBuild, waitForBuild, type BuildRequest, type BuildResult } from './build.js';
 import { sameApproval, type ContextGate } from './trust-gate.js';
 import { reloadTime } from './control.js';
+import { boundedLog, markWaiting, takeWaiting } from './waiting.js';
 
 export interface LoadInput {
   home: string;
@@ -34,6 +35,13 @@ export interface LoadInput {
   approved: Extract<ContextGate, { kind: 'approved' }>;
   env: NodeJS.ProcessEnv;
   exporter: string;
+  /** The shell being served, and whether its hook applies background results on SIGUSR1. */
+  pid: number;
+  live: boolean;
+  /** Aborted by Ctrl-C: stop waiting. */
+  interrupted?: AbortSignal;
+  /** Where the waiting progress line goes (a terminal), if anywhere. */
+  progress?: (text: string) => void;
   now: Date;
   /** Where the build's log goes, a line that is always shown, one that WS_LOG_FORMAT may silence. */
   err: (text: string) => void;
@@ -44,8 +52,9 @@ export interface LoadInput {
 export interface Loaded {
   state: 'ready' | 'building' | 'error';
   target: Env;
-  /** What the build read (watch_file…), and paths watched only while it runs. */
+  /** What the build read (watch_file…), the trees and patterns it watches, and paths watched only while it runs. */
   watches: string[];
+  trees: string[][];
   extraWatches: string[];
 }
 
@@ -59,23 +68,29 @@ export async function loadFromBuild(input: LoadInput): Promise<Loaded> {
   const outcome = await obtainBuild(input);
   if (outcome.kind === 'pending') {
     input.info(`building ${ctx.name} in the background…`);
-    return { state: 'building', target: lastGood(input), watches: [], extraWatches: [paths.buildStatus, '', ''] };
+    // When it is over this shell is shown its output, and signalled if its hook applies it live.
+    markWaiting(paths.dir, input.pid, input.live);
+    return { state: 'building', target: lastGood(input), watches: [], trees: [], extraWatches: [paths.buildStatus, '', ''] };
   }
   const { request, result } = outcome;
-  if (outcome.showLog) input.err(readBuildLog(paths, request));
+  // A build this process waited for shows all its output, as a foreground build does; one that
+  // finished in the background shows its last lines to the shell that waited for it.
+  const waited = takeWaiting(paths.dir, input.pid);
+  const log = outcome.showLog ? readBuildLog(paths, request) : waited ? boundedLog(readBuildLog(paths, request)) : '';
+  input.err(log);
   const fresh = { ...request.base, ...request.wsVars };
   const problem = result.ok ? wsViolation(result.env!, fresh) : undefined;
   if (!result.ok || problem) {
-    if (!outcome.showLog) input.err(readBuildLog(paths, request));
+    if (!log) input.err(boundedLog(readBuildLog(paths, request)));
     input.fail(problem ? `ws: ${ctx.file}: ${problem}` : failureLine(ctx, result));
-    return { state: 'error', target: lastGood(input), watches: result.watches, extraWatches: [] };
+    return { state: 'error', target: lastGood(input), watches: result.watches, trees: result.trees ?? [], extraWatches: [] };
   }
   // The build ran on the base of the shell that started it; apply what it changed to ours.
   const target = applyChanges({ ...base, ...wsVars }, diffEnv(fresh, result.env!).next);
   writeFileAtomic(paths.lastGood, encodeDiff(diffEnv(base, target)));
   writeFileAtomic(paths.loadedEnv, JSON.stringify(target));
   for (const hook of result.hooks) registerUnloadHook(input.dir, hook, input.now);
-  return { state: 'ready', target, watches: result.watches, extraWatches: [] };
+  return { state: 'ready', target, watches: result.watches, trees: result.trees ?? [], extraWatches: [] };
 }
 
 type BuildOutcome = { kind: 'pending' } | { kind: 'done'; request: BuildRequest; result: BuildResult; showLog: boolean };
@@ -87,8 +102,44 @@ type BuildOutcome = { kind: 'pending' } | { kind: 'done'; request: BuildRequest;
  * leaves the build running in the background.
  */
 async function obtainBuild(input: LoadInput): Promise<BuildOutcome> {
+  const started = Date.now();
+  // With nothing useful to show meanwhile (no last good environment), wait longer, visibly.
+  const timeout = knob(input.env, 'WS_BUILD_TIMEOUT');
+  const waitMs = hasLastGood(input) ? timeout : Math.max(timeout, knob(input.env, 'WS_BUILD_WAIT') * 1000);
+  const deadline = started + waitMs;
+  const progress = progressLine(input, started);
+  try {
+    return await obtainUntil(input, deadline, progress.update);
+  } finally {
+    progress.clear();
+  }
+}
+
+/** The one-line progress indicator on a terminal, shown once a wait passes a quarter of a second. */
+function progressLine(input: LoadInput, started: number): { update: () => void; clear: () => void } {
+  let shown = false;
+  let last = 0;
+  return {
+    update: () => {
+      const now = Date.now();
+      if (!input.progress || now - started < 250 || now - last < 100) return;
+      last = now;
+      shown = true;
+      input.progress(`\r\x1b[Kws: building ${input.ctx.name}… ${((now - started) / 1000).toFixed(1)} s — Ctrl-C to continue in the background`);
+    },
+    clear: () => {
+      if (shown) input.progress?.('\r\x1b[K');
+    },
+  };
+}
+
+/** The shell has this context loaded, or the context has a last good environment to show. */
+function hasLastGood(input: LoadInput): boolean {
+  return input.previousRoot === input.ctx.root || existsSync(input.paths.lastGood);
+}
+
+async function obtainUntil(input: LoadInput, deadline: number, onWait: () => void): Promise<BuildOutcome> {
   const { home, ctx, paths, base, wsVars, localFile, approved } = input;
-  const deadline = Date.now() + knob(input.env, 'WS_BUILD_TIMEOUT');
   // Same inputs, and approved the same way: a build of other content, or an old one without an approval, runs again.
   const matches = (r: BuildRequest | undefined) =>
     r !== undefined &&
@@ -135,8 +186,9 @@ async function obtainBuild(input: LoadInput): Promise<BuildOutcome> {
         builds++;
       }
     }
-    // The timeout counts from our arrival: then the build goes on in the background.
-    if (Date.now() >= deadline) return { kind: 'pending' };
+    // The timeout counts from our arrival: then (or on Ctrl-C) the build goes on in the background.
+    if (Date.now() >= deadline || input.interrupted?.aborted) return { kind: 'pending' };
+    onWait();
     await waitForBuild(paths, Math.min(deadline, Date.now() + 50));
     if (state.kind === 'done' && inspectBuild(paths).kind === 'done' && ours === undefined) {
       // A finished build we may not use and could not replace (the lock was busy): wait a little.
@@ -157,6 +209,14 @@ function inputsChangedSince(request: BuildRequest, result: BuildResult): boolean
       if (statSync(path).ctimeMs >= request.started) return true;
     } catch {
       return true;
+    }
+  }
+  // A watch_dir tree or watch_file pattern was listed after the build: anything in it changed since the build started.
+  for (const path of result.trees?.flat() ?? []) {
+    try {
+      if (statSync(path).ctimeMs >= request.started) return true;
+    } catch {
+      /* gone: its directory changed, and is in the list */
     }
   }
   for (const path of result.watches) {

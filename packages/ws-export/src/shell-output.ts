@@ -38,7 +38,7 @@ export function renderOutput(input: OutputInput): string {
   const shellLocals = locals(input);
   if (format === 'nu') return renderNu(input.changes, shellLocals);
   let code = renderShell(format, input.changes, shellLocals);
-  if (format === 'fish') return code;
+  if (format === 'fish') return code + COMPLETE;
   code += `_ws_watch_ok() { ${watchCheck(input.watches)}; }\n`;
   if (ctx && state === 'ready') {
     // Next time this shell enters from outside, the hook can apply this result itself.
@@ -59,8 +59,16 @@ export function renderOutput(input: OutputInput): string {
         ? `declare -gA _ws_known 2>/dev/null; _ws_known[${quotePosix(ctx.root)}]=${quotePosix(script)};\n`
         : `typeset -gA _ws_known; _ws_known+=(${quotePosix(ctx.root)} ${quotePosix(script)});\n`;
   }
-  return code;
+  return code + COMPLETE;
 }
+
+/**
+ * The last line of every shell output: the zsh hook applies output whose
+ * status says "interrupted" if this line shows it is complete (zsh reports
+ * 130 for a command substitution during which it saw a Ctrl-C, even when
+ * ws-export handled it and finished).
+ */
+export const COMPLETE = '# ws-export: complete\n';
 
 /** The hook's own variables: what it compares at the next prompt to skip ws-export. */
 function locals({ home, ctx, state, watches, valid, current, target }: OutputInput): ShellLocals {

@@ -8,8 +8,10 @@ import { dirname, join } from 'node:path';
  * A path that does not exist is watched for appearing (`lo` = ''); one
  * watched for existence only has `lo` = '' and `hi` = '+' while it exists.
  * Returns the flat list [path, lo, hi, path, lo, hi, ...].
+ * A group (the paths of one watch_dir tree) shares one pair, bracketing the
+ * oldest and newest mtime in it: two stamp files per tree, not per path.
  */
-export function makeStamps(dir: string, paths: Iterable<string>, existenceOnly: Iterable<string> = []): string[] {
+export function makeStamps(dir: string, paths: Iterable<string>, existenceOnly: Iterable<string> = [], groups: string[][] = []): string[] {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const triples: string[] = [];
   const seen = new Set<string>();
@@ -45,15 +47,40 @@ export function makeStamps(dir: string, paths: Iterable<string>, existenceOnly: 
       /* missing: watched for appearing */
     }
   }
+  // After the single paths: a path watched on its own keeps its own exact pair.
+  groups.forEach((group, g) => {
+    const times: bigint[] = [];
+    const present: string[] = [];
+    for (const path of group) {
+      if (seen.has(path)) continue;
+      seen.add(path);
+      try {
+        times.push(statSync(path, { bigint: true }).mtimeNs);
+        present.push(path);
+      } catch {
+        triples.push(path, '', '');
+      }
+    }
+    if (!present.length) return;
+    const [oldest, newest] = times.reduce(([a, b], t) => [t < a ? t : a, t > b ? t : b], [times[0], times[0]]);
+    const lo = join(dir, `tree${g}.lo`);
+    const hi = join(dir, `tree${g}.hi`);
+    const ok = bracketRange(lo, hi, oldest, newest, 5_000n) || bracketRange(lo, hi, oldest, newest, 1_000_000_000n);
+    for (const path of present) triples.push(path, ok ? lo : '', ok ? hi : '');
+  });
   return triples;
 }
 
 /** Sets lo/hi to mtime ∓ margin and checks that they really bracket it (coarse file systems may not). */
 function bracket(lo: string, hi: string, mtimeNs: bigint, margin: bigint): boolean {
+  return bracketRange(lo, hi, mtimeNs, mtimeNs, margin);
+}
+
+function bracketRange(lo: string, hi: string, oldestNs: bigint, newestNs: bigint, margin: bigint): boolean {
   const seconds = (ns: bigint) => Number(ns) / 1e9;
   for (const [path, ns] of [
-    [lo, mtimeNs - margin],
-    [hi, mtimeNs + margin],
+    [lo, oldestNs - margin],
+    [hi, newestNs + margin],
   ] as const) {
     try {
       closeSync(openSync(path, 'w', 0o600));
@@ -65,7 +92,7 @@ function bracket(lo: string, hi: string, mtimeNs: bigint, margin: bigint): boole
     }
     utimesSync(path, seconds(ns), seconds(ns));
   }
-  return statSync(lo, { bigint: true }).mtimeNs < mtimeNs && statSync(hi, { bigint: true }).mtimeNs > mtimeNs;
+  return statSync(lo, { bigint: true }).mtimeNs < oldestNs && statSync(hi, { bigint: true }).mtimeNs > newestNs;
 }
 
 /**

@@ -15,72 +15,111 @@
 _WS_NIX_VERSION=1
 
 # use nix [FILE] [-A ATTR] [--option NAME VALUE]...: the environment nix-shell
-# would give for FILE (default: ./shell.nix, else ./default.nix).
+# would give for FILE (default: ./shell.nix, else ./default.nix), cached and
+# pinned. Any other nix-shell argument (`-p PKGS`, `--pure`, `-I`, `--arg`)
+# goes to nix-shell itself, as direnv does it (then nothing is cached).
+# A shell that cannot be loaded prints Nix's message and returns 1: the file
+# goes on (`use flake || use nix`), unless strict_env makes that fatal.
 use_nix() {
-  local file= attr= arg
-  local -a extra=()
+  local _wsn_file= _wsn_attr= _wsn_arg
+  local -a _wsn_extra=()
   while (($#)); do
-    arg=$1
+    _wsn_arg=$1
     shift
-    case $arg in
+    case $_wsn_arg in
       -A | --attr)
-        (($#)) || { _ws_nix_fail "use nix" "$arg needs an attribute"; return; }
-        attr=$1
+        (($#)) || { _ws_nix_fail "use nix" "$_wsn_arg needs an attribute"; return 1; }
+        _wsn_attr=$1
         shift
         ;;
-      --attr=*) attr=${arg#--attr=} ;;
+      --attr=*) _wsn_attr=${_wsn_arg#--attr=} ;;
       --option)
-        (($# >= 2)) || { _ws_nix_fail "use nix" "--option needs NAME and VALUE"; return; }
-        extra+=(--option "$1" "$2")
+        (($# >= 2)) || { _ws_nix_fail "use nix" "--option needs NAME and VALUE"; return 1; }
+        _wsn_extra+=(--option "$1" "$2")
         shift 2
         ;;
-      -*) _ws_nix_fail "use nix" "unknown option '$arg' (use nix [FILE] [-A ATTR] [--option NAME VALUE])"; return ;;
+      -*)
+        _ws_nix_via_nix_shell ${_wsn_file:+"$_wsn_file"} ${_wsn_attr:+-A "$_wsn_attr"} ${_wsn_extra[@]+"${_wsn_extra[@]}"} "$_wsn_arg" "$@"
+        return
+        ;;
       *)
-        [[ -z $file ]] || { _ws_nix_fail "use nix" "one FILE only, got '$file' and '$arg'"; return; }
-        file=$arg
+        if [[ -n $_wsn_file ]]; then
+          _ws_nix_via_nix_shell "$_wsn_file" ${_wsn_attr:+-A "$_wsn_attr"} ${_wsn_extra[@]+"${_wsn_extra[@]}"} "$_wsn_arg" "$@"
+          return
+        fi
+        _wsn_file=$_wsn_arg
         ;;
     esac
   done
-  _ws_nix_load nix "$file" "$attr" ${extra[@]+"${extra[@]}"}
+  _ws_nix_load nix "$_wsn_file" "$_wsn_attr" ${_wsn_extra[@]+"${_wsn_extra[@]}"}
 }
 
 # use flake [REF] [--option NAME VALUE]...: the environment `nix develop REF`
-# would give (default REF: the flake in the current directory).
+# would give (default REF: the flake in the current directory), cached and
+# pinned. nix-direnv's other arguments (--impure, --no-pure-eval,
+# --override-input A B, --accept-flake-config, ...) go to
+# `nix print-dev-env`, as direnv and nix-direnv do (then nothing is cached).
 use_flake() {
-  local ref= arg
-  local -a extra=()
+  local _wsn_ref= _wsn_arg
+  local -a _wsn_extra=()
+  for _wsn_arg in "$@"; do
+    if [[ $_wsn_arg == -* && $_wsn_arg != --option ]]; then
+      _ws_nix_print_dev_env "$@"
+      return
+    fi
+  done
   while (($#)); do
-    arg=$1
+    _wsn_arg=$1
     shift
-    case $arg in
+    case $_wsn_arg in
       --option)
-        (($# >= 2)) || { _ws_nix_fail "use flake" "--option needs NAME and VALUE"; return; }
-        extra+=(--option "$1" "$2")
+        (($# >= 2)) || { _ws_nix_fail "use flake" "--option needs NAME and VALUE"; return 1; }
+        _wsn_extra+=(--option "$1" "$2")
         shift 2
         ;;
-      -*) _ws_nix_fail "use flake" "unknown option '$arg' (use flake [REF] [--option NAME VALUE])"; return ;;
       *)
-        [[ -z $ref ]] || { _ws_nix_fail "use flake" "one REF only, got '$ref' and '$arg'"; return; }
-        ref=$arg
+        if [[ -n $_wsn_ref ]]; then
+          _ws_nix_print_dev_env "$_wsn_ref" ${_wsn_extra[@]+"${_wsn_extra[@]}"} "$_wsn_arg" "$@"
+          return
+        fi
+        _wsn_ref=$_wsn_arg
         ;;
     esac
   done
-  _ws_nix_load flake "${ref:-.}" "" ${extra[@]+"${extra[@]}"}
+  _ws_nix_load flake "${_wsn_ref:-.}" "" ${_wsn_extra[@]+"${_wsn_extra[@]}"}
 }
 
-# _ws_nix_fail WHO MESSAGE: a Nix shell that cannot be loaded fails the whole
-# workspace file, wherever the call is: a file that went on without it would
-# replace the last good environment with one that lacks the shell.
+# use nix ARGS... the way direnv's stdlib does it: nix-shell dumps its environment.
+_ws_nix_via_nix_shell() {
+  hash nix-shell 2>/dev/null || { _ws_nix_fail "use nix" "nix is not installed (no nix-shell on PATH)"; return 1; }
+  log_status "use nix: passing $* to nix-shell (not cached or pinned by ws)"
+  _ws_direnv_shim || { _ws_nix_fail "use nix" "cannot write $direnv"; return 1; }
+  direnv_load nix-shell --show-trace "$@" --run "$(join_args "$direnv" dump)" || {
+    _ws_nix_fail "use nix" "nix-shell $* failed"
+    return 1
+  }
+}
+
+# use flake ARGS... the way direnv's stdlib does it: `nix print-dev-env`,
+# with its profile in $(direnv_layout_dir).
+_ws_nix_print_dev_env() {
+  hash nix 2>/dev/null || { _ws_nix_fail "use flake" "nix is not installed (no nix on PATH)"; return 1; }
+  local _wsn_layout _wsn_code
+  _wsn_layout=$(direnv_layout_dir)
+  watch_file flake.nix flake.lock
+  mkdir -p "$_wsn_layout" || { _ws_nix_fail "use flake" "cannot create $_wsn_layout"; return 1; }
+  log_status "use flake: passing $* to nix print-dev-env (not cached or pinned by ws)"
+  _wsn_code=$(nix --extra-experimental-features 'nix-command flakes' print-dev-env --profile "$_wsn_layout/flake-profile" "$@") || {
+    _ws_nix_fail "use flake" "nix print-dev-env $* failed"
+    return 1
+  }
+  eval "$_wsn_code"
+}
+
+# _ws_nix_fail WHO MESSAGE: one line on stderr; the caller returns 1. Not
+# fatal (as in direnv and nix-direnv): the file goes on without the shell.
 _ws_nix_fail() {
   log_error "$1: $2"
-  local i
-  for ((i = 1; i < ${#BASH_SOURCE[@]}; i++)); do
-    if [[ ${BASH_SOURCE[i]} == /* ]]; then
-      _ws_fail_at=${BASH_SOURCE[i]}:${BASH_LINENO[i - 1]}
-      break
-    fi
-  done
-  exit 1
 }
 
 # _ws_nix_load KIND TARGET ATTR [NIX OPTION...]
@@ -90,8 +129,7 @@ _ws_nix_load() {
   local -a extra=("$@")
   local who="use $kind"
   # `hash` also puts the path into BASH_CMDS: no process to read it.
-  hash nix-instantiate nix-store nix 2>/dev/null ||
-    _ws_nix_fail "$who" "nix is not installed (no nix-instantiate, nix-store and nix on PATH)"
+  hash nix-instantiate nix-store nix 2>/dev/null || { _ws_nix_fail "$who" "nix is not installed (no nix-instantiate, nix-store and nix on PATH)"; return 1; }
 
   # What the result depends on besides the files: the target, the options,
   # the Nix in use, NIX_PATH (<nixpkgs> lookups), the bash that dumps.
@@ -135,7 +173,7 @@ _ws_nix_load() {
   local cache=${WS_STATE_DIR%/*}/cache/nix key
   _ws_nix_hash key "$material"
   local dir=$cache/$key
-  [[ -d $dir/roots ]] || mkdir -p "$dir/roots" || _ws_nix_fail "$who" "cannot create $dir"
+  [[ -d $dir/roots ]] || mkdir -p "$dir/roots" || { _ws_nix_fail "$who" "cannot create $dir"; return 1; }
   _ws_nix_note_key "$cache" "$key"
 
   local -a files=()
@@ -147,15 +185,16 @@ _ws_nix_load() {
   else
     log_status "$who: building the environment of $label"
     local nwd
-    nwd=$(_ws_nix_watch_deps_path) || _ws_nix_fail "$who" "nix-watch-deps is not installed"
-    _ws_nix_build "$dir" "$who" "$label" "$material" "$nwd" "${args[@]}" -- ${candidates[@]+"${candidates[@]}"} -- ${extra[@]+"${extra[@]}"}
+    nwd=$(_ws_nix_watch_deps_path) || { _ws_nix_fail "$who" "nix-watch-deps is not installed"; return 1; }
+    _ws_nix_build "$dir" "$who" "$label" "$material" "$nwd" "${args[@]}" -- ${candidates[@]+"${candidates[@]}"} -- ${extra[@]+"${extra[@]}"} ||
+      return 1
     mapfile -d '' -t files <"$dir/watches.last"
     IFS= read -r result <"$dir/result.last"
   fi
   ((${#files[@]})) && watch_file "${files[@]}"
   ((${#candidates[@]})) && watch_file "${candidates[@]}"
   _ws_nix_prune "$cache"
-  _ws_nix_apply "$who" "$result" "$dir/attrs" || _ws_nix_fail "$who" "cannot read the environment $result"
+  _ws_nix_apply "$who" "$result" "$dir/attrs" || { _ws_nix_fail "$who" "cannot read the environment $result"; return 1; }
 }
 
 # The nix-watch-deps beside this ws-export, or on PATH.
@@ -231,7 +270,7 @@ _ws_nix_build() {
   local -a opts=(--option sandbox false --option substituters '' ${extra[@]+"${extra[@]}"})
   local tmp=$dir/tmp.$$
   rm -rf "$tmp"
-  mkdir -p "$tmp" || _ws_nix_fail "$who" "cannot create $tmp"
+  mkdir -p "$tmp" || { _ws_nix_fail "$who" "cannot create $tmp"; return 1; }
 
   # Inputs edited from here on are not in the result: then it is not cached
   # (ws sees the edit and runs the file again). 20 ms of slack for coarse
@@ -256,6 +295,7 @@ _ws_nix_build() {
       69) _ws_nix_fail "$who" "nix is not usable (see above)" ;;
       *) _ws_nix_fail "$who" "cannot evaluate $label" ;;
     esac
+    return 1
   fi
   mapfile -d '' -t files <"$tmp/watch"
   # Watched from here on, also when building fails below.
@@ -266,6 +306,7 @@ _ws_nix_build() {
   if ((${#drvs[@]} != 1)); then
     rm -rf "$tmp"
     _ws_nix_fail "$who" "the expression gives ${#drvs[@]} derivations; pick the shell with -A ATTR"
+    return 1
   fi
 
   local envdrv result
@@ -279,6 +320,7 @@ _ws_nix_build() {
     ! result=$(readlink "$dir/roots/env"); then
     rm -rf "$tmp"
     _ws_nix_fail "$who" "cannot build the environment of ${drvs[0]}"
+    return 1
   fi
 
   # Only the write of the fingerprint makes a cache entry.

@@ -31,6 +31,13 @@ function stateOf(home: string, env: NodeJS.ProcessEnv, root: string, files: stri
   return env.WS_ROOT === root && state === 'ready' ? 'ready' : 'stale';
 }
 
+/** %S: how many services run; `RUNNING/EXPECTED` while some that should run do not (1/2). */
+function servicesShown(services: ReturnType<typeof listServices>): string {
+  const running = services.filter((s) => s.running).length;
+  const down = services.filter((s) => ['exited', 'failed', 'backoff'].includes(s.shown)).length;
+  return down ? `${running}/${running + down}` : String(running);
+}
+
 await runCli({
   name: 'ws-prompt',
   description: 'Print a prompt segment for the context of the current directory (empty outside one).',
@@ -78,15 +85,17 @@ Exit codes: 0 ok, 64 usage, 77 unsafe state home.`,
     const noColor = 'NO_COLOR' in env;
     // In a prompt the output is captured, not a terminal: --shell says it is meant for one.
     const color: Markers | undefined = noColor ? undefined : args.shell ? (args.shell as Markers) : process.stdout.isTTY ? 'plain' : undefined;
+    const services = listServices(dir);
     const data = {
       name: ctx.name,
       env: env.WS_ROOT === ctx.root ? env.WS_ENV ?? 'default' : env.WS_ENV || 'default',
       state: stateOf(home, env, ctx.root, files),
       users: listUsers(dir).live.length,
-      services: listServices(dir).filter((s) => s.running).length,
+      services: servicesShown(services),
     };
     if (args.json) {
-      out(`${JSON.stringify({ name: data.name, root: ctx.root, env: data.env, state: data.state, glyph: glyphs[data.state], users: data.users, services: data.services })}\n`);
+      const running = services.filter((s) => s.running).length;
+      out(`${JSON.stringify({ name: data.name, root: ctx.root, env: data.env, state: data.state, glyph: glyphs[data.state], users: data.users, services: running })}\n`);
       return;
     }
     out(`${renderSegment(tokens, data, glyphs, color)}\n`);

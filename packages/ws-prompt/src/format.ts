@@ -60,7 +60,8 @@ export interface SegmentData {
   env: string;
   state: PromptState;
   users: number;
-  services: number;
+  /** Running services, or `RUNNING/EXPECTED` while some that should run do not. */
+  services: number | string;
 }
 
 export function renderSegment(tokens: Token[], data: SegmentData, glyphs: Record<PromptState, string>, color: Markers | undefined): string {

@@ -52,6 +52,14 @@ function _ws_prompt_render
     set -l pid (string match -r '"pid":([0-9]+)' -- "$line")[2] # if:S
     test -n "$pid"; and test -e "/proc/$pid"; and set S (math $S + 1) # if:S
   end # if:S
+  # Services that should run and do not: %S shows RUNNING/EXPECTED then (1/2).
+  set -l d 0 # if:S
+  for f in $_ws_ctxdir/services/*/state.json # if:S
+    test -f $f; or continue # if:S
+    read -l line <$f # if:S
+    string match -qr '"state":"(exited|failed|backoff)"' -- "$line"; and set d (math $d + 1) # if:S
+  end # if:S
+  test $d -eq 0; or set S $S/(math $S + $d) # if:S
   # Plain words for prompts that draw their own segment without a process
   # (starship's env_var module reads the environment).
   set -gx WS_PROMPT_STATE $st

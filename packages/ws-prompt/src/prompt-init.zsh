@@ -14,7 +14,7 @@ _ws_prompt_render() {
     unset WS_PROMPT_STATE WS_PROMPT_CONTEXT
     return 0
   fi
-  local g c r=@RESET@ f line st=$_ws_state u=0 S=0
+  local g c r=@RESET@ f line st=$_ws_state u=0 S=0 d=0
   # A service that should run and does not makes a ready context degraded
   # (as ws-list says: contextState in core); state.json is read with builtins.
   if [[ $st == ready ]]; then
@@ -37,6 +37,9 @@ _ws_prompt_render() {
   # Only users and services whose process exists (the reaper drops the others' records within a second).
   for f in "$_ws_ctxdir"/users/[0-9]*(N); do [[ -e /proc/${f##*/} ]] && ((u++)); done # if:u
   for f in "$_ws_ctxdir"/services/*/pid(N); do line='' && { read -r line <"$f" || [[ -n $line ]]; } && line=${line#*'"pid":'} && [[ -e /proc/${line%%[,\}]*} ]] && ((S++)); done # if:S
+  # Services that should run and do not: %S shows RUNNING/EXPECTED then (1/2).
+  for f in "$_ws_ctxdir"/services/*/state.json(N); do [[ -f $f ]] || continue; line=''; { read -r line <"$f" || [[ -n $line ]]; } && case $line in *'"state":"exited"'* | *'"state":"failed"'* | *'"state":"backoff"'*) ((d++)) ;; esac; done # if:S
+  ((d == 0)) || S="$S/$((S + d))" # if:S
   # Plain words for prompts that draw their own segment without a process
   # (starship's env_var module reads the environment, p10k a variable).
   export WS_PROMPT_STATE=$st WS_PROMPT_CONTEXT=$_ws_name

@@ -20,6 +20,8 @@ beforeAll(() => {
   writeFileSync(join(dir, 'ctx', 'services', 'db', 'pid'), `{"pid":${process.pid},"start":"1"}\n`);
   mkdirSync(join(dir, 'ctx', 'services', 'gone'), { recursive: true });
   writeFileSync(join(dir, 'ctx', 'services', 'gone', 'pid'), '{"pid":999999999,"start":"1"}\n');
+  // ... which crashed (should run, does not): %S shows 1/2.
+  writeFileSync(join(dir, 'ctx', 'services', 'gone', 'state.json'), '{"state":"failed","restarts":3}\n');
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -27,7 +29,8 @@ describe('renderInit', () => {
   it.each(SHELLS)('%s: renders every field; quotes, $( ), %% and newlines in the format and glyphs stay text', (shell) => {
     const hostile = `it's $(touch pwned) \`x\` \\ %%`;
     const tokens = parseFormat(`[${hostile}\n%n|%e|%s|%u|%S]`);
-    const code = renderInit(shell, tokens, { ...DEFAULT_GLYPHS, ready: `$(touch pwned)'` });
+    // ready, shown as degraded: a service crashed (below).
+    const code = renderInit(shell, tokens, { ...DEFAULT_GLYPHS, degraded: `$(touch pwned)'` });
     expect(code).not.toMatch(/@[A-Z_]+@/);
     writeFileSync(join(dir, `init.${shell}`), code);
     const set =
@@ -40,7 +43,7 @@ describe('renderInit', () => {
     expect(result.stderr).toBe('');
     // zsh's value is for prompt expansion: its '%' is doubled.
     const percent = shell === 'zsh' ? '%%' : '%';
-    expect(result.stdout).toBe(`[it's $(touch pwned) \`x\` \\ ${percent}\nproj|dev|$(touch pwned)'|2|1]`);
+    expect(result.stdout).toBe(`[it's $(touch pwned) \`x\` \\ ${percent}\nproj|dev|$(touch pwned)'|2|1/2]`);
     expect(existsSync(join(dir, 'pwned'))).toBe(false);
   });
 

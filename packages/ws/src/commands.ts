@@ -50,6 +50,22 @@ export const COMMANDS: readonly Command[] = [
   { name: 'deny', binary: 'ws-deny', summary: 'revoke and block a workspace file' },
   { name: 'edit', binary: 'ws-edit', summary: 'edit a workspace file and allow what was saved' },
   { name: 'on-unload', binary: 'ws-on-unload', summary: 'register what runs when the last user leaves', flags: ['--list', '--json', '--remove', '--run-now'] },
+  {
+    name: 'exec',
+    binary: 'ws-exec',
+    summary: "run one command with a directory's context loaded",
+    flags: ['--env'],
+    values: { '--env': 'none' },
+    args: 'files',
+  },
+  {
+    name: 'shell',
+    binary: 'ws-shell',
+    summary: 'an interactive shell with a context loaded, no rc file edited',
+    flags: ['--shell', '--env'],
+    values: { '--shell': 'shells', '--env': 'none' },
+    args: 'files',
+  },
   { name: 'reaper', binary: 'ws-reaper', summary: 'the tiny PID reaper that runs unloads', flags: ['--foreground', '--once'], args: 'none' },
   {
     name: 'port',

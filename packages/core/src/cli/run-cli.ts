@@ -65,23 +65,27 @@ export async function runCli<T extends CliArgsDef>(spec: CliSpec<T>, argv = proc
       return;
     }
     if (dashDash !== -1 && spec.rest === undefined) throw new CliError(EX.USAGE, "unexpected '--'");
-    const args = parseArgv(spec.args ?? ({} as T), own);
-    const code = await spec.run({
-      args,
-      rest,
-      dashDash: dashDash !== -1,
-      env,
-      // Read when a command asks: one that needs no directory runs even in a removed one.
-      get cwd() {
-        return currentDir();
-      },
-      out: (text) => process.stdout.write(text),
-      err: (text) => process.stderr.write(text),
-    });
+    const code = await spec.run(contextFor(parseArgv(spec.args ?? ({} as T), own), rest, dashDash !== -1, env));
     process.exitCode = code ?? 0;
   } catch (error) {
     reportError(spec.name, error, env);
   }
+}
+
+/** What a command's run() gets: its parsed words and the process boundary. */
+function contextFor<T extends CliArgsDef>(args: CliArgs<T>, rest: string[], dashDash: boolean, env: NodeJS.ProcessEnv): CliContext<T> {
+  return {
+    args,
+    rest,
+    dashDash,
+    env,
+    // Read when a command asks: one that needs no directory runs even in a removed one.
+    get cwd() {
+      return currentDir();
+    },
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+  };
 }
 
 /** The working directory; one that was removed under the shell is the user's situation (66), not a bug. */
@@ -181,17 +185,7 @@ export async function runCliCommands(spec: CliCommandsSpec, argv = process.argv.
     }
     const words = own.slice(at + 1);
     checkApplies(words, name!, spec.subCommands);
-    const code = await sub.run({
-      args: parseArgv(sub.args ?? {}, words),
-      rest,
-      dashDash: dashDash !== -1,
-      env,
-      get cwd() {
-        return currentDir();
-      },
-      out: (text) => process.stdout.write(text),
-      err: (text) => process.stderr.write(text),
-    });
+    const code = await sub.run(contextFor(parseArgv(sub.args ?? {}, words), rest, dashDash !== -1, env));
     process.exitCode = code ?? 0;
   } catch (error) {
     reportError(spec.name, error, env);

@@ -13,17 +13,23 @@ export interface EnvDiff {
   next: EnvChanges;
 }
 
-/** Names a shell manages itself or that only describe the evaluating process. */
+/**
+ * Names a shell manages itself or that only describe the evaluating process.
+ * Every name direnv's diff ignores is here (docs/direnv.md lists them: SHELL,
+ * its own DIRENV_* bookkeeping, __fish*), and a few more that direnv would export.
+ */
 const IGNORED = new Set([
-  '_', 'PWD', 'OLDPWD', 'SHLVL', 'SHELLOPTS', 'BASHOPTS', 'COMP_WORDBREAKS', 'PS1', 'PS2', 'PS3', 'PS4',
+  '_', 'PWD', 'OLDPWD', 'SHLVL', 'SHELL', 'SHELLOPTS', 'BASHOPTS', 'COMP_WORDBREAKS', 'PS1', 'PS2', 'PS3', 'PS4',
   'BASH_ARGV0', 'BASH_EXECUTION_STRING', 'COLUMNS', 'LINES', 'WS_DIFF',
+  'DIRENV_CONFIG', 'DIRENV_BASH', 'DIRENV_IN_ENVRC', 'DIRENV_DIR', 'DIRENV_FILE', 'DIRENV_DIFF', 'DIRENV_WATCHES',
+  'DIRENV_DUMP_FILE_PATH',
 ]);
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** True for names an evaluation may change and a shell can export. */
 export const isTrackedName = (name: string) =>
-  NAME.test(name) && !IGNORED.has(name) && !name.startsWith('_WS_') && !name.startsWith('BASH_FUNC_');
+  NAME.test(name) && !IGNORED.has(name) && !name.startsWith('_WS_') && !name.startsWith('BASH_FUNC_') && !name.startsWith('__fish');
 
 /** The changes that turn `before` into `after`, over tracked names only. */
 export function diffEnv(before: Env, after: Env): EnvDiff {

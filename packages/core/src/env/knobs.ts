@@ -34,6 +34,7 @@ export const KNOBS = {
   WS_UNLOAD_TIMEOUT: { unit: 'seconds', default: 30, min: 0.001 },
   WS_REAPER_IDLE: { unit: 'seconds', default: 60 },
   WS_BUILD_TIMEOUT: { unit: 'milliseconds', default: 100 },
+  WS_BUILD_WAIT: { unit: 'seconds', default: 2 },
   WS_PORT_HOLD: { unit: 'seconds', default: 30 },
   WS_SERVICE_LOG_MAX: { unit: 'bytes', default: 10 * 1024 * 1024, min: 1 },
   WS_EVENTS_MAX: { unit: 'bytes', default: 10 * 1024 * 1024, min: 1 },

@@ -34,21 +34,33 @@ _ws_unchanged() {
   _ws_watch_ok
 }
 _ws_hook() {
-  local _ws_status=$? _ws_int _ws_code
-  if ! _ws_unchanged; then
-    # Ctrl-C while ws-export runs must not leave the shell half-applied, nor
-    # end the prompt early (losing $?): the shell ignores SIGINT meanwhile
-    # (ws-export itself still gets it), and output of a ws-export killed by a
-    # signal is not evaluated. Then the user's own INT trap, if any, is back.
-    _ws_int=$(trap -p INT)
-    trap -- '' INT
-    _ws_code=$(@WS_EXPORT@ bash --pid $$)
-    (($? > 128)) || eval "$_ws_code"
-    eval "${_ws_int:-trap - INT}"
-  fi
+  local _ws_status=$?
+  _ws_unchanged || _ws_apply
   [[ -z ${_ws_prompt_init-} ]] || _ws_prompt_render
   return $_ws_status
 }
+# Runs ws-export and applies what it prints.
+_ws_apply() {
+  local _ws_int _ws_code _ws_args=(bash --pid $$)
+  # Live apply: a background build this shell waits for sends it SIGUSR1 when it is over.
+  [[ ${WS_LIVE_APPLY-} == 0 ]] || _ws_args+=(--live)
+  # Ctrl-C while ws-export runs must not leave the shell half-applied, nor
+  # end the prompt early (losing $?): the shell ignores SIGINT meanwhile
+  # (ws-export itself still gets it: it sends the build to the background),
+  # and output of a ws-export killed by a signal is not evaluated. Then the
+  # user's own INT trap, if any, is back.
+  _ws_int=$(trap -p INT)
+  trap -- '' INT
+  _ws_code=$(@WS_EXPORT@ "${_ws_args[@]}")
+  (($? > 128)) || eval "$_ws_code"
+  eval "${_ws_int:-trap - INT}"
+}
+# bash runs the trap once readline returns (Enter), before the command line
+# runs: the command sees the new environment. WS_LIVE_APPLY=0 turns it off.
+_ws_live_apply() {
+  [[ ${WS_LIVE_APPLY-} == 0 ]] || _ws_apply
+}
+trap _ws_live_apply USR1
 if [[ ";${PROMPT_COMMAND[*]:-};" != *";_ws_hook;"* ]]; then
   if [[ "$(declare -p PROMPT_COMMAND 2>&1)" == "declare -a"* ]]; then
     PROMPT_COMMAND=(_ws_hook "${PROMPT_COMMAND[@]}")

@@ -54,12 +54,24 @@ function _ws_unchanged
   return 0
 end
 function _ws_hook --on-event fish_prompt --on-variable PWD
-  if not _ws_unchanged
-    # Ctrl-C while ws-export runs must not leave the shell half-applied: the
-    # output of a ws-export killed by a signal is not evaluated. (fish needs
-    # no trap: it runs its own functions to the end or cancels them.)
-    set -l code (@WS_EXPORT@ fish --pid $fish_pid | string collect -N)
-    test $pipestatus[1] -gt 128; or printf '%s' $code | source
-  end
+  _ws_unchanged; or _ws_apply
   functions -q _ws_prompt_render; and _ws_prompt_render
+end
+# Runs ws-export and applies what it prints.
+function _ws_apply
+  set -l args fish --pid $fish_pid
+  # Live apply: a background build this shell waits for sends it SIGUSR1 when it is over.
+  test "$WS_LIVE_APPLY" = 0; or set -a args --live
+  # Ctrl-C while ws-export runs must not leave the shell half-applied: the
+  # output of a ws-export killed by a signal is not evaluated. (fish needs
+  # no trap: it runs its own functions to the end or cancels them.)
+  set -l code (@WS_EXPORT@ $args | string collect -N)
+  test $pipestatus[1] -gt 128; or printf '%s' $code | source
+end
+# While the prompt waits for input: apply, then redraw it. WS_LIVE_APPLY=0 turns it off.
+function _ws_live_apply --on-signal USR1
+  test "$WS_LIVE_APPLY" = 0; and return
+  _ws_apply
+  functions -q _ws_prompt_render; and _ws_prompt_render
+  commandline -f repaint
 end

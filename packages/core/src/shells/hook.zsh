@@ -30,18 +30,35 @@ _ws_unchanged() {
   _ws_watch_ok
 }
 _ws_hook() {
-  if ! _ws_unchanged; then
-    # Ctrl-C while ws-export runs must not leave the shell half-applied: the
-    # shell ignores SIGINT meanwhile (ws-export itself still gets it), output
-    # of a ws-export killed by a signal is not evaluated, and local_traps puts
-    # the user's own INT trap back when this function returns.
-    setopt local_options local_traps
-    trap '' INT
-    local _ws_code
-    _ws_code=$(@WS_EXPORT@ zsh --pid $$)
-    (($? > 128)) || eval "$_ws_code"
-  fi
+  _ws_unchanged || _ws_apply
   [[ -z ${_ws_prompt_init-} ]] || _ws_prompt_render
+  return 0
+}
+# Runs ws-export and applies what it prints.
+_ws_apply() {
+  # Ctrl-C while ws-export runs must not leave the shell half-applied: the
+  # shell ignores SIGINT meanwhile (ws-export itself still gets it: it sends
+  # the build to the background), output of a ws-export killed by a signal
+  # is not evaluated, and local_traps puts the user's own INT trap back when
+  # this function returns.
+  setopt local_options local_traps
+  trap '' INT
+  local _ws_code _ws_args=(zsh --pid $$)
+  # Live apply: a background build this shell waits for sends it SIGUSR1 when it is over.
+  [[ ${WS_LIVE_APPLY-} == 0 ]] || _ws_args+=(--live)
+  _ws_code=$(@WS_EXPORT@ "${_ws_args[@]}")
+  # zsh says 130 for a substitution during which it saw a Ctrl-C, even when
+  # ws-export handled it (the build went to the background) and finished: its
+  # complete output (the last line says so) is applied all the same.
+  (($? <= 128)) || [[ $_ws_code == *'# ws-export: complete' ]] || return 0
+  eval "$_ws_code"
+}
+# While zle waits for input: apply, then redraw the prompt. WS_LIVE_APPLY=0 turns it off.
+TRAPUSR1() {
+  [[ ${WS_LIVE_APPLY-} == 0 ]] && return 0
+  _ws_apply
+  [[ -z ${_ws_prompt_init-} ]] || _ws_prompt_render
+  zle && zle reset-prompt
   return 0
 }
 typeset -ag precmd_functions chpwd_functions
