@@ -20,7 +20,7 @@ const FIELDS: Record<HookShell, Record<'n' | 'e' | 's' | 'u' | 'S', string>> = {
   zsh: { n: '"${_ws_name//\\%/%%}"', e: '"${WS_ENV//\\%/%%}"', s: '"$c$g$r"', u: '"$u"', S: '"$S"' },
   fish: { n: '"$_ws_name"', e: '"$WS_ENV"', s: '"$c$g$r"', u: '"$u"', S: '"$S"' },
   // Elements of a list that the template joins.
-  nu: { n: '$h.name', e: "($env.WS_ENV? | default '')", s: '$"($c)($g)($r)"', u: '($u | into string)', S: '($S | into string)' },
+  nu: { n: '$h.name', e: "($env.WS_ENV? | default '')", s: '$"($c)($g)($r)"', u: '($u | into string)', S: '$shown_services' },
 };
 
 /**

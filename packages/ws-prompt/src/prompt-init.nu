@@ -53,6 +53,13 @@ $env._ws_prompt_render = {||
     let pid = ($line | parse -r '"pid":(?<pid>[0-9]+)' | get -o 0.pid | default '') # if:S
     if $pid != '' and (('/proc' | path join $pid) | path exists) { $S += 1 } # if:S
   } # if:S
+  # Services that should run and do not: %S shows RUNNING/EXPECTED then (1/2).
+  mut d = 0 # if:S
+  for name in $services { # if:S
+    let line = (try { open --raw ($h.ctxdir | path join 'services' $name 'state.json') } catch { '' }) # if:S
+    if ($line =~ '"state":"(exited|failed|backoff)"') { $d += 1 } # if:S
+  } # if:S
+  let shown_services = if $d == 0 { $S | into string } else { $"($S)/($S + $d)" } # if:S
   # Plain words for prompts that draw their own segment without a process.
   $env.WS_PROMPT_STATE = $st
   $env.WS_PROMPT_CONTEXT = $h.name
