@@ -97,10 +97,10 @@ package/package.json" ]
 @test "from the prefix: ws lists the commands and ws-export hook bash runs the prefix's ws-export" {
   run --separate-stderr ws
   [ "$status" -eq 0 ]
-  [[ $output == *ws-export* && $output == *ws-prompt* ]]
+  [[ $output == *"  export "* && $output == *"  prompt "* && $output == *"  shell "* ]]
   run --separate-stderr ws-export hook bash
   [ "$status" -eq 0 ]
-  [[ $output == *"'$PREFIX/lib/node_modules/ws-env/bin/ws-export.mjs' bash --pid"* ]]
+  [[ $output == *"=\$('$PREFIX/lib/node_modules/ws-env/bin/ws-export.mjs' "* ]]
   # Dispatch finds the installed commands.
   run --separate-stderr ws prompt --version
   [ "$output" = "ws-prompt $(version)" ]

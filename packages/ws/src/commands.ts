@@ -23,7 +23,7 @@ export interface Command extends Completion {
 const SHELLS_WORDS = ['bash', 'zsh', 'fish', 'nu'] as const;
 export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
 
-const exportFlags: Completion = { flags: ['--pid', '--env'], values: { '--pid': 'none', '--env': 'none' }, args: 'none' };
+const exportFlags: Completion = { flags: ['--pid', '--env', '--live'], values: { '--pid': 'none', '--env': 'none' }, args: 'none' };
 const resourceFlags = ['--seed', '--transient', '--target', '--release', '--failure', '--pid', '--hold', '--retry', '--json'];
 const resourceValues = { '--seed': 'none', '--target': 'none', '--release': 'none', '--failure': 'none', '--pid': 'none', '--hold': 'none' } as const;
 const resource = (args: ArgKind): Completion => ({ flags: resourceFlags, values: resourceValues, args });
