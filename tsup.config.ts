@@ -21,7 +21,7 @@ export default defineConfig(
       // No clean: a concurrent build must never see a binary's bundle missing.
       clean: false,
       silent: true,
-      loader: { '.bash': 'text', '.zsh': 'text', '.fish': 'text', '.nix': 'text' },
+      loader: { '.bash': 'text', '.zsh': 'text', '.fish': 'text', '.nu': 'text', '.nix': 'text' },
       define: { __WS_VERSION__: JSON.stringify(version ?? '0.1.0') },
     }),
   ),

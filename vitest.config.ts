@@ -5,7 +5,7 @@ export default defineConfig({
   plugins: [
     {
       name: 'ws-text-files',
-      transform: (code, id) => (/\.(bash|zsh|fish|nix)$/.test(id) ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined),
+      transform: (code, id) => (/\.(bash|zsh|fish|nu|nix)$/.test(id) ? { code: `export default ${JSON.stringify(code)};`, map: null } : undefined),
     },
   ],
   test: {

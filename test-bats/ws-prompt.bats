@@ -153,3 +153,163 @@ init_renders_like_the_command() {
 @test "bash: ws-prompt init renders the same segment as ws-prompt" { init_renders_like_the_command bash; }
 @test "zsh: ws-prompt init renders the same segment as ws-prompt" { init_renders_like_the_command zsh; }
 @test "fish: ws-prompt init renders the same segment as ws-prompt" { init_renders_like_the_command fish; }
+
+# -------------------------------------------- --json and the plain variables ----
+
+@test "ws-prompt --json: name, root, env, state, glyph, users, services; null outside; no FORMAT with it" {
+  write_workspace "$proj" 'export A=1'
+  cd "$proj"
+  eval "$(ws-export bash --pid $$ 2>/dev/null)"
+  run --separate-stderr ws-prompt --json
+  [ "$status" -eq 0 ]
+  [ "$(jq -c . <<<"$output")" = "$(jq -nc --arg root "$proj" '{name:"proj",root:$root,env:"default",state:"ready",glyph:"●",users:1,services:0}')" ]
+  ws-deny 2>/dev/null
+  [ "$(ws-prompt --json | jq -r .state)" = blocked ]
+  cd "$BATS_TEST_TMPDIR"
+  run --separate-stderr ws-prompt --json
+  [ "$output" = null ]
+  run --separate-stderr -64 ws-prompt --json '%n'
+  [ "$stderr" = "ws-prompt: --json takes no FORMAT and no --shell" ]
+}
+
+# plain_vars SHELL — WS_PROMPT_STATE and WS_PROMPT_CONTEXT as a child of
+# SHELL sees them, after the hook ran in $proj and then outside.
+plain_vars() {
+  local shell=$1 show='printenv WS_PROMPT_STATE WS_PROMPT_CONTEXT || echo unset'
+  case $shell in
+    bash) bash --noprofile --norc -c "eval \"\$(ws-export hook bash)\"; eval \"\$(ws-prompt init bash)\"; cd '$proj'; _ws_hook; $show; cd ..; _ws_hook; $show" ;;
+    zsh) zsh -f -c "eval \"\$(ws-export hook zsh)\"; eval \"\$(ws-prompt init zsh)\"; cd '$proj'; _ws_hook; $show; cd ..; _ws_hook; $show" ;;
+    fish) fish --no-config -c "ws-export hook fish | source; ws-prompt init fish | source; cd '$proj'; _ws_hook; $show; cd ..; _ws_hook; $show" ;;
+  esac 2>/dev/null
+}
+
+@test "WS_PROMPT_STATE=blocked and WS_PROMPT_CONTEXT for a blocked file, ready once allowed, unset outside: bash, zsh, fish" {
+  mkdir -p "$proj"
+  echo 'export A=1' >"$proj/.workspace"
+  local shell
+  for shell in bash zsh fish; do
+    run plain_vars "$shell"
+    [ "$output" = $'blocked\nproj\nunset' ] || { echo "$shell: $output" >&2; return 1; }
+  done
+  ws-allow "$proj" 2>/dev/null
+  for shell in bash zsh fish; do
+    run plain_vars "$shell"
+    [ "$output" = $'ready\nproj\nunset' ] || { echo "$shell: $output" >&2; return 1; }
+  done
+}
+
+# doc_block HEADING LANG — the first ```LANG block after "## HEADING" in docs/prompt.md.
+doc_block() {
+  awk -v heading="## $1" -v fence="\`\`\`$2" '
+    $0 == heading { found = 1; next }
+    found && $0 == fence { inside = 1; next }
+    inside && /^```$/ { exit }
+    inside { print }
+  ' "$REPO/docs/prompt.md"
+}
+
+@test "docs/prompt.md, bash and zsh: the prompt has the segment inside a workspace and no leading space outside" {
+  write_workspace "$proj" 'export A=1'
+  local block
+  block=$(doc_block bash bash)
+  [[ $block == *'PS1='* ]]
+  # (\$ is # for root, $ otherwise.)
+  local sign='$'
+  ((EUID)) || sign='#'
+  run --separate-stderr bash --noprofile --norc -c "$block"$'\ncd "$1"; _ws_hook; printf "[%s]\\n" "${PS1@P}"; cd /; _ws_hook; printf "[%s]\\n" "${PS1@P}"' _ "$proj"
+  [ "${lines[0]}" = "[● proj ${proj/#$HOME/\~} $sign ]" ] || { echo "$output" >&2; return 1; }
+  [ "${lines[1]}" = "[/ $sign ]" ]
+  block=$(doc_block zsh zsh)
+  [[ $block == *'PROMPT='* ]]
+  run --separate-stderr zsh -f -c "$block"$'\ncd "$1"; _ws_hook; print -rP -- "[$PROMPT]"; cd /; _ws_hook; print -rP -- "[$PROMPT]"' _ "$proj"
+  # (%# is # for root, % otherwise.)
+  sign='%'
+  ((EUID)) || sign='#'
+  [ "${lines[0]}" = "[● proj ${proj/#$HOME/\~} $sign ]" ] || { echo "$output" >&2; return 1; }
+  [ "${lines[1]}" = "[/ $sign ]" ]
+}
+
+# A stand-in for `starship prompt`: it implements what the snippet uses of
+# starship's env_var module (a [env_var.NAME] table's `format`, `$env_value`,
+# `[text](style)`, hidden while NAME is unset) and the top-level `format`,
+# reading $STARSHIP_CONFIG as starship does. It is a process, as starship
+# is: it sees only what the shell exported.
+fake_starship() {
+  mkdir -p "$BATS_TEST_TMPDIR/fakebin"
+  cat >"$BATS_TEST_TMPDIR/fakebin/starship" <<'EOF'
+#!/usr/bin/env bash
+[[ $1 == prompt ]] || exit 64
+declare -A fmt=()
+section='' top=''
+while IFS= read -r line; do
+  if [[ $line =~ ^\[env_var\.([A-Z_]+)\]$ ]]; then section=${BASH_REMATCH[1]}
+  elif [[ $line =~ ^\[ ]]; then section=-
+  elif [[ $line =~ ^format\ =\ \"(.*)\"$ ]]; then
+    if [[ -z $section ]]; then top=${BASH_REMATCH[1]}; elif [[ $section != - ]]; then fmt[$section]=${BASH_REMATCH[1]}; fi
+  fi
+done <"$STARSHIP_CONFIG"
+out=$top
+for name in "${!fmt[@]}"; do
+  text=''
+  if [[ -n ${!name+x} ]]; then
+    text=${fmt[$name]//\$env_value/${!name}}
+    text=$(sed -E 's/\[([^]]*)\]\([^)]*\)/\1/g' <<<"$text")
+  fi
+  out=${out//\$\{env_var.$name\}/$text}
+done
+printf '%s' "${out//\$all/}"
+EOF
+  chmod +x "$BATS_TEST_TMPDIR/fakebin/starship"
+  doc_block starship toml >"$BATS_TEST_TMPDIR/starship.toml"
+  export STARSHIP_CONFIG="$BATS_TEST_TMPDIR/starship.toml" PATH="$BATS_TEST_TMPDIR/fakebin:$PATH"
+}
+
+starship_snippet() {
+  local shell=$1 rc=()
+  fake_starship
+  mkdir -p "$proj"
+  echo 'export A=1' >"$proj/.workspace"
+  case $shell in
+    bash) rc=('eval "$(ws-prompt init bash)"' "PS1='\$(starship prompt)\$ '") ;;
+    zsh) rc=('eval "$(ws-prompt init zsh)"' 'setopt prompt_subst' "PS1='\$(starship prompt)\$ '") ;;
+    fish) rc=('ws-prompt init fish | source' "function fish_prompt; starship prompt; printf '> '; end") ;;
+  esac
+  # The ws hook line comes after the rc lines: it still runs before the prompt is drawn.
+  tmux_start "$shell" "${rc[@]}"
+  tmux_run "cd $(q "$proj")"
+  tmux_wait '^blocked proj [$>]$'
+  ws-allow "$proj" 2>/dev/null
+  tmux_run ':'
+  tmux_wait '^ready proj [$>]$'
+  tmux_run "cd $(q "$BATS_TEST_TMPDIR")"
+  # Outside: both modules hidden, the prompt starts with the shell's own part.
+  local last
+  last=$(tmux_pane | tail -n 1)
+  [[ $last == '$' || $last == '>' ]] || { echo "last prompt: [$last]" >&2; tmux_pane >&2; return 1; }
+}
+
+@test "bash: the starship snippet shows the state and name from the environment, blocked included, nothing outside" { starship_snippet bash; }
+@test "zsh: the starship snippet shows the state and name from the environment, blocked included, nothing outside" { starship_snippet zsh; }
+@test "fish: the starship snippet shows the state and name from the environment, blocked included, nothing outside" { starship_snippet fish; }
+
+@test "the powerlevel10k snippet gives p10k segment the state's color, glyph and name, and no escape code" {
+  write_workspace "$proj" 'export A=1'
+  doc_block powerlevel10k zsh >"$BATS_TEST_TMPDIR/p10k.zsh"
+  unset NO_COLOR # WS_PROMPT has escapes then: none may reach p10k
+  run --separate-stderr zsh -f -c '
+    eval "$(ws-export hook zsh)"; eval "$(ws-prompt init zsh)"
+    source "$1"
+    p10k() { print -r -- "p10k $*"; }
+    cd "$2"; _ws_hook; prompt_ws
+    [[ $WS_PROMPT == *$'"'"'\e'"'"'* ]] && print "WS_PROMPT is colored"
+    cd /; _ws_hook; prompt_ws; print "outside: done"' _ "$BATS_TEST_TMPDIR/p10k.zsh" "$proj"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "p10k segment -f green -t ● proj" ] || { echo "$output" >&2; return 1; }
+  [ "${lines[1]}" = "WS_PROMPT is colored" ]
+  [ "${lines[2]}" = "outside: done" ]
+  [[ $output != *$'\e'* ]]
+  # Blocked: red, ⊘.
+  echo 'export A=2' >>"$proj/.workspace"
+  run --separate-stderr zsh -f -c 'eval "$(ws-export hook zsh)"; eval "$(ws-prompt init zsh)"; source "$1"; p10k() { print -r -- "p10k $*"; }; cd "$2"; _ws_hook; prompt_ws' _ "$BATS_TEST_TMPDIR/p10k.zsh" "$proj"
+  [ "${lines[-1]}" = "p10k segment -f red -t ⊘ proj" ]
+}

@@ -16,3 +16,7 @@ declare module '*.nix' {
   const text: string;
   export default text;
 }
+declare module '*.nu' {
+  const text: string;
+  export default text;
+}

@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import { CliError, EX, colorsFor, isShell, renderHook, runCli } from '@ws/core';
+import { CliError, EX, colorsFor, isHookShell, renderHook, runCli } from '@ws/core';
 import { exportEnv } from './export.js';
 import { resolveEnvFile } from './env-file.js';
 import { cancelBuild, printBuildLog, requestReload } from './control.js';
@@ -18,7 +18,7 @@ await runCli({
   warningPrefix: 'ws',
   description: 'Print shell code that loads the context of the current directory and unloads the previous one.',
   args: {
-    shell: { type: 'positional', description: 'bash, zsh, fish or json; `hook SHELL` for the rc-file hook; `log`, `reload` or `cancel` for the current build', required: true },
+    shell: { type: 'positional', description: 'bash, zsh, fish, nu or json; `hook SHELL` for the rc-file hook; `log`, `reload` or `cancel` for the current build', required: true },
     hookShell: { type: 'positional', description: 'the shell, after `hook`', required: false },
     pid: { type: 'string', description: 'register this PID as the user (default: the nearest shell)', valueHint: 'PID' },
     env: { type: 'string', description: 'select the named environment (sets WS_ENV)', valueHint: 'NAME' },
@@ -29,6 +29,7 @@ await runCli({
   bash  ~/.bashrc                  eval "$(ws-export hook bash)"
   zsh   ~/.zshrc                   eval "$(ws-export hook zsh)"
   fish  ~/.config/fish/config.fish ws-export hook fish | source
+  nu    ~/.config/nushell/config.nu  ws-export hook nu | save -f ($nu.user-autoload-dirs.0 | path join ws.nu)
 
 The build of the current directory's context:
   ws-export log [-f]   print the last build's log (-f: follow a running build)
@@ -46,7 +47,7 @@ Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was run
   async run({ args, env, cwd, out, err }) {
     const exporter = exporterPath();
     if (args.shell === 'hook') {
-      if (!args.hookShell || !isShell(args.hookShell)) throw new CliError(EX.USAGE, 'hook needs a shell: bash, zsh or fish');
+      if (!args.hookShell || !isHookShell(args.hookShell)) throw new CliError(EX.USAGE, 'hook needs a shell: bash, zsh, fish or nu');
       out(renderHook(args.hookShell, exporter));
       return;
     }
@@ -66,7 +67,7 @@ Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was run
     }
     if (args.follow) throw new CliError(EX.USAGE, '--follow goes with log');
     const format = args.shell;
-    if (format !== 'json' && !isShell(format)) throw new CliError(EX.USAGE, `unknown shell '${format}': use bash, zsh, fish or json`);
+    if (format !== 'json' && !isHookShell(format)) throw new CliError(EX.USAGE, `unknown shell '${format}': use bash, zsh, fish, nu or json`);
     if (args.hookShell) throw new CliError(EX.USAGE, `unexpected argument '${args.hookShell}'`);
     let pid: number | undefined;
     if (args.pid !== undefined) {

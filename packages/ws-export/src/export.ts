@@ -32,7 +32,7 @@ import { makeStamps, pruneStamps } from './stamps.js';
 import { gateContext, trustWatches } from './trust-gate.js';
 
 export interface ExportOptions {
-  format: Shell | 'json';
+  format: Shell | 'nu' | 'json';
   pid?: number;
   envName?: string;
   env: NodeJS.ProcessEnv;

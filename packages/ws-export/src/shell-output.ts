@@ -1,4 +1,4 @@
-import { ceilings, contextDir, diffEnv, printable, quotePosix, renderJson, renderShell, watchCheck, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
+import { ceilings, contextDir, diffEnv, printable, quotePosix, renderJson, renderNu, renderShell, watchCheck, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
 import { writeEnterScript } from './enter-script.js';
 
 /** `+A -B ~C` like direnv's summary; WS_* variables are ws's own and left out. */
@@ -11,7 +11,7 @@ export function summary(changes: EnvChanges, before: Env): string {
 }
 
 export interface OutputInput {
-  format: Shell | 'json';
+  format: Shell | 'nu' | 'json';
   home: string;
   ctx: Context | undefined;
   source: EventSource;
@@ -36,6 +36,7 @@ export function renderOutput(input: OutputInput): string {
   const { format, ctx, state, current, base, target } = input;
   if (format === 'json') return renderJson(input.changes);
   const shellLocals = locals(input);
+  if (format === 'nu') return renderNu(input.changes, shellLocals);
   let code = renderShell(format, input.changes, shellLocals);
   if (format === 'fish') return code + COMPLETE;
   code += `_ws_watch_ok() { ${watchCheck(input.watches)}; }\n`;

@@ -5,7 +5,7 @@ import {
   contextDir,
   ensureStateHome,
   findContext,
-  isShell,
+  isHookShell,
   isTrusted,
   listUsers,
   LOCAL_FILE,
@@ -43,31 +43,41 @@ await runCli({
   description: 'Print a prompt segment for the context of the current directory (empty outside one).',
   args: {
     format: { type: 'positional', description: `placeholders %n name, %e environment, %s state glyph, %u users, %S services, %% (default '${DEFAULT_FORMAT}'); or 'init'`, required: false },
-    initArg: { type: 'positional', description: 'after init: bash, zsh or fish', required: false },
+    initArg: { type: 'positional', description: 'after init: bash, zsh, fish or nu', required: false },
     initFormat: { type: 'positional', description: 'after init SHELL: the FORMAT', required: false },
     glyphs: { type: 'string', description: "state glyphs, e.g. 'ready=●,building=◌,stale=○,degraded=◐,error=✗,blocked=⊘'" },
     shell: { type: 'string', description: "wrap colors in the shell's non-printing markers: bash, zsh or plain" },
+    json: { type: 'boolean', description: 'print {name, root, env, state, glyph, users, services} as JSON (null outside a workspace)' },
   },
   help: `States: ready, building, stale (inputs changed, build pending), degraded (ready,
 but a service that should run does not), error, blocked.
 In an rc file, after the ws hook line (renders $WS_PROMPT at each prompt, no process):
-  bash  eval "$(ws-prompt init bash)";  PS1='$WS_PROMPT \\w \\$ '
-  zsh   eval "$(ws-prompt init zsh)";   setopt prompt_subst; PROMPT='$WS_PROMPT %~ %# '
+  bash  eval "$(ws-prompt init bash)";  PS1='\${WS_PROMPT:+$WS_PROMPT }\\w \\$ '
+  zsh   eval "$(ws-prompt init zsh)";   setopt prompt_subst; PROMPT='\${WS_PROMPT:+$WS_PROMPT }%~ %# '
   fish  ws-prompt init fish | source;  then use $WS_PROMPT in fish_prompt
+  nu    ws-prompt init nu | save -f ($nu.user-autoload-dirs.0 | path join ws-prompt.nu)
+It also exports WS_PROMPT_STATE (the state, a plain word) and WS_PROMPT_CONTEXT
+(the name), unset outside a workspace: starship's env_var module and
+powerlevel10k draw their own segment from them (docs/prompt.md).
 
 Exit codes: 0 ok, 64 usage, 77 unsafe state home.`,
   run({ args, env, cwd, out }) {
     const glyphs = parseGlyphs(args.glyphs);
     if (args.format === 'init') {
-      if (!args.initArg || !isShell(args.initArg)) throw new CliError(EX.USAGE, 'init needs a shell: bash, zsh or fish');
+      if (!args.initArg || !isHookShell(args.initArg)) throw new CliError(EX.USAGE, 'init needs a shell: bash, zsh, fish or nu');
+      if (args.json) throw new CliError(EX.USAGE, '--json does not go with init');
       out(renderInit(args.initArg, parseFormat(args.initFormat ?? DEFAULT_FORMAT), glyphs));
       return;
     }
     if (args.initArg !== undefined) throw new CliError(EX.USAGE, `unexpected argument '${args.initArg}'`);
     if (args.shell !== undefined && !['bash', 'zsh', 'plain'].includes(args.shell)) throw new CliError(EX.USAGE, `--shell must be bash, zsh or plain, not '${args.shell}'`);
     const tokens = parseFormat(args.format ?? DEFAULT_FORMAT);
+    if (args.json && (args.shell !== undefined || args.format !== undefined)) throw new CliError(EX.USAGE, '--json takes no FORMAT and no --shell');
     const ctx = findContext({ env, cwd });
-    if (!ctx) return;
+    if (!ctx) {
+      if (args.json) out('null\n');
+      return;
+    }
     const home = ensureStateHome(env);
     const local = join(ctx.root, LOCAL_FILE);
     const files = [ctx.file, ...(ctx.file.endsWith('/.workspace') && existsSync(local) ? [local] : [])];
@@ -75,19 +85,19 @@ Exit codes: 0 ok, 64 usage, 77 unsafe state home.`,
     const noColor = 'NO_COLOR' in env;
     // In a prompt the output is captured, not a terminal: --shell says it is meant for one.
     const color: Markers | undefined = noColor ? undefined : args.shell ? (args.shell as Markers) : process.stdout.isTTY ? 'plain' : undefined;
-    out(
-      `${renderSegment(
-        tokens,
-        {
-          name: ctx.name,
-          env: env.WS_ROOT === ctx.root ? env.WS_ENV ?? 'default' : env.WS_ENV || 'default',
-          state: stateOf(home, env, ctx.root, files),
-          users: listUsers(dir).live.length,
-          services: servicesShown(listServices(dir)),
-        },
-        glyphs,
-        color,
-      )}\n`,
-    );
+    const services = listServices(dir);
+    const data = {
+      name: ctx.name,
+      env: env.WS_ROOT === ctx.root ? env.WS_ENV ?? 'default' : env.WS_ENV || 'default',
+      state: stateOf(home, env, ctx.root, files),
+      users: listUsers(dir).live.length,
+      services: servicesShown(services),
+    };
+    if (args.json) {
+      const running = services.filter((s) => s.running).length;
+      out(`${JSON.stringify({ name: data.name, root: ctx.root, env: data.env, state: data.state, glyph: glyphs[data.state], users: data.users, services: running })}\n`);
+      return;
+    }
+    out(`${renderSegment(tokens, data, glyphs, color)}\n`);
   },
 });

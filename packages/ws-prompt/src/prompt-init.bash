@@ -12,7 +12,10 @@ _ws_prompt_init=1
 # shellcheck disable=SC2034,SC2154 # g c r u S are read by the segment code below, WS_PROMPT by PS1; _ws_* are set by ws-export
 _ws_prompt_render() {
   WS_PROMPT=
-  [[ -n ${_ws_root-} && -n ${_ws_state-} ]] || return 0
+  if [[ -z ${_ws_root-} || -z ${_ws_state-} ]]; then
+    unset WS_PROMPT_STATE WS_PROMPT_CONTEXT
+    return 0
+  fi
   local g c r=@RESET@ f line st=$_ws_state u=0 S=0 d=0
   # A service that should run and does not makes a ready context degraded
   # (as ws-list says: contextState in core); state.json is read with builtins.
@@ -41,5 +44,8 @@ _ws_prompt_render() {
   # Services that should run and do not: %S shows RUNNING/EXPECTED then (1/2).
   for f in "$_ws_ctxdir"/services/*/state.json; do [[ -f $f && ! -L $f ]] || continue; line=''; { read -r line <"$f" || [[ -n $line ]]; } && case $line in *'"state":"exited"'* | *'"state":"failed"'* | *'"state":"backoff"'*) ((d++)) ;; esac; done # if:S
   ((d == 0)) || S="$S/$((S + d))" # if:S
+  # Plain words for prompts that draw their own segment without a process
+  # (starship's env_var module reads the environment, p10k a variable).
+  export WS_PROMPT_STATE=$st WS_PROMPT_CONTEXT=$_ws_name
   WS_PROMPT=@SEGMENT@
 }

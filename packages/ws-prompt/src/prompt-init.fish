@@ -8,7 +8,10 @@
 # $WS_PROMPT from the hook's own variables, with builtins only.
 function _ws_prompt_render
   set -g WS_PROMPT ''
-  test -n "$_ws_root" -a -n "$_ws_state"; or return 0
+  if test -z "$_ws_root" -o -z "$_ws_state"
+    set -e WS_PROMPT_STATE WS_PROMPT_CONTEXT
+    return 0
+  end
   set -l g ''; set -l c ''; set -l r @RESET@
   # A service that should run and does not makes a ready context degraded
   # (as ws-list says: contextState in core); state.json is read with builtins.
@@ -60,5 +63,9 @@ function _ws_prompt_render
     string match -qr '"state":"(exited|failed|backoff)"' -- "$line"; and set d (math $d + 1) # if:S
   end # if:S
   test $d -eq 0; or set S $S/(math $S + $d) # if:S
+  # Plain words for prompts that draw their own segment without a process
+  # (starship's env_var module reads the environment).
+  set -gx WS_PROMPT_STATE $st
+  set -gx WS_PROMPT_CONTEXT $_ws_name
   set -g WS_PROMPT @SEGMENT@
 end

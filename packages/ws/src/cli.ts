@@ -1,46 +1,73 @@
 import { spawn } from 'node:child_process';
-import { CliError, EX, colorsFor, locateBinary, runCli } from '@ws/core';
-import { COMMANDS } from './commands.js';
+import { realpathSync } from 'node:fs';
+import { CliError, EX, colorsFor, runCli } from '@ws/core';
+import { COMPLETION_SHELLS } from './commands.js';
+import { complete } from './complete.js';
+import { renderCompletion } from './completion.js';
+import { resolveCommand } from './dispatch.js';
+import { LIST_FOOTER, USAGE_LINE, commandList } from './list.js';
 
-function dispatch(name: string, args: string[]): void {
-  if (!/^[\w.-]+$/.test(name)) {
-    process.stderr.write(`ws: '${name}' is not a ws command. See 'ws'.\n`);
-    process.exitCode = EX.USAGE;
-    return;
-  }
-  const command = name === 'port' ? 'allocate_port' : `ws-${name}`;
-  const path = locateBinary(command, process.env);
-  if (!path) {
-    process.stderr.write(`ws: '${name}' is not a ws command (no ${command} on PATH). See 'ws'.\n`);
-    process.exitCode = EX.USAGE;
-    return;
-  }
-  const child = spawn(path, args, { stdio: 'inherit' });
-  // The child owns the terminal now; let it receive ^C and decide.
-  for (const signal of ['SIGINT', 'SIGQUIT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
-  child.on('error', (error) => {
-    process.stderr.write(`ws: cannot run ${path}: ${error.message}\n`);
-    process.exitCode = EX.UNAVAILABLE;
-  });
-  child.on('exit', (code, signal) => {
-    process.exitCode = code ?? 128 + (signal ? ({ SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal] ?? 1 : 1);
+/** Runs the command with ws's stdio; resolves to its exit status (128+N for a signal). */
+function run(path: string, args: string[]): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(path, args, { stdio: 'inherit' });
+    // The child owns the terminal now; let it receive ^C and decide.
+    for (const signal of ['SIGINT', 'SIGQUIT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
+    child.on('error', (error) => {
+      process.stderr.write(`ws: cannot run ${path}: ${error.message}\n`);
+      resolve(EX.UNAVAILABLE);
+    });
+    child.on('exit', (code, signal) => {
+      resolve(code ?? 128 + (signal ? ({ SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal] ?? 1 : 1));
+    });
   });
 }
+
+const self = () => {
+  try {
+    return realpathSync(process.argv[1]!);
+  } catch {
+    return process.argv[1]!;
+  }
+};
 
 const argv = process.argv.slice(2);
-if (argv.length > 0 && !argv[0].startsWith('-')) {
-  dispatch(argv[0], argv.slice(1));
-} else {
-  await runCli({
+const word = argv[0];
+// `ws NAME ARGS...`: the arguments are NAME's, not ws's.
+const passThrough = word !== undefined && !word.startsWith('-') && word !== 'help' && word !== 'completion';
+
+await runCli(
+  {
     name: 'ws',
     description: 'ws: a family of small tools that load per-directory environments and know who uses them.',
-    help: 'Run `ws NAME ARGS...` to run `ws-NAME ARGS...`, like git.',
-    run({ env, out }) {
-      if (argv.length > 0) throw new CliError(EX.USAGE, 'no command given');
-      const c = colorsFor(process.stdout, env);
-      const width = Math.max(...COMMANDS.map(([name]) => name.length));
-      out('usage: ws <command> [args...]\n\n');
-      for (const [name, summary] of COMMANDS) out(`  ${c.bold(name.padEnd(width))}  ${summary}\n`);
+    args: {
+      command: { type: 'positional', description: 'a command (below), help or completion', required: false },
+      topic: { type: 'positional', description: 'after help: a command; after completion: bash, zsh or fish', required: false },
     },
-  });
-}
+    help: `COMMANDS\n\n${commandList()}${LIST_FOOTER}`,
+    async run({ args, env, cwd, out }) {
+      if (passThrough) {
+        if (word === '__complete') {
+          // What a TAB offers (completion.bash|zsh|fish): `words` and the candidates, or `files`.
+          const candidates = complete({ words: argv.slice(1), env, cwd });
+          out(candidates.kind === 'files' ? 'files\n' : `words\n${candidates.words.map((w) => `${w}\n`).join('')}`);
+          return;
+        }
+        return run(resolveCommand(word!, env), argv.slice(1));
+      }
+      const c = colorsFor(process.stdout, env);
+      if (args.command === undefined || (args.command === 'help' && (args.topic === undefined || args.topic === 'help'))) {
+        out(`${USAGE_LINE}\n${commandList(c.bold)}${LIST_FOOTER}`);
+        return;
+      }
+      if (args.command === 'help') {
+        if (args.topic !== 'completion') return run(resolveCommand(args.topic!, env), ['--help']);
+        out('usage: ws completion bash|zsh|fish\n');
+        return;
+      }
+      if (!args.topic || !(COMPLETION_SHELLS as readonly string[]).includes(args.topic)) throw new CliError(EX.USAGE, 'completion needs a shell: bash, zsh or fish');
+      out(renderCompletion(args.topic as (typeof COMPLETION_SHELLS)[number], self()));
+    },
+  },
+  passThrough ? [] : argv,
+);

@@ -1,17 +1,19 @@
 import hookBash from './hook.bash';
 import hookFish from './hook.fish';
+import hookNu from './hook.nu';
 import hookZsh from './hook.zsh';
-import type { Shell } from './render.js';
-import { quoteFish, quotePosix } from './quote.js';
+import type { HookShell } from './render.js';
+import { quoteFish, quoteNu, quotePosix } from './quote.js';
 import { fillTemplate } from './template.js';
 
 // The shell files' renderer, for the other shell code ws ships (ws-prompt init, ws-export's cached entry).
 export { fillTemplate, type TemplateFill } from './template.js';
 
-const HOOKS: Record<Shell, { template: string; quote: (value: string) => string }> = {
+const HOOKS: Record<HookShell, { template: string; quote: (value: string) => string }> = {
   bash: { template: hookBash, quote: quotePosix },
   zsh: { template: hookZsh, quote: quotePosix },
   fish: { template: hookFish, quote: quoteFish },
+  nu: { template: hookNu, quote: quoteNu },
 };
 
 /**
@@ -26,11 +28,11 @@ const HOOKS: Record<Shell, { template: string; quote: (value: string) => string 
  * it renders the prompt segment, if `ws-prompt init` defined the function.
  * bash and zsh test the watched files with `_ws_watch_ok`, which each
  * ws-export redefines as one `[[ ]]` expression (no loop, no indexing).
- * The code is in hook.bash, hook.zsh and hook.fish beside this file; only
+ * The code is in hook.bash, hook.zsh, hook.fish and hook.nu beside this file; only
  * the path of ws-export is filled in, quoted for the shell. A Ctrl-C while
  * ws-export runs applies all of its output or none (the SIGINT guard there).
  */
-export function renderHook(shell: Shell, exporter: string): string {
+export function renderHook(shell: HookShell, exporter: string): string {
   const { template, quote } = HOOKS[shell];
   return fillTemplate(template, quote, { values: { WS_EXPORT: exporter } });
 }

@@ -5,6 +5,11 @@ export const SHELLS = ['bash', 'zsh', 'fish'] as const;
 export type Shell = (typeof SHELLS)[number];
 export const isShell = (name: string): name is Shell => (SHELLS as readonly string[]).includes(name);
 
+/** The shells with a hook: those above, whose hook evaluates code, and nushell, whose hook loads data (renderNu). */
+export const HOOK_SHELLS = [...SHELLS, 'nu'] as const;
+export type HookShell = (typeof HOOK_SHELLS)[number];
+export const isHookShell = (name: string): name is HookShell => (HOOK_SHELLS as readonly string[]).includes(name);
+
 /** Shell variables (not exported) the hook keeps for itself: a string or a list. */
 export type ShellLocals = Record<string, string | string[]>;
 
@@ -36,6 +41,19 @@ export function renderShell(shell: Shell, changes: EnvChanges, locals: ShellLoca
     }
   }
   return lines.length ? `${lines.join('\n')}\n` : '';
+}
+
+/**
+ * What the nushell hook loads (nushell cannot evaluate code it is given):
+ * `{"set":{...},"unset":[...],"hook":{root,name,state,...}}`, the changes as
+ * renderJson's and the hook's own variables without their `_ws_` prefix.
+ * The hook keeps those in `$env._ws`, a record, which nushell passes to no
+ * child process.
+ */
+export function renderNu(changes: EnvChanges, locals: ShellLocals = {}): string {
+  const { set, unset } = JSON.parse(renderJson(changes)) as { set: Record<string, string>; unset: string[] };
+  const hook = Object.fromEntries(Object.entries(locals).map(([name, value]) => [name.replace(/^_ws_/, ''), value]));
+  return `${JSON.stringify({ set, unset, hook })}\n`;
 }
 
 /** `{"set":{NAME:VALUE},"unset":[NAME]}` for programs that are not shells. */
