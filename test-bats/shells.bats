@@ -326,6 +326,9 @@ reenter_after_ws_env_change() {
 # not break the shell. The prompt comes back with the last command's status,
 # the environment is the context's in full or not at all, Ctrl-C still stops
 # a command afterwards, and once the build finishes a prompt applies it.
+# exited PID — the process is gone (a zombie nobody reaps counts as gone).
+exited() { ! _wsh_alive "$1"; }
+
 ctrl_c_during_export() {
   local shell=$1 ws="$BATS_TEST_TMPDIR/work/slow" gate="$BATS_TEST_TMPDIR/gate"
   local started="$BATS_TEST_TMPDIR/started" out="$BATS_TEST_TMPDIR/after-ctrl-c" report="$BATS_TEST_TMPDIR/report"
