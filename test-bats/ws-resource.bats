@@ -217,10 +217,13 @@ stop_reaper() {
 
 @test "10 concurrent identical calls run INIT once and all print the same path" {
   printf 'sleep 0.3\n' >>init.sh
+  local pids=()
   for i in $(seq 10); do
     ws-resource -- ./init.sh >"$BATS_TEST_TMPDIR/out.$i" 2>"$BATS_TEST_TMPDIR/err.$i" &
+    pids+=($!)
   done
-  wait
+  # Our own PIDs: a bare `wait` would also wait for bats' timeout watchdog.
+  wait "${pids[@]}"
   [ "$(runs)" -eq 1 ]
   [ "$(cat "$BATS_TEST_TMPDIR"/out.* | sort -u | wc -l)" -eq 1 ]
   [ "$(cat "$BATS_TEST_TMPDIR"/out.* | wc -l)" -eq 10 ]
