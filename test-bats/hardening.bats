@@ -248,3 +248,65 @@ BODY='cd "$1" && h; cd / && h; for i in {1..200}; do [ -s "$2/reaper.pid" ] && b
     [[ $stderr != *"reaper.pid"* && $stderr != *"No such file"* ]] || { echo "$shell: $stderr" >&2; false; }
   done
 }
+
+# --------------------------- (4) a symlinked workspace file, its own approval ----
+
+# link_to_allowed — $W/B/.workspace allowed (exports FROM=B), $W/A/.workspace a symlink to it.
+link_to_allowed() {
+  write_workspace "$W/B" 'export FROM=B' 2>/dev/null
+  ws-allow "$W/B" 2>/dev/null
+  mkdir -p "$W/A"
+  ln -s "$W/B/.workspace" "$W/A/.workspace"
+}
+from_in() { (cd "$1" && timeout 20 ws-export json --pid $$ 2>"$ERR") | jq -r '.set.FROM // "unset"'; }
+
+@test "(4) a workspace file that is a symlink to an allowed one is blocked until its own path is allowed" {
+  link_to_allowed
+  [ "$(from_in "$W/A")" = unset ]
+  grep -qxF "ws: $W/A/.workspace is blocked. Run 'ws-allow' to approve its content." "$ERR"
+  run --separate-stderr -77 ws-exec "$W/A" -- touch "$BATS_TEST_TMPDIR/ran"
+  [[ $stderr == *"$W/A/.workspace is blocked"* ]]
+  [ ! -e "$BATS_TEST_TMPDIR/ran" ]
+  # B itself still loads; allowing B again does not approve A.
+  [ "$(from_in "$W/B")" = B ]
+  ws-allow "$W/B" 2>/dev/null
+  [ "$(from_in "$W/A")" = unset ]
+  # ws-allow A approves the link's own path, with the content it points to.
+  run --separate-stderr ws-allow "$W/A"
+  [ "$status" -eq 0 ]
+  [ "$stderr" = "ws-allow: allowed $W/A/.workspace" ]
+  [ "$(from_in "$W/A")" = B ]
+  run --separate-stderr ws-exec "$W/A" -- sh -c 'echo "$FROM"'
+  [ "$status" -eq 0 ] && [ "$output" = B ]
+  timeout 10 ws-allow --list --json | jq -e --arg a "$W/A/.workspace" --arg b "$W/B/.workspace" \
+    '(map(select(.path == $a and .status == "allowed")) | length) == 1 and (map(select(.path == $b and .status == "allowed")) | length) == 1' >/dev/null
+}
+
+@test "(4) retargeting an allowed symlinked workspace file to other content blocks it again; ws-deny on the link leaves the target allowed" {
+  link_to_allowed
+  ws-allow "$W/A" 2>/dev/null
+  [ "$(from_in "$W/A")" = B ]
+  write_workspace "$W/C" 'export FROM=C' 2>/dev/null
+  ws-allow "$W/C" 2>/dev/null
+  ln -sfn "$W/C/.workspace" "$W/A/.workspace"
+  [ "$(from_in "$W/A")" = unset ]
+  grep -qxF "ws: $W/A/.workspace is blocked. Run 'ws-allow' to approve its content." "$ERR"
+  # Back to B's content: allowed again. ws-deny A blocks A only.
+  ln -sfn "$W/B/.workspace" "$W/A/.workspace"
+  [ "$(from_in "$W/A")" = B ]
+  ws-deny "$W/A" 2>/dev/null
+  [ "$(from_in "$W/A")" = unset ]
+  [ "$(from_in "$W/B")" = B ]
+}
+
+@test "(4) a symlink to a file in WS_TRUSTED_DIRS is not trusted from outside; a linked directory still is" {
+  write_workspace "$W/trusted/proj" 'export FROM=T' 2>/dev/null
+  rm -f "$home"/allow/*
+  export WS_TRUSTED_DIRS="$W/trusted"
+  [ "$(from_in "$W/trusted/proj")" = T ]
+  mkdir -p "$W/A"
+  ln -s "$W/trusted/proj/.workspace" "$W/A/.workspace"
+  [ "$(from_in "$W/A")" = unset ]
+  ln -s "$W/trusted/proj" "$W/dirlink"
+  [ "$(from_in "$W/dirlink")" = T ]
+}

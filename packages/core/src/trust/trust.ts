@@ -5,7 +5,7 @@ import { CliError, EX } from '../cli/errors.js';
 import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { sha256 } from '../state/home.js';
 
-/** allow/<sha256 of real path>: the content hash that was approved. */
+/** allow/<sha256 of path>: the content hash that was approved, for the path the user approved (trustPath). */
 export interface AllowRecord {
   path: string;
   sha256: string;
@@ -22,7 +22,20 @@ const realpathOr = (path: string) => {
   }
 };
 
-export const trustKey = (file: string) => sha256(realpathOr(file));
+/**
+ * The path trust is bound to: the file's own name in its directory's real
+ * path. Directory links are resolved (a project reached through a linked
+ * directory is the same project), the file itself is not: a workspace file
+ * that is a symlink to an allowed one elsewhere is another path, approved on
+ * its own, with the content it points to (docs/reliability.md, Symlinks).
+ */
+export function trustPath(file: string): string {
+  const full = resolve(file);
+  const parent = dirname(full);
+  return parent === full ? full : join(realpathOr(parent), basename(full));
+}
+
+export const trustKey = (file: string) => sha256(trustPath(file));
 export const allowRecordPath = (home: string, file: string) => join(home, 'allow', trustKey(file));
 export const denyRecordPath = (home: string, file: string) => join(home, 'deny', trustKey(file));
 
@@ -30,16 +43,19 @@ export function contentHash(file: string): string {
   return sha256(readFileSync(file));
 }
 
-/** True if the file's real path is in or below a directory of `WS_TRUSTED_DIRS`. */
+/**
+ * True if the file is in or below a directory of `WS_TRUSTED_DIRS`: both its
+ * own path (trustPath) and, if it is a symlink, the file it points to. A link
+ * elsewhere to a file in a trusted directory is not trusted, nor is a link in
+ * one to a file outside.
+ */
 export function inTrustedDir(file: string, env: NodeJS.ProcessEnv): boolean {
-  const real = realpathOr(file);
-  return (env.WS_TRUSTED_DIRS ?? '')
+  const bases = (env.WS_TRUSTED_DIRS ?? '')
     .split(':')
     .filter((dir) => dir && isAbsolute(dir))
-    .some((dir) => {
-      const base = realpathOr(dir);
-      return real === base || real.startsWith(base.endsWith(sep) ? base : base + sep);
-    });
+    .map((dir) => realpathOr(dir));
+  const inside = (path: string) => bases.some((base) => path === base || path.startsWith(base.endsWith(sep) ? base : base + sep));
+  return inside(trustPath(file)) && inside(realpathOr(file));
 }
 
 /**
@@ -79,14 +95,14 @@ export function trustState(home: string, file: string, env: NodeJS.ProcessEnv): 
 export const isTrusted = (state: TrustState) => state === 'allowed' || state === 'trusted-dir';
 
 export function allowFile(home: string, file: string, now = new Date()): AllowRecord {
-  const record: AllowRecord = { path: realpathOr(file), sha256: contentHash(file), allowed: now.toISOString() };
+  const record: AllowRecord = { path: trustPath(file), sha256: contentHash(file), allowed: now.toISOString() };
   writeFileAtomic(allowRecordPath(home, file), `${JSON.stringify(record)}\n`);
   rmQuiet(denyRecordPath(home, file));
   return record;
 }
 
 export function denyFile(home: string, file: string, now = new Date()): void {
-  writeFileAtomic(denyRecordPath(home, file), `${JSON.stringify({ path: realpathOr(file), denied: now.toISOString() })}\n`);
+  writeFileAtomic(denyRecordPath(home, file), `${JSON.stringify({ path: trustPath(file), denied: now.toISOString() })}\n`);
   rmQuiet(allowRecordPath(home, file));
 }
 
