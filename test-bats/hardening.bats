@@ -310,3 +310,58 @@ from_in() { (cd "$1" && timeout 20 ws-export json --pid $$ 2>"$ERR") | jq -r '.s
   ln -s "$W/trusted/proj" "$W/dirlink"
   [ "$(from_in "$W/dirlink")" = T ]
 }
+
+# ------------------------------------ (5) a state home that is a symlink ----
+
+# linked_home — the state home a symlink to $BATS_TEST_TMPDIR/disk/ws (0700, ours), as on another disk.
+linked_home() {
+  mkdir -p -m 0700 "$BATS_TEST_TMPDIR/disk/ws"
+  chmod 0700 "$BATS_TEST_TMPDIR/disk/ws"
+  rm -rf "$home"
+  ln -s "$BATS_TEST_TMPDIR/disk/ws" "$home"
+}
+
+@test "(5) a state home that is a symlink to the user's own 0700 directory is used: the project loads, the state lands in the target" {
+  linked_home
+  write_workspace "$W/proj" 'export FOO=bar' 2>"$ERR"
+  cd "$W/proj"
+  run --separate-stderr timeout 20 ws-export json --pid $$
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .set.FOO <<<"$output")" = bar ]
+  [ -L "$home" ]
+  [ -f "$BATS_TEST_TMPDIR/disk/ws/VERSION" ]
+  compgen -G "$BATS_TEST_TMPDIR/disk/ws/allow/*" >/dev/null
+  compgen -G "$BATS_TEST_TMPDIR/disk/ws/contexts/proj-*/context.json" >/dev/null
+  run --separate-stderr timeout 10 ws-list --json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r '.contexts[0].root' <<<"$output")" = "$W/proj" ]
+}
+
+@test "(5) a state home symlink to an unsafe target (writable by others, another owner, not a directory, dangling) is refused with one line, exit 77" {
+  linked_home
+  mkdir -p "$W/proj" && echo 'export FOO=bar' >"$W/proj/.workspace"
+  cd "$W/proj"
+  target="$BATS_TEST_TMPDIR/disk/ws"
+  check() {
+    run --separate-stderr -77 timeout 10 ws-allow "$W/proj"
+    [ -z "$output" ] && [ "${#stderr_lines[@]}" -eq 1 ] || { echo "$1: $stderr" >&2; return 1; }
+    [[ $stderr == "ws-allow: state home $home"*"$2"* ]] || { echo "$1: $stderr" >&2; return 1; }
+    run --separate-stderr -77 timeout 10 ws-export json --pid $$
+    [[ $stderr == *"state home $home"*"$2"* && $stderr != *'    at '* ]] || { echo "$1: $stderr" >&2; return 1; }
+  }
+  chmod 0777 "$target"
+  check 'mode 0777' "(a symlink to $target) is writable by others (mode 0777)"
+  chmod 0720 "$target"
+  check 'mode 0720' 'is writable by others (mode 0720)'
+  chmod 0700 "$target"
+  chown nobody "$target"
+  check 'owned by nobody' "is owned by uid $(id -u nobody), not by you"
+  chown "$(id -u)" "$target"
+  rm -rf "$target" && echo file >"$target"
+  check 'a file' 'is not a directory'
+  rm "$target"
+  check 'dangling' "is a symlink to nothing ($target)"
+  # Nothing was written anywhere on the way.
+  [ ! -e "$target" ]
+  [ "$(ls -A "$BATS_TEST_TMPDIR/disk")" = "" ]
+}

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, mkdirSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { xdgState } from 'xdg-basedir';
 import { CliError, EX } from '../cli/errors.js';
@@ -40,7 +40,12 @@ export function ensureStateHome(env: NodeJS.ProcessEnv): string {
   return home;
 }
 
-/** Throws (77) if the state home exists but is unsafe. A missing one is fine. */
+/**
+ * Throws (77) if the state home exists but is unsafe. A missing one is fine.
+ * A symlink is accepted if what it points to is safe (a state home kept on
+ * another disk): the target must be a directory the user owns that group
+ * and others cannot write, like the state home itself.
+ */
 export function checkStateHome(home: string): void {
   let st;
   try {
@@ -48,15 +53,34 @@ export function checkStateHome(home: string): void {
   } catch {
     return;
   }
-  if (!st.isDirectory()) throw new CliError(EX.NOPERM, `state home ${home} is not a directory`);
+  let what = `state home ${home}`;
+  if (st.isSymbolicLink()) {
+    let target = '';
+    try {
+      target = realpathSync(home);
+      st = statSync(home);
+    } catch {
+      throw new CliError(EX.NOPERM, `state home ${home} is a symlink to nothing (${readlinkOr(home)})`);
+    }
+    what = `state home ${home} (a symlink to ${target})`;
+  }
+  if (!st.isDirectory()) throw new CliError(EX.NOPERM, `${what} is not a directory`);
   if (typeof process.getuid === 'function' && st.uid !== process.getuid()) {
-    throw new CliError(EX.NOPERM, `state home ${home} is owned by uid ${st.uid}, not by you`);
+    throw new CliError(EX.NOPERM, `${what} is owned by uid ${st.uid}, not by you`);
   }
   if (st.mode & 0o022) {
     const mode = (st.mode & 0o777).toString(8).padStart(4, '0');
-    throw new CliError(EX.NOPERM, `state home ${home} is writable by others (mode ${mode}); run: chmod 700 '${home}'`);
+    throw new CliError(EX.NOPERM, `${what} is writable by others (mode ${mode}); run: chmod 700 '${home}'`);
   }
 }
+
+const readlinkOr = (path: string) => {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return '?';
+  }
+};
 
 export const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 
