@@ -365,3 +365,123 @@ linked_home() {
   [ ! -e "$target" ]
   [ "$(ls -A "$BATS_TEST_TMPDIR/disk")" = "" ]
 }
+
+# ----------------------- (6) symlinks planted inside the state home ----
+
+# snapshot DIR — every entry of DIR with its type, size and checksum: equal before and after means nothing was written there.
+snapshot() {
+  (cd "$1" && find . -printf '%p %y %s\n' | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort)
+}
+
+# planted REL — replaces $home/REL (a directory or file of the state home) by a
+# symlink to $OUT, an outside directory holding one file; then every command
+# finishes with no crash, no stack trace and at most one-line messages, and
+# nothing in $OUT changes.
+planted() {
+  local rel=$1 cmd rc before
+  OUT="$BATS_TEST_TMPDIR/outside-$RANDOM"
+  mkdir -p "$OUT" && echo 'outside, never written' >"$OUT/keep"
+  before=$(snapshot "$OUT")
+  rm -rf "${home:?}/$rel"
+  ln -s "$OUT" "$home/$rel"
+  for cmd in "ws-export json --pid $$" "allocate_port --key web" ws-prompt ws-list "ws-allow $W/proj" "ws-export json --pid $$" ws-gc; do
+    rc=0
+    (cd "$W/proj" && timeout 20 $cmd) >"$BATS_TEST_TMPDIR/out" 2>"$ERR" || rc=$?
+    if ((rc != 0)) && ! [[ $cmd == ws-prompt && $rc == 1 ]]; then
+      echo "$rel as a link: '$cmd' exited $rc: $(cat "$ERR")" >&2
+      return 1
+    fi
+    if grep -q 'internal error\|    at \|Error:' "$ERR"; then
+      echo "$rel as a link: '$cmd': $(cat "$ERR")" >&2
+      return 1
+    fi
+  done
+  [ "$(snapshot "$OUT")" = "$before" ] || { echo "$rel as a link: written outside: $(snapshot "$OUT")" >&2; return 1; }
+}
+
+@test "(6) ports/ planted as a symlink to an outside directory: nothing written there, allocate_port still works" {
+  loaded_project
+  (cd "$W/proj" && timeout 20 allocate_port --key web) >/dev/null
+  planted ports
+  [ ! -L "$home/ports" ] && [ -d "$home/ports" ]
+  compgen -G "$home/ports/tcp-*" >/dev/null
+}
+
+@test "(6) contexts/<id>/ planted as a symlink: nothing written outside, the context is rebuilt in place" {
+  loaded_project
+  planted "contexts/${ctx##*/}"
+  [ ! -L "$ctx" ] && [ -f "$ctx/context.json" ]
+  [ "$(timeout 20 ws-export json --pid $$ | jq -r .set.FOO)" = bar ]
+}
+
+@test "(6) contexts/<id>/users/ and cache/ planted as symlinks: nothing written outside" {
+  loaded_project
+  planted "contexts/${ctx##*/}/users"
+  [ ! -L "$ctx/users" ] && [ -f "$ctx/users/$$" ]
+  planted "contexts/${ctx##*/}/cache"
+  [ ! -L "$ctx/cache" ]
+}
+
+@test "(6) allow/, unload/ and data/ planted as symlinks: nothing written outside, no approval read from outside" {
+  loaded_project
+  cp "$home"/allow/* "$BATS_TEST_TMPDIR/record"
+  planted allow
+  [ ! -L "$home/allow" ]
+  planted "contexts/${ctx##*/}/unload"
+  planted "contexts/${ctx##*/}/data"
+  # A copy of the approval in the outside directory approves nothing.
+  rm -rf "$home/allow" "$OUT"/* && cp "$BATS_TEST_TMPDIR/record" "$OUT/" && ln -s "$OUT" "$home/allow"
+  cd "$W/proj"
+  [ "$(timeout 20 ws-export json --pid $$ 2>"$ERR" | jq -r '.set.FOO // "unset"')" = unset ]
+  grep -q 'is blocked' "$ERR"
+}
+
+@test "(6) events.jsonl planted as a symlink to an outside file: nothing appended there, the log starts again in place" {
+  loaded_project
+  echo 'outside, never written' >"$BATS_TEST_TMPDIR/outside"
+  rm -f "$home/events.jsonl"
+  ln -s "$BATS_TEST_TMPDIR/outside" "$home/events.jsonl"
+  run --separate-stderr timeout 20 ws-allow "$W/proj"
+  [ "$status" -eq 0 ]
+  [[ $stderr == *"events.jsonl is a symlink (corrupt state)"* ]]
+  [ "$(cat "$BATS_TEST_TMPDIR/outside")" = 'outside, never written' ]
+  [ ! -L "$home/events.jsonl" ]
+  jq -e 'select(.type == "allow")' "$home/events.jsonl" >/dev/null
+}
+
+@test "(6) the cached entry of bash and zsh never writes through a planted users/ or events.jsonl link" {
+  write_workspace "$W/proj" 'export FOO=bar' 2>/dev/null
+  OUT="$BATS_TEST_TMPDIR/outside"
+  mkdir -p "$OUT" && echo keep >"$OUT/keep" && echo keep >"$BATS_TEST_TMPDIR/outside-log"
+  before=$(snapshot "$OUT")
+  # Enter, leave, plant the links (the reaper may remove users/ meanwhile: planted again right before re-entry), re-enter.
+  body='cd "$1" && h; cd / && h; u=$(echo "$2"/contexts/proj-*/users); rm -rf "$u" && ln -s "$3" "$u"; rm -f "$2/events.jsonl" && ln -s "$4" "$2/events.jsonl"; cd "$1" && h; echo "FOO=$FOO"'
+  for shell in bash zsh; do
+    case $shell in
+      bash) run --separate-stderr timeout 30 bash --norc --noprofile -c 'eval "$(ws-export hook bash)"; h() { _ws_hook; }; '"$body" _ "$W/proj" "$home" "$OUT" "$BATS_TEST_TMPDIR/outside-log" ;;
+      zsh) run --separate-stderr timeout 30 zsh -f -c 'eval "$(ws-export hook zsh)"; h() { local f; for f in $precmd_functions; do $f; done; }; '"$body" _ "$W/proj" "$home" "$OUT" "$BATS_TEST_TMPDIR/outside-log" ;;
+    esac
+    [[ $output == *"FOO=bar"* ]] || { echo "$shell: $output $stderr" >&2; false; }
+    [[ $stderr != *'    at '* ]]
+    [ "$(snapshot "$OUT")" = "$before" ] || { echo "$shell: written into users/ outside: $(snapshot "$OUT")" >&2; false; }
+    [ "$(cat "$BATS_TEST_TMPDIR/outside-log")" = keep ] || { echo "$shell: appended to events outside" >&2; false; }
+  done
+}
+
+# An edit of the same size whose mtime is restored (touch -r), at the prompt (fast path) and on re-entry (cached entry).
+SAME_SIZE='cd "$1" && h; echo "in FOO=${FOO-unset}"; touch -r .workspace "$2"; printf "export FOO=baz\n" >.workspace; touch -r "$2" .workspace; h; echo "prompt FOO=${FOO-unset}"; cd / && h; printf "export FOO=bar\n" >"$1/.workspace"; touch -r "$2" "$1/.workspace"; cd "$1" && h; cd / && h; printf "export FOO=baz\n" >"$1/.workspace"; touch -r "$2" "$1/.workspace"; cd "$1" && h; echo "re-entry FOO=${FOO-unset} c=${_ws_c-none}"'
+
+@test "(11) a same-size edit whose mtime was restored (touch -r) is seen at the next prompt and on re-entry, in bash and zsh" {
+  for shell in bash zsh; do
+    write_workspace "$W/proj" 'export FOO=bar' 2>/dev/null
+    touch "$BATS_TEST_TMPDIR/ref"
+    case $shell in
+      bash) run --separate-stderr timeout 30 bash --norc --noprofile -c 'eval "$(ws-export hook bash)"; h() { _ws_hook; }; '"$SAME_SIZE" _ "$W/proj" "$BATS_TEST_TMPDIR/ref" ;;
+      zsh) run --separate-stderr timeout 30 zsh -f -c 'eval "$(ws-export hook zsh)"; h() { local f; for f in $precmd_functions; do $f; done; }; '"$SAME_SIZE" _ "$W/proj" "$BATS_TEST_TMPDIR/ref" ;;
+    esac
+    [[ $output == *"in FOO=bar"* ]] || { echo "$shell: $output $stderr" >&2; false; }
+    [[ $output == *"prompt FOO=unset"* ]] || { echo "$shell: the prompt kept the old environment: $output" >&2; false; }
+    [[ $output == *"re-entry FOO=unset c=none"* ]] || { echo "$shell: the re-entry kept the old environment: $output" >&2; false; }
+    [ "$(grep -c "$W/proj/.workspace is blocked" <<<"$stderr")" -ge 2 ]
+  done
+}

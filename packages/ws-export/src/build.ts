@@ -1,10 +1,12 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, renameSync, rmSync, statSync } from 'node:fs';
 import {
   emitEvent,
+  ensureDir,
   formatHolder,
   homePaths,
   isAlive,
+  openAppend,
   parseHookList,
   processStartTime,
   readHolder,
@@ -168,10 +170,10 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
       renameSync(dir, aside);
       rmSync(aside, { recursive: true, force: true });
     }
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    ensureDir(dir);
     const request: BuildRequest = { ...opts.request, id: `${Date.now().toString(36)}-${process.pid}`, started: Date.now() };
     writeFileAtomic(paths.buildRequest, JSON.stringify(request));
-    const log = openSync(paths.buildLog, 'a', 0o600);
+    const log = openAppend(paths.buildLog);
     const source = { context: request.name, root: request.root };
     const child = spawn('bash', ['--noprofile', '--norc', '-c', `${stdlib}\n${stdlibNix}\n${driver}`, 'ws-build'], {
       cwd: request.root,

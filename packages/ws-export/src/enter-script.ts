@@ -1,4 +1,4 @@
-import { cachePaths, contextPaths, fillTemplate, homePaths, quotePosix as q, watchCheck, writeFileAtomic, type EnvChanges, type EventSource } from '@ws/core';
+import { cachePaths, contentCheck, contextPaths, fillTemplate, homePaths, quotePosix as q, watchCheck, writeFileAtomic, type EnvChanges, type EventSource, type WatchedContent } from '@ws/core';
 import enterBash from './enter.bash';
 import enterZsh from './enter.zsh';
 
@@ -13,6 +13,8 @@ export interface EnterScriptInput {
   changes: EnvChanges;
   /** Hook variables after the load (watch triples, validity marker, ...). */
   locals: Record<string, string | string[]>;
+  /** The workspace files' content as checked (watchCheck): a same-size edit with its mtime restored is seen too. */
+  contents: WatchedContent[];
   knobs: [workspace: string, ceilings: string, envrc: string];
   /** The user's own WS_ENV when this result was made (undefined = unset). */
   baseWsEnv: string | undefined;
@@ -38,6 +40,8 @@ export function writeEnterScript(input: EnterScriptInput): string {
     const [path, lo, hi] = [watch[i], watch[i + 1], watch[i + 2]];
     checks.push(lo ? `[[ ${q(path)} -nt ${q(lo)} && ${q(path)} -ot ${q(hi)} ]] || return 1` : hi ? `[[ -e ${q(path)} ]] || return 1` : `[[ ! -e ${q(path)} ]] || return 1`);
   }
+  for (const content of input.contents) checks.push(`${contentCheck(content)} || { unset _ws_c; return 1; }`);
+  if (input.contents.length) checks.push('unset _ws_c');
   const [workspace, ceil, envrc] = input.knobs;
   checks.push(`[[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-} == ${q(`${workspace}\x1f${ceil}\x1f${envrc}`)} ]] || return 1`);
   const wsEnv = input.baseWsEnv;
@@ -51,7 +55,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
     const value = input.changes[name];
     apply.push(value === undefined ? `unset ${name}` : `export ${name}=${q(value)}`);
   }
-  apply.push(`_ws_watch_ok() { ${watchCheck(watch)}; }`);
+  apply.push(`_ws_watch_ok() { ${watchCheck(watch, input.contents)}; }`);
   for (const [name, value] of Object.entries(locals)) {
     if (name === '_ws_pwd') apply.push('_ws_pwd=$PWD');
     else apply.push(Array.isArray(value) ? `${name}=(${value.map(q).join(' ')})` : `${name}=${q(value)}`);
@@ -60,6 +64,8 @@ export function writeEnterScript(input: EnterScriptInput): string {
   const script = fillTemplate(shell === 'zsh' ? enterZsh : enterBash, q, {
     values: {
       REAPER_PID: homePaths(input.home).reaperPid,
+      CONTEXTS: homePaths(input.home).contexts,
+      CTXDIR: input.contextDir,
       USERS: contextPaths(input.contextDir).users,
       EVENTS: homePaths(input.home).events,
       CONTEXT_JSON: json(input.source.context ?? input.source.name ?? ''),

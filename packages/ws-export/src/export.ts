@@ -1,13 +1,15 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
   cachePaths,
+  CONTENT_CHECK_MAX,
   changesBetween,
   colorsFor,
   contextDir,
   contextPaths,
   diffEnv,
   emitEvent,
+  ensureDir,
   ensureReaper,
   ensureStateHome,
   findContext,
@@ -16,14 +18,17 @@ import {
   markContextEntry,
   nearestShell,
   registerUser,
+  sha256,
   unregisterUser,
   WORKSPACE_FILE,
   writeContextRecord,
   writeFileAtomic,
+  type Approval,
   type Colors,
   type ContextState,
   type Env,
   type Shell,
+  type WatchedContent,
 } from '@ws/core';
 import { baseOf, loadApplied, saveApplied } from './applied.js';
 import { loadFromBuild } from './obtain.js';
@@ -79,6 +84,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   let target: Env = base;
   let state: ContextState | '' = '';
   let watches: string[] = [];
+  let contents: WatchedContent[] = [];
   let valid = '';
   let joined = false;
   let keptUser = false;
@@ -98,6 +104,8 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
     const gate = gateContext(home, ctx.file, localFile, env);
     const trust = trustWatches(home, [ctx.file, ...(localFile ? [localFile] : [])], gate.kind === 'blocked');
     watches.push(...trust.watches);
+    // What the gate compared, the content, is compared by the hook too (not only mtimes).
+    contents = [ctx.file, ...(localFile ? [localFile] : [])].flatMap((file, i) => watchedContent(file, gate.kind === 'approved' ? (i ? gate.local : gate.file) : undefined));
     let extraWatches: string[] = [];
     if (gate.kind === 'blocked') {
       say(gate.message);
@@ -109,7 +117,7 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
         WS_STATE_DIR: contextPaths(dir).data,
         WS_ENV: opts.envName || base.WS_ENV || 'default',
       };
-      mkdirSync(wsVars.WS_STATE_DIR!, { recursive: true, mode: 0o700 });
+      ensureDir(wsVars.WS_STATE_DIR!);
       const loaded = await loadFromBuild({
         home,
         ctx,
@@ -178,5 +186,26 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
   if (previousRoot && previousRoot !== target.WS_ROOT) info('unloading');
   if (target.WS_ROOT && text) info(`export ${text}`);
 
-  return renderOutput({ format: opts.format, home, ctx, source, state, watches, valid, current, base, target, changes });
+  return renderOutput({ format: opts.format, home, ctx, source, state, watches, contents, valid, current, base, target, changes });
+}
+
+/**
+ * A workspace file's content for the hook's content check (watchCheck): none
+ * for a file too large to copy into the shell, or whose bytes a shell
+ * variable would not hold exactly (NUL, not UTF-8) — those are checked by
+ * mtime only; `text` undefined if it changed since the trust gate approved
+ * it (the hook then asks again at the next prompt).
+ */
+function watchedContent(file: string, approval: Approval | undefined): WatchedContent[] {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch {
+    return [{ path: file, text: undefined }];
+  }
+  if (bytes.length > CONTENT_CHECK_MAX || bytes.includes(0)) return [];
+  const text = bytes.toString('utf8');
+  if (!Buffer.from(text).equals(bytes)) return [];
+  if (approval?.kind === 'allowed' && sha256(bytes) !== approval.sha256) return [{ path: file, text: undefined }];
+  return [{ path: file, text }];
 }

@@ -1,4 +1,4 @@
-import { ceilings, contextDir, diffEnv, printable, quotePosix, renderJson, renderNu, renderShell, watchCheck, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
+import { ceilings, contextDir, diffEnv, printable, quotePosix, renderJson, renderNu, renderShell, watchCheck, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
 import { writeEnterScript } from './enter-script.js';
 
 /** `+A -B ~C` like direnv's summary; WS_* variables are ws's own and left out. */
@@ -18,6 +18,8 @@ export interface OutputInput {
   state: ContextState | '';
   /** Watch triples (stamps.ts) and the validity marker ('' unless ready). */
   watches: string[];
+  /** The workspace files' content as the trust gate checked it (bash and zsh compare it too). */
+  contents: WatchedContent[];
   valid: string;
   /** The shell's environment, its base without ws, and the environment it must have. */
   current: Env;
@@ -39,7 +41,7 @@ export function renderOutput(input: OutputInput): string {
   if (format === 'nu') return renderNu(input.changes, shellLocals);
   let code = renderShell(format, input.changes, shellLocals);
   if (format === 'fish') return code + COMPLETE;
-  code += `_ws_watch_ok() { ${watchCheck(input.watches)}; }\n`;
+  code += `_ws_watch_ok() { ${watchCheck(input.watches, input.contents)}; }\n`;
   if (ctx && state === 'ready') {
     // Next time this shell enters from outside, the hook can apply this result itself.
     const applied = diffEnv(base, target);
@@ -51,6 +53,7 @@ export function renderOutput(input: OutputInput): string {
       prev: applied.prev,
       changes: { ...applied.next, WS_DIFF: target.WS_DIFF },
       locals: shellLocals,
+      contents: input.contents,
       knobs: [current.WS_WORKSPACE ?? '', current.WS_CEILING_DIRS ?? '', current.WS_ENVRC ?? ''],
       baseWsEnv: base.WS_ENV,
     });

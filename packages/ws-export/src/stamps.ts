@@ -1,4 +1,5 @@
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { ensureDir } from '@ws/core';
+import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /**
@@ -12,7 +13,7 @@ import { dirname, join } from 'node:path';
  * oldest and newest mtime in it: two stamp files per tree, not per path.
  */
 export function makeStamps(dir: string, paths: Iterable<string>, existenceOnly: Iterable<string> = [], groups: string[][] = []): string[] {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  ensureDir(dir);
   const triples: string[] = [];
   const seen = new Set<string>();
   // Only whether it exists matters (trust records of an allowed file): one stat per prompt, not four.
@@ -76,6 +77,9 @@ function bracket(lo: string, hi: string, mtimeNs: bigint, margin: bigint): boole
   return bracketRange(lo, hi, mtimeNs, mtimeNs, margin);
 }
 
+/** A stamp is ws's own file: never written through a symlink planted in its place. */
+const STAMP_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+
 function bracketRange(lo: string, hi: string, oldestNs: bigint, newestNs: bigint, margin: bigint): boolean {
   const seconds = (ns: bigint) => Number(ns) / 1e9;
   for (const [path, ns] of [
@@ -83,12 +87,12 @@ function bracketRange(lo: string, hi: string, oldestNs: bigint, newestNs: bigint
     [hi, newestNs + margin],
   ] as const) {
     try {
-      closeSync(openSync(path, 'w', 0o600));
+      closeSync(openSync(path, STAMP_FLAGS, 0o600));
     } catch (error) {
       // An unload (or a prune) removed the directory meanwhile: make it again.
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      closeSync(openSync(path, 'w', 0o600));
+      ensureDir(dirname(path));
+      closeSync(openSync(path, STAMP_FLAGS, 0o600));
     }
     utimesSync(path, seconds(ns), seconds(ns));
   }

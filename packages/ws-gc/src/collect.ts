@@ -1,5 +1,5 @@
 import { rmdirSync } from 'node:fs';
-import { checkStateHome, CliError, collectResources, emitEvent, EX, homePaths, homeRelative, lstatOr, stateHomePath, tryLock, type GcItem, type Problem } from '@ws/core';
+import { checkStateHome, ownStateHome, CliError, collectResources, emitEvent, EX, homePaths, homeRelative, lstatOr, stateHomePath, tryLock, type GcItem, type Problem } from '@ws/core';
 import { collectContexts } from './contexts.js';
 import type { GcOptions, GcResult } from './result.js';
 import { sweepDeadFollowers, sweepDeadLocks, sweepEvents, sweepMisplaced, sweepPorts, sweepRoots, sweepTrust } from './sweep.js';
@@ -38,6 +38,7 @@ export async function collectGarbage(opts: GcOptions): Promise<GcResult> {
   const dryRun = opts.dryRun ?? false;
   const home = stateHomePath(opts.env);
   checkStateHome(home);
+  ownStateHome(home); // planted links in it are never followed (state/atomic.ts)
   const result: GcResult = { dryRun, home, removed: [], kept: [], problems: [], bytes: 0 };
   if (!lstatOr(home)) return result;
   const release = dryRun ? undefined : tryLock(homePaths(home).gcLock);

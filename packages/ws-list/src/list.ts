@@ -1,5 +1,5 @@
 import {
-  checkStateHome,
+  checkStateHome, ownStateHome,
   lastUsedOf,
   printable,
   readInventory,
@@ -49,6 +49,7 @@ export interface ListJson {
 export function inventoryOf(env: NodeJS.ProcessEnv, resources: boolean, now: Date): Inventory {
   const home = stateHomePath(env);
   checkStateHome(home);
+  ownStateHome(home); // planted links in it are never followed (state/atomic.ts)
   return readInventory(home, { resources, now });
 }
 

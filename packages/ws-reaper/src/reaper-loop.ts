@@ -1,6 +1,5 @@
-import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { knob, REAPER_PID_FILE, sweep, tryLock } from '@ws/core';
+import { appendText, knob, REAPER_PID_FILE, sweep, tryLock } from '@ws/core';
 
 const SWEEP_MS = 500;
 
@@ -23,7 +22,7 @@ export async function reaperLoop({ home, env, once, stop }: LoopOptions): Promis
   const lockPath = join(home, REAPER_PID_FILE);
   let release = tryLock(lockPath);
   if (!release) return false;
-  const log = (line: string) => appendFileSync(join(home, 'reaper.log'), `[${new Date().toISOString()}] ${line}\n`);
+  const log = (line: string) => appendText(join(home, 'reaper.log'), `[${new Date().toISOString()}] ${line}\n`);
   const idleMs = knob(env, 'WS_REAPER_IDLE') * 1000;
   let idleSince = Date.now();
   // --once waits for its unloads; the loop lets them run while it goes on sweeping.

@@ -1,6 +1,6 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdirSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { readJson, rmQuiet } from '../state/atomic.js';
+import { openAppend, readJson, rmQuiet } from '../state/atomic.js';
 import { isAlive } from '../process/proc.js';
 import { tryLock } from '../state/lock.js';
 import { knob } from '../env/knobs.js';
@@ -74,7 +74,8 @@ export function emitEvent(
     const path = eventsPath(home);
     mkdirSync(home, { recursive: true, mode: 0o700 });
     // Opened by path for every append: after a rotation, the next append lands in the new file.
-    const fd = openSync(path, 'a', 0o600);
+    // Never through a planted symlink (openAppend).
+    const fd = openAppend(path);
     let size: number;
     try {
       let written = writeSync(fd, data);

@@ -1,4 +1,5 @@
-import { mkdirSync, utimesSync } from 'node:fs';
+import { ensureDir } from '../state/atomic.js';
+import { utimesSync } from 'node:fs';
 import { contextId } from '../state/home.js';
 import { tryLock } from '../state/lock.js';
 import { contextDirOf, contextLockPath, contextPaths } from '../state/paths.js';
@@ -27,7 +28,7 @@ export function markContextEntry(home: string, root: string, now = new Date()): 
   const release = takeEntryLock(home, contextId(root));
   try {
     const users = contextPaths(contextDirOf(home, contextId(root))).users;
-    mkdirSync(users, { recursive: true, mode: 0o700 });
+    ensureDir(users);
     utimesSync(users, now, now);
   } catch {
     /* best effort */

@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { DeadUser } from '../inventory/context.js';
 import { lstatOr, pathExists, readNames } from '../inventory/probe.js';
 import type { RootEntry } from '../inventory/roots.js';
-import { rmQuiet } from '../state/atomic.js';
+import { ensureDir, rmQuiet } from '../state/atomic.js';
 import { liveHolder } from '../state/lock.js';
 import { contextDirOf, contextPaths, homePaths, userRecordPath } from '../state/paths.js';
 import { listUsers } from '../users/users.js';
@@ -20,7 +20,7 @@ let asideCounter = 0;
 /** A fresh place in .gc/ (`<label>.<pid>.<n>`): the next ws-gc deletes whatever a killed one left there. */
 export function trashPath(home: string, label: string): string {
   const trash = homePaths(home).gcTrash;
-  mkdirSync(trash, { recursive: true, mode: 0o700 });
+  ensureDir(trash);
   return join(trash, `${label}.${process.pid}.${++asideCounter}`);
 }
 

@@ -1,7 +1,7 @@
-import { closeSync, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { emitEvent } from '../events/emit.js';
-import { rmQuiet } from '../state/atomic.js';
+import { ensureDir, plantedLink, readDirNames, rmQuiet } from '../state/atomic.js';
 import { contextDirOf, homePaths, portReservationPath } from '../state/paths.js';
 import { isAlive, type ProcessId } from '../process/proc.js';
 import type { Proto } from './parse.js';
@@ -56,7 +56,9 @@ interface Found {
 export function readReservation(path: string): Found | undefined {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    // Never through a link: a planted one (or a ports/ that is one) is corrupt state.
+    if (plantedLink(path)) return undefined;
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch {
     return undefined;
   }
@@ -99,6 +101,16 @@ function isStale(home: string, found: Omit<Found, 'ino'>, now: number): boolean 
 
 let tempCounter = 0;
 
+/** Creates a new file (O_EXCL), never through a symlink. */
+function writeNewFile(path: string, text: string): void {
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /**
  * Claims `ports/<proto>-<port>` atomically: the full record is written to a
  * temporary file and hard-linked into place, so link(2) fails with EEXIST
@@ -113,11 +125,13 @@ export function claimPort(home: string, record: PortReservation, now: number): b
   if (current && !isStale(home, current, now)) return false;
   const temp = join(dir, `.tmp.${process.pid}.${++tempCounter}`);
   try {
-    writeFileSync(temp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+    // ports/ as a planted symlink is replaced, never written through (ensureDir).
+    if (plantedLink(temp)) throw Object.assign(new Error('ports/ is a symlink'), { code: 'ENOENT' });
+    writeNewFile(temp, `${JSON.stringify(record)}\n`);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    mkdirSync(dir, { recursive: true, mode: 0o700 });
-    writeFileSync(temp, `${JSON.stringify(record)}\n`, { mode: 0o600 });
+    ensureDir(dir);
+    writeNewFile(temp, `${JSON.stringify(record)}\n`);
   }
   try {
     for (let attempt = 0; attempt < 2; attempt++) {
@@ -204,12 +218,7 @@ export function releasePorts(
 /** Every reservation in the state home, by protocol and port; corrupt files are skipped. */
 export function listPorts(home: string, now: Date = new Date()): PortListing[] {
   const dir = homePaths(home).ports;
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return [];
-  }
+  const names = readDirNames(dir);
   const rows: PortListing[] = [];
   for (const name of names) {
     if (!NAME_RE.test(name)) continue;
@@ -234,12 +243,7 @@ export function prunePorts(home: string, now: Date = new Date()): PortListing[] 
     if (found && isStale(home, found, now.getTime()) && reclaim(path, found.ino)) removed.push(r);
   }
   const dir = homePaths(home).ports;
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return removed;
-  }
+  const names = readDirNames(dir);
   for (const name of names) {
     const path = join(dir, name);
     try {

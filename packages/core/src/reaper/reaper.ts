@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
 import { readContextRecord, type ContextRecord } from '../context/record.js';
 import { emitEvent } from '../events/emit.js';
 import { readText, rmQuiet, writeFileAtomic } from '../state/atomic.js';
@@ -118,7 +118,8 @@ function pidExists(pid: number): boolean {
 let sweepNumber = 0;
 
 async function sweepContext(home: string, dir: string, opts: SweepOptions, now: () => Date, result: SweepResult): Promise<void> {
-  if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error('not a directory');
+  // lstat: contexts/<id> as a planted symlink is corrupt state, skipped (its hooks are never run).
+  if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new Error('not a directory');
   const paths = contextPaths(dir);
   // Restarts crashed services (--restart); not in a context being unloaded.
   const has = entries(dir);

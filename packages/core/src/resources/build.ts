@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CliError, EX } from '../cli/errors.js';
 import { warn } from '../cli/warnings.js';
 import { emitEvent } from '../events/emit.js';
-import { rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { ensureDir, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { ensureLockDir, tryLock } from '../state/lock.js';
 import { resourceAreaPaths, resourceDirPaths, resourcePaths } from '../state/paths.js';
 import { addHolder, copyHolders, type Holder } from './holders.js';
@@ -151,8 +151,8 @@ async function build(opts: ObtainOptions, b: BuildContext): Promise<void> {
   const paths = resourcePaths(home, b.hash);
   const buildDir = join(resourceAreaPaths(home).build, `${b.hash}.${process.pid}.${++buildCounter}`);
   const bp = resourceDirPaths(buildDir);
-  mkdirSync(bp.out, { recursive: true, mode: 0o700 });
-  mkdirSync(bp.holders, { recursive: true, mode: 0o700 });
+  ensureDir(bp.out);
+  ensureDir(bp.holders);
   writeFileAtomic(bp.inputs, `${JSON.stringify({ ...b.inputs, hash: b.hash, cwd: b.dir, failure: opts.failure ?? null }, null, 2)}\n`);
   writeFileAtomic(bp.env, JSON.stringify(env), 0o600);
   const [init, ...args] = b.inputs.argv;

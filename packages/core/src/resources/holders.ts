@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CliError, EX } from '../cli/errors.js';
 import { contextId } from '../state/home.js';
 import { isResourceHash } from './inputs.js';
-import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { ensureDir, readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { formatHolder, liveHolder, readHolder } from '../state/lock.js';
 import { contextDirOf, resourceDirPaths, resourcePaths } from '../state/paths.js';
 import { isAlive, nearestShell, processStartTime, type ProcessId } from '../process/proc.js';
@@ -101,7 +101,7 @@ export function pruneHolders(home: string, dir: string): number {
 
 /** Moves the holders of `from` to `to` (a retried or resolved quarantine keeps its holders). */
 export function copyHolders(home: string, from: string, to: string): void {
-  mkdirSync(resourceDirPaths(to).holders, { recursive: true, mode: 0o700 });
+  ensureDir(resourceDirPaths(to).holders);
   for (const h of readHolders(home, from)) if (h.holder && h.live) addHolder(to, h.holder);
 }
 

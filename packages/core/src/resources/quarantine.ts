@@ -1,7 +1,7 @@
-import { chmodSync, existsSync, mkdirSync, renameSync } from 'node:fs';
+import { chmodSync, existsSync, renameSync } from 'node:fs';
 import { CliError, EX } from '../cli/errors.js';
 import { locateBinary } from '../process/locate.js';
-import { writeFileAtomic } from '../state/atomic.js';
+import { ensureDir, writeFileAtomic } from '../state/atomic.js';
 import { homePaths, resourceDirPaths, resourcePaths } from '../state/paths.js';
 import { quotePosix } from '../shells/quote.js';
 import { deleteTree, readFailureRecord, type FailureRecord } from './store.js';
@@ -76,7 +76,7 @@ export interface QuarantineOptions {
  */
 export function quarantine(from: string, opts: QuarantineOptions): string {
   const to = resourcePaths(opts.home, opts.hash).quarantine;
-  mkdirSync(homePaths(opts.home).quarantine, { recursive: true, mode: 0o700 });
+  ensureDir(homePaths(opts.home).quarantine);
   const record: FailureRecord = { v: 1, hash: opts.hash, phase: opts.phase, reason: opts.reason, code: opts.code, failed: opts.now.toISOString(), context: opts.context };
   const paths = resourceDirPaths(from);
   writeFileAtomic(paths.failure, `${JSON.stringify(record, null, 2)}\n`);

@@ -1,8 +1,8 @@
-import { lstatSync, mkdirSync, realpathSync, renameSync, symlinkSync } from 'node:fs';
+import { lstatSync, realpathSync, renameSync, symlinkSync } from 'node:fs';
 import { relative, resolve, sep } from 'node:path';
 import { CliError, EX } from '../cli/errors.js';
 import { readRoots } from '../inventory/roots.js';
-import { rmQuiet } from '../state/atomic.js';
+import { ensureDir, rmQuiet } from '../state/atomic.js';
 import { homePaths, resourcePaths, rootPath } from '../state/paths.js';
 import { isResourceHash } from './inputs.js';
 
@@ -61,7 +61,7 @@ export function makeRoot(home: string, name: string, path: string, cwd: string):
     throw new CliError(EX.NOINPUT, `no resource ${hash} (a quarantined resource must be resolved first)`);
   }
   const link = rootPath(home, name);
-  mkdirSync(homePaths(home).roots, { recursive: true, mode: 0o700 });
+  ensureDir(homePaths(home).roots);
   const temp = rootPath(home, `.tmp.${process.pid}.${name}`);
   rmQuiet(temp);
   symlinkSync(`..${sep}resources${sep}${hash}`, temp);

@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { CliError, EX } from '../cli/errors.js';
 import { diskUsage } from '../inventory/probe.js';
-import { readJson } from '../state/atomic.js';
+import { ensureDir, readJson } from '../state/atomic.js';
 import { liveHolder } from '../state/lock.js';
 import { processStartTime } from '../process/proc.js';
 import { homePaths, resourceAreaPaths, resourceDirPaths, resourcePaths } from '../state/paths.js';
@@ -204,7 +204,7 @@ export function deleteTree(home: string, dir: string): void {
   const trash = resourceAreaPaths(home).trash;
   const aside = join(trash, `${basename(dir)}.${process.pid}.${++trashCounter}`);
   try {
-    mkdirSync(trash, { recursive: true, mode: 0o700 });
+    ensureDir(trash);
     renameSync(dir, aside);
   } catch {
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, statSync, writeSync } from 'node:fs';
 import { CliError, EX } from '../cli/errors.js';
-import { rmQuiet } from '../state/atomic.js';
+import { openAppend, ensureDir, rmQuiet } from '../state/atomic.js';
 import { servicePaths } from '../state/paths.js';
 import { processStartTime, type ProcessId } from '../process/proc.js';
 import { rotateServiceLog, runStartLine, serviceLogMax } from './logs.js';
@@ -34,7 +34,7 @@ exit "$_ws_status"`;
 /** Starts the service's process, detached in its own session and process group, output to its log. */
 function spawnService(contextDir: string, spec: ServiceSpec, env: Record<string, string>, ownEnv: NodeJS.ProcessEnv): ProcessId {
   const paths = servicePaths(contextDir, spec.name);
-  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  ensureDir(paths.dir);
   let cwdOk = false;
   try {
     cwdOk = statSync(spec.cwd).isDirectory();
@@ -44,7 +44,7 @@ function spawnService(contextDir: string, spec: ServiceSpec, env: Record<string,
   if (!cwdOk) throw new CliError(EX.NOINPUT, `cannot start ${spec.name}: no such directory ${spec.cwd}`);
   rotateServiceLog(paths.log, serviceLogMax(ownEnv), false);
   rmQuiet(paths.exit);
-  const fd = openSync(paths.log, 'a', 0o600);
+  const fd = openAppend(paths.log);
   try {
     writeSync(fd, runStartLine(spec.name, describeArgv(spec.argv)));
     // The script travels in the environment (and leaves it at once) so that `ps` shows a short line.

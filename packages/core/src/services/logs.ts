@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readFileSync, readSync, renameSync, statSync, truncateSync, writeSync } from 'node:fs';
 import { knob } from '../env/knobs.js';
-import { writeFileAtomic } from '../state/atomic.js';
+import { openAppend, writeFileAtomic } from '../state/atomic.js';
 import { servicePaths } from '../state/paths.js';
 
 // A service's output: services/<name>/log (appended by the service itself)
@@ -91,7 +91,7 @@ export const runStartLine = (name: string, command: string, now = new Date()) =>
 /** Appends one of ws-service's own lines to the log: `--- ws-service: TEXT at TIME ---`. */
 export function logNote(contextDir: string, name: string, text: string): void {
   try {
-    const fd = openSync(serviceLogPath(contextDir, name), 'a', 0o600);
+    const fd = openAppend(serviceLogPath(contextDir, name));
     try {
       writeSync(fd, `${MARK}${text} at ${new Date().toISOString()} ---\n`);
     } finally {

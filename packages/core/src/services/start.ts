@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { ensureDir } from '../state/atomic.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError, EX } from '../cli/errors.js';
 import { lock } from '../state/lock.js';
@@ -63,7 +63,7 @@ export async function startService(req: StartRequest): Promise<StartResult> {
     if (!readServiceSpec(contextDir, dep)) throw new CliError(EX.NOINPUT, `no service named '${dep}' in context ${req.context} (--after ${dep})`);
   }
   const paths = servicePaths(contextDir, name);
-  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  ensureDir(paths.dir);
   // Another start of the same service may be waiting for its readiness: wait for it, then look.
   const release = lock(paths.lock, (options.readyTimeout + options.stopTimeout + 10) * 1000);
   try {

@@ -41,12 +41,39 @@ export function renderHook(shell: HookShell, exporter: string): string {
  * The body of `_ws_watch_ok` for bash and zsh: one `[[ ]]` over the watch
  * triples (see makeStamps): bracketed mtime, must be absent, or must exist.
  */
-export function watchCheck(triples: string[]): string {
+export function watchCheck(triples: string[], contents: WatchedContent[] = []): string {
   const terms: string[] = [];
   for (let i = 0; i + 2 < triples.length; i += 3) {
     const [path, lo, hi] = [quotePosix(triples[i]), triples[i + 1], triples[i + 2]];
     if (lo) terms.push(`${path} -nt ${quotePosix(lo)} && ${path} -ot ${quotePosix(hi)}`);
     else terms.push(hi ? `-e ${path}` : `! -e ${path}`);
   }
-  return terms.length ? `[[ ${terms.join(' && ')} ]]` : ':';
+  const mtimes = terms.length ? `[[ ${terms.join(' && ')} ]]` : ':';
+  return contents.length ? `local _ws_c; ${mtimes} && ${contents.map(contentCheck).join(' && ')}` : mtimes;
 }
+
+/**
+ * The content of a workspace file as the trust gate checked it, for the hook
+ * to compare at every prompt (bash and zsh): an edit of the same size whose
+ * mtime was restored (`touch -r`) leaves the mtime stamps satisfied, but not
+ * this. `text` undefined: the content cannot be vouched for (it changed
+ * since the check), so the hook always asks ws-export.
+ */
+export interface WatchedContent {
+  path: string;
+  text: string | undefined;
+}
+
+/**
+ * One content comparison with builtins only: `read -d ''` takes the whole
+ * file (no process; a FIFO is never read: `-f` first), `[[ == ]]` against the
+ * quoted text compares it exactly. Leaves the content in `_ws_c`.
+ */
+export function contentCheck({ path, text }: WatchedContent): string {
+  if (text === undefined) return 'false';
+  const p = quotePosix(path);
+  return `{ _ws_c=; [[ -f ${p} ]] && IFS= read -r -d '' _ws_c <${p}; [[ $_ws_c == ${quotePosix(text)} ]]; }`;
+}
+
+/** Files larger than this are compared by mtime only (their text would be copied into every shell). */
+export const CONTENT_CHECK_MAX = 64 * 1024;

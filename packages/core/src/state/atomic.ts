@@ -7,12 +7,107 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   renameSync,
   rmSync,
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve, sep } from 'node:path';
+import { printable } from '../cli/display.js';
+import { warn } from '../cli/warnings.js';
+
+/**
+ * The state homes this process uses (ensureStateHome names them). Below one,
+ * ws owns every directory: a symlink found where one belongs was planted
+ * (ws makes none there, roots/ entries aside) and is never followed, so
+ * nothing is read from or written into a directory outside (docs/reliability.md, Symlinks).
+ */
+const ownedHomes = new Set<string>();
+
+export function ownStateHome(home: string): void {
+  ownedHomes.add(resolve(home));
+}
+
+/** The directories from the state home down to `path` (excluded), top first; [] if `path` is not below one. */
+function ownedAncestors(path: string): string[] {
+  const full = resolve(path);
+  for (const home of ownedHomes) {
+    const top = home.endsWith(sep) ? home : home + sep;
+    if (!full.startsWith(top)) continue;
+    const parts = full.slice(top.length).split(sep).slice(0, -1);
+    const dirs: string[] = [];
+    let dir = home;
+    for (const part of parts) dirs.push((dir = dir + sep + part));
+    return dirs;
+  }
+  return [];
+}
+
+const isLink = (path: string) => {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
+};
+
+/**
+ * The first directory between the state home and `path` (and `path` itself
+ * if `self`) that is a symlink, reported once as corrupt state; undefined
+ * if there is none (or `path` is not in a state home).
+ */
+export function plantedLink(path: string, self = false): string | undefined {
+  const dirs = ownedAncestors(self ? resolve(path) + sep + 'x' : path);
+  const link = dirs.find(isLink);
+  if (link) warn(`${printable(link)} is a symlink where ws keeps a directory (corrupt state): not followed`);
+  return link;
+}
+
+/**
+ * mkdir -p (mode 0700) that never follows a link out of the state home: a
+ * symlink in place of one of its directories is corrupt state, reported and
+ * replaced by a real directory (the link itself is removed, never what it
+ * points to). A file where a directory belongs still fails, as mkdir does.
+ */
+export function ensureDir(dir: string): void {
+  const owned = ownedAncestors(resolve(dir) + sep + 'x');
+  for (const path of owned) {
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      break; // missing: made below, with everything under it
+    }
+    if (!st.isSymbolicLink()) continue;
+    warn(`${printable(path)} is a symlink where ws keeps a directory (corrupt state): replaced by a directory`);
+    try {
+      unlinkSync(path);
+    } catch {
+      /* another process replaced it meanwhile */
+    }
+    try {
+      mkdirSync(path, { mode: 0o700 });
+    } catch {
+      /* made meanwhile: checked below */
+    }
+    if (isLink(path)) throw Object.assign(new Error(`${path} is a symlink (corrupt state)`), { code: 'ELOOP' });
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+}
+
+/**
+ * The names in a state directory, [] if it is missing, not a directory, or
+ * a symlink (or below one: plantedLink): a planted link is never listed.
+ */
+export function readDirNames(dir: string): string[] {
+  if (plantedLink(dir, true)) return [];
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
 
 let counter = 0;
 const tempName = (path: string) => `${path}.tmp.${process.pid}.${++counter}`;
@@ -25,7 +120,7 @@ const tempName = (path: string) => `${path}.tmp.${process.pid}.${++counter}`;
  * directory in place of the file is moved aside and removed first.
  */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  ensureDir(dirname(path));
   const temp = tempName(path);
   const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
@@ -69,9 +164,11 @@ function removeCorrupt(path: string): void {
  * symlink is not followed (a state file is never a link: one planted there
  * could point out of the state home), a FIFO never blocks the reader (opened
  * with O_NONBLOCK, then refused), a directory or device is refused: all of
- * them are corrupt state, treated as missing (SPEC §8).
+ * them are corrupt state, treated as missing (SPEC §8). So is a file
+ * below a directory of the state home that is a symlink (plantedLink).
  */
 export function readText(path: string): string | undefined {
+  if (plantedLink(path)) return undefined;
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
@@ -113,11 +210,41 @@ export function isRegularFile(path: string): boolean {
  * state and is removed too (without following links in it).
  */
 export function rmQuiet(path: string): void {
+  if (plantedLink(path)) return;
   try {
     unlinkSync(path);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EISDIR') removeCorrupt(path);
     /* otherwise already gone */
+  }
+}
+
+/**
+ * Opens a state file to append (mode 0600), never through a symlink: a link
+ * planted in its place (or in place of a directory above it) is corrupt
+ * state, reported and removed (the link, not its target), and the file is
+ * started again in place. Returns the descriptor.
+ */
+export function openAppend(path: string): number {
+  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+  if (plantedLink(path)) ensureDir(dirname(path));
+  try {
+    return openSync(path, flags, 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw error;
+    warn(`${printable(path)} is a symlink (corrupt state): replaced by a new file`);
+    rmQuiet(path);
+    return openSync(path, flags | constants.O_EXCL, 0o600);
+  }
+}
+
+/** Appends text to a state file (openAppend: never through a symlink). */
+export function appendText(path: string, text: string): void {
+  const fd = openAppend(path);
+  try {
+    writeSync(fd, text);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdirSync, readlinkSync, realpathSync, statSync 
 import { basename, join } from 'node:path';
 import { xdgState } from 'xdg-basedir';
 import { CliError, EX } from '../cli/errors.js';
-import { writeFileAtomic } from './atomic.js';
+import { ownStateHome, writeFileAtomic } from './atomic.js';
 
 /** Version of the on-disk layout (docs/state-home.md). */
 export const STATE_VERSION = 1;
@@ -28,6 +28,7 @@ export function stateHomePath(env: NodeJS.ProcessEnv): string {
 export function ensureStateHome(env: NodeJS.ProcessEnv): string {
   const home = stateHomePath(env);
   checkStateHome(home);
+  ownStateHome(home);
   if (!existsSync(join(home, 'VERSION'))) {
     try {
       mkdirSync(home, { recursive: true, mode: 0o700 });

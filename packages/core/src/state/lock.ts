@@ -1,8 +1,8 @@
-import { linkSync, lstatSync, mkdirSync, renameSync, statSync } from 'node:fs';
+import { linkSync, lstatSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CliError, EX } from '../cli/errors.js';
 import { isAlive, processStartTime, sleepSync, type ProcessId } from '../process/proc.js';
-import { readText, rmQuiet, writeFileAtomic } from './atomic.js';
+import { ensureDir, readText, rmQuiet, writeFileAtomic } from './atomic.js';
 
 /**
  * Lock files and other "holder" files (reaper.pid, a build's owner) hold
@@ -128,4 +128,4 @@ function breakStaleLock(path: string): void {
 }
 
 /** Makes sure the directory a lock lives in exists (mode 0700). */
-export const ensureLockDir = (path: string) => mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+export const ensureLockDir = (path: string) => ensureDir(dirname(path));

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
-import { accessSync, appendFileSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fstatSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readContextRecord, writeContextRecord } from '../context/record.js';
 import { emitEvent } from '../events/emit.js';
 import { stopAllServices } from '../services/services.js';
-import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { appendText, openAppend, ensureDir, readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { releasePorts } from '../ports/ports.js';
 import { releaseContextHolds } from '../resources/release.js';
 import { isAlive, processStartTime, type ProcessId } from '../process/proc.js';
@@ -56,14 +56,14 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
   const record = readContextRecord(contextDir);
   const source = { context: record?.name ?? '', root: record?.root ?? '' };
   try {
-    mkdirSync(runDir(contextDir), { recursive: true, mode: 0o700 });
+    ensureDir(runDir(contextDir));
     const journalPath = join(runDir(contextDir), 'journal.json');
     let journal = readJson<Journal>(journalPath);
     if (!journal || !Array.isArray(journal.order)) {
       // Hooks a build registered belong to the context, whether or not a shell applied it.
       const adopted = await adoptBuildHooks(contextDir, knob(opts.env, 'WS_UNLOAD_TIMEOUT') * 1000, now);
-      if (adopted) appendFileSync(log, `[${now().toISOString()}] took ${adopted} hook(s) from the last build, which no shell applied\n`);
-      const hooks = listUnloadHooks(contextDir, (name) => appendFileSync(log, `[${now().toISOString()}] skipped corrupt hook record unload/${name}\n`));
+      if (adopted) appendText(log, `[${now().toISOString()}] took ${adopted} hook(s) from the last build, which no shell applied\n`);
+      const hooks = listUnloadHooks(contextDir, (name) => appendText(log, `[${now().toISOString()}] skipped corrupt hook record unload/${name}\n`));
       journal = {
         started: now().toISOString(),
         reason: opts.reason,
@@ -71,9 +71,9 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
         hooks: Object.fromEntries(hooks.map((h) => [h.seq, h])),
       };
       writeFileAtomic(journalPath, JSON.stringify(journal));
-      appendFileSync(log, `[${journal.started}] unload started (${opts.reason}), ${journal.order.length} hook(s)\n`);
+      appendText(log, `[${journal.started}] unload started (${opts.reason}), ${journal.order.length} hook(s)\n`);
     } else {
-      appendFileSync(log, `[${now().toISOString()}] unload resumed (started ${journal.started})\n`);
+      appendText(log, `[${now().toISOString()}] unload resumed (started ${journal.started})\n`);
     }
     // The journal has them now; the next load registers its own (also after a crash right here).
     dropUnloadHooks(contextDir, Object.values(journal.hooks));
@@ -103,7 +103,7 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
     // A blocked file stays blocked for the prompt; anything else is unloaded now.
     const latest = readContextRecord(contextDir) ?? record;
     if (latest) writeContextRecord(contextDir, { ...latest, state: latest.state === 'blocked' ? 'blocked' : 'unloaded', lastUsed: latest.lastUsed }, now());
-    appendFileSync(log, `[${now().toISOString()}] unload done\n`);
+    appendText(log, `[${now().toISOString()}] unload done\n`);
     emitEvent(home, 'context.unload', source, { reason: journal.reason }, opts.env, now());
     rmSync(runDir(contextDir), { recursive: true, force: true });
     return { hooks, failed };
@@ -182,7 +182,7 @@ async function runHookOnce(
     writeFileAtomic(`${base}.done`, JSON.stringify({ status: '?' }));
     return { status: '?', durationMs };
   }
-  const out = openSync(`${base}.out`, 'a', 0o600);
+  const out = openAppend(`${base}.out`);
   const startedAt = Date.now();
   const status = await new Promise<number | string>((resolve) => {
     const [command, args] = commandFor(hook);
@@ -262,7 +262,7 @@ function writeLogEntry(log: string, at: Date, hook: UnloadHookRecord, status: nu
   let lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
   if (cut) lines = [`[${cut} bytes of output before this not kept]`, ...lines.slice(1)];
   const body = lines.map((l) => `  | ${l}\n`).join('');
-  appendFileSync(log, `[${at.toISOString()}] exit ${status} after ${durationMs} ms: ${describeHook(hook)}${note ? ` (${note})` : ''}\n${body}`);
+  appendText(log, `[${at.toISOString()}] exit ${status} after ${durationMs} ms: ${describeHook(hook)}${note ? ` (${note})` : ''}\n${body}`);
   rmQuiet(outPath);
 }
 

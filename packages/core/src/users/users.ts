@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { existsSync, statSync } from 'node:fs';
+import { ensureDir, readDirNames, readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { isAlive, processName, processStartTime, processTty } from '../process/proc.js';
 import { contextPaths, userRecordPath } from '../state/paths.js';
 
@@ -69,13 +69,8 @@ export const isLiveUser = (record: UserRecord) => isAlive(record);
 /** Reads every user record of a context and splits them into live and dead. */
 export function listUsers(contextDir: string): UserListing {
   const listing: UserListing = { live: [], dead: [] };
-  let names: string[] = [];
-  try {
-    names = readdirSync(usersDir(contextDir));
-  } catch {
-    return listing;
-  }
-  for (const name of names) {
+  // users/ as a planted symlink lists nothing (readDirNames): no record outside is read.
+  for (const name of readDirNames(usersDir(contextDir))) {
     if (name.includes('.tmp.')) continue;
     const path = userRecordPath(contextDir, name);
     const record = readUserRecord(path);
@@ -92,7 +87,7 @@ export function listUsers(contextDir: string): UserListing {
 }
 
 export function ensureUsersDir(contextDir: string): void {
-  mkdirSync(usersDir(contextDir), { recursive: true, mode: 0o700 });
+  ensureDir(usersDir(contextDir));
 }
 
 function isYoung(path: string): boolean {
