@@ -3,7 +3,7 @@ import { lstatSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { readJson, readText, rmQuiet, writeFileAtomic } from '../src/state/atomic.js';
+import { appendText, ensureDir, ownStateHome, readDirNames, readJson, readText, rmQuiet, writeFileAtomic } from '../src/state/atomic.js';
 import { readHolder, tryLock } from '../src/state/lock.js';
 
 let dir: string;
@@ -63,3 +63,41 @@ describe('locks: a directory or FIFO in place of a lock file is taken over', () 
     release?.();
   });
 });
+
+describe('below a state home, a planted symlink is never followed', () => {
+  const outside = () => {
+    const out = join(dir, 'outside');
+    mkdirSync(out);
+    writeFileSync(join(out, 'keep'), 'keep');
+    return out;
+  };
+  it('a writer replaces a linked directory by a real one; the outside is untouched', () => {
+    const home = join(dir, 'home');
+    mkdirSync(home);
+    ownStateHome(home);
+    const out = outside();
+    symlinkSync(out, join(home, 'ports'));
+    writeFileAtomic(join(home, 'ports', 'tcp-1'), 'x');
+    expect(lstatSync(join(home, 'ports')).isDirectory()).toBe(true);
+    expect(readFileSync(join(home, 'ports', 'tcp-1'), 'utf8')).toBe('x');
+    expect(execFileSync('ls', ['-A', out], { encoding: 'utf8' })).toBe('keep\n');
+  });
+  it('readers see nothing below a link; ensureDir and appends do not write through one', () => {
+    const home = join(dir, 'home2');
+    mkdirSync(home);
+    ownStateHome(home);
+    const out = outside();
+    writeFileSync(join(out, 'a.json'), '{"x":1}');
+    symlinkSync(out, join(home, 'users'));
+    expect(readJson(join(home, 'users', 'a.json'))).toBeUndefined();
+    expect(readDirNames(join(home, 'users'))).toEqual([]);
+    symlinkSync(join(out, 'keep'), join(home, 'events.jsonl'));
+    appendText(join(home, 'events.jsonl'), 'line\n');
+    expect(readFileSync(join(out, 'keep'), 'utf8')).toBe('keep');
+    expect(readFileSync(join(home, 'events.jsonl'), 'utf8')).toBe('line\n');
+    ensureDir(join(home, 'users', 'deeper'));
+    expect(lstatSync(join(home, 'users')).isDirectory()).toBe(true);
+    expect(execFileSync('ls', ['-A', out], { encoding: 'utf8' })).toBe('a.json\nkeep\n');
+  });
+});
+

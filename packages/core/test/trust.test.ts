@@ -121,6 +121,21 @@ describe('allow, change, deny', () => {
     expect(JSON.parse(readFileSync(allowRecordPath(home, file), 'utf8')).path).toBe(file);
   });
 
+  it('a workspace file that is a symlink to an allowed file is its own path: blocked until allowed itself', () => {
+    const target = workspace();
+    allowFile(home, target);
+    const dir = join(base, `link-${++seq}`);
+    mkdirSync(dir);
+    const link = join(dir, '.workspace');
+    symlinkSync(target, link);
+    expect(trustKey(link)).not.toBe(trustKey(target));
+    expect(trustState(home, link, env)).toBe('blocked');
+    expect(allowFile(home, link).path).toBe(link);
+    expect(trustState(home, link, env)).toBe('allowed');
+    denyFile(home, link);
+    expect(trustState(home, link, env)).toBe('denied');
+    expect(trustState(home, target, env)).toBe('allowed');
+  });
   it('a copy of an allowed file elsewhere is not allowed', () => {
     const file = workspace('same\n');
     const copy = workspace('same\n');
