@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Cached re-entry (SPEC §4 ws-export "Fast path", docs/hook.md "Entering a
 # project it has seen before starts no node"): a shell that leaves a context
-# and comes back sources cache/enter.bash|zsh instead of running ws-export.
+# and comes back sources cache/enter.bash|zsh|fish instead of running ws-export.
 # The cached result must equal a fresh evaluation (compared as `env` dumps),
 # start no node, and give way to a real evaluation whenever an input, WS_ENV,
 # the base environment or an unload says the cache is out of date.
@@ -9,8 +9,7 @@
 # Every .workspace here appends a line to $COUNTER when it runs: the number
 # of lines is the number of real evaluations. WS_UNLOAD_GRACE is long, so
 # leaving and coming back is a re-entry, not an unload, unless a test says
-# otherwise. fish has no cached entry (it always asks ws-export, which serves
-# the finished build): its tests check that re-entry still loads correctly.
+# otherwise. The three shells have it (fish's is cache/enter.fish).
 
 load test_helper/common-setup
 load test_helper/state-home
@@ -183,8 +182,18 @@ EOF
   esac
 }
 
+# recent_iso TIME — TIME is ISO-8601 UTC with milliseconds
+# (2026-12-03T11:40:00.000Z), as Date#toISOString writes it, and no more
+# than a minute away from now: what readers of user records and events parse.
+recent_iso() {
+  [[ $1 =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$ ]] || { echo "not ISO-8601 UTC: $1" >&2; return 1; }
+  local then now
+  then=$(date -u -d "$1" +%s) now=$(date -u +%s)
+  ((then - now <= 60 && now - then <= 60)) || { echo "$1 is not now ($(date -u +%FT%TZ))" >&2; return 1; }
+}
+
 # cached_equals_fresh SHELL SCENARIO — enter (a fresh evaluation), leave,
-# enter again (bash/zsh: the cached entry, traced): the same environment,
+# enter again (the cached entry, traced): the same environment,
 # no node, no evaluation; leaving again restores the environment before.
 cached_equals_fresh() {
   local shell=$1
@@ -202,30 +211,32 @@ cached_equals_fresh() {
   dump outside-after-fresh
   same_env outside-before outside-after-fresh
 
-  if [[ $shell != fish ]]; then
-    [ -f "$(ctx_dir "$ENTER")/cache/enter.$shell" ]
-    strace_start cached-entry
-    tmux_run "cd $(q "$ENTER")"
-    strace_stop
-    ((NODE_EXECS == 0))
-  else
-    tmux_run "cd $(q "$ENTER")"
-  fi
+  [ -f "$(ctx_dir "$ENTER")/cache/enter.$shell" ]
+  strace_start cached-entry
+  tmux_run "cd $(q "$ENTER")"
+  strace_stop
+  ((NODE_EXECS == 0))
+  # fish's cached entry is builtins only (the clock is a file's mtime): no process at all.
+  [[ $shell != fish ]] || ((SPAWNS == 0))
   dump cached
   same_env fresh cached
-  # The workspace file did not run again (fish: ws-export served the finished build).
+  # The workspace file did not run again.
   [ "$(evaluations)" -eq 1 ]
   [ ! -e "$BATS_TEST_TMPDIR/ran" ]
   # The shell is a user of the context again, in the ready state.
   [ -f "$(ctx_dir "$ENTER")/users/$TMUX_SHELL_PID" ]
   [ "$(tmux_run 'echo "$_ws_state"')" = ready ]
-  if [[ $shell != fish ]]; then
-    # The cached entry wrote the user record itself, with the shell's real
-    # start time (else the reaper would take it for a recycled PID).
-    [ "$(jq -r .start "$(ctx_dir "$ENTER")/users/$TMUX_SHELL_PID")" = "$(_wsh_starttime "$TMUX_SHELL_PID")" ]
-    # And the user.join event.
-    [ "$(jq -c --argjson pid "$TMUX_SHELL_PID" 'select(.type == "user.join" and .pid == $pid and .cached == true)' "$home/events.jsonl" | wc -l)" -eq 1 ]
-  fi
+  # The cached entry wrote the user record itself, with the shell's real
+  # start time (else the reaper would take it for a recycled PID).
+  local record="$(ctx_dir "$ENTER")/users/$TMUX_SHELL_PID"
+  [ "$(jq -r .start "$record")" = "$(_wsh_starttime "$TMUX_SHELL_PID")" ]
+  [ "$(jq -r .shell "$record")" = "$shell" ]
+  # And the user.join event, its time the record's, both ISO-8601 UTC within a minute of now.
+  local joins
+  joins=$(jq -c --argjson pid "$TMUX_SHELL_PID" 'select(.type == "user.join" and .pid == $pid and .cached == true)' "$home/events.jsonl")
+  [ "$(grep -c . <<<"$joins")" -eq 1 ]
+  [ "$(jq -r .ts <<<"$joins")" = "$(jq -r .joined "$record")" ]
+  recent_iso "$(jq -r .joined "$record")"
 
   tmux_run "cd $(q "$work")"
   dump outside-after-cached
@@ -239,31 +250,31 @@ cached_equals_fresh() {
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: PATH_add and path_add" { cached_equals_fresh bash path_add; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: PATH_add and path_add" { cached_equals_fresh zsh path_add; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: PATH_add and path_add" { cached_equals_fresh fish path_add; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: PATH_add and path_add" { cached_equals_fresh fish path_add; }
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: dotenv" { cached_equals_fresh bash dotenv; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: dotenv" { cached_equals_fresh zsh dotenv; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: dotenv" { cached_equals_fresh fish dotenv; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: dotenv" { cached_equals_fresh fish dotenv; }
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: source_up in a nested context" { cached_equals_fresh bash source_up; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: source_up in a nested context" { cached_equals_fresh zsh source_up; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: source_up in a nested context" { cached_equals_fresh fish source_up; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: source_up in a nested context" { cached_equals_fresh fish source_up; }
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: UTF-8 values" { cached_equals_fresh bash utf8; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: UTF-8 values" { cached_equals_fresh zsh utf8; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: UTF-8 values" { cached_equals_fresh fish utf8; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: UTF-8 values" { cached_equals_fresh fish utf8; }
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: empty vs unset, both ways" { cached_equals_fresh bash empty_unset; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: empty vs unset, both ways" { cached_equals_fresh zsh empty_unset; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: empty vs unset, both ways" { cached_equals_fresh fish empty_unset; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: empty vs unset, both ways" { cached_equals_fresh fish empty_unset; }
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: a project path with spaces, quotes, \$(...) and UTF-8" { cached_equals_fresh bash hostile_path; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: a project path with spaces, quotes, \$(...) and UTF-8" { cached_equals_fresh zsh hostile_path; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: a project path with spaces, quotes, \$(...) and UTF-8" { cached_equals_fresh fish hostile_path; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: a project path with spaces, quotes, \$(...) and UTF-8" { cached_equals_fresh fish hostile_path; }
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: quotes, backslashes, newlines, \$(...)" { cached_equals_fresh bash quotes; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: quotes, backslashes, newlines, \$(...)" { cached_equals_fresh zsh quotes; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: quotes, backslashes, newlines, \$(...)" { cached_equals_fresh fish quotes; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: quotes, backslashes, newlines, \$(...)" { cached_equals_fresh fish quotes; }
 
 # ------------------------------------------------------- invalidation ----
 
