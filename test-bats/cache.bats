@@ -322,6 +322,7 @@ watched_file_changed() {
 
 @test "bash: a watched file changed while outside: re-entry evaluates the file again" { watched_file_changed bash; }
 @test "zsh: a watched file changed while outside: re-entry evaluates the file again" { watched_file_changed zsh; }
+@test "fish: a watched file changed while outside: re-entry evaluates the file again" { watched_file_changed fish; }
 
 workspace_file_changed() {
   watching_workspace
@@ -336,6 +337,7 @@ workspace_file_changed() {
 
 @test "bash: the workspace file edited (and allowed) while outside: re-entry evaluates it again" { workspace_file_changed bash; }
 @test "zsh: the workspace file edited (and allowed) while outside: re-entry evaluates it again" { workspace_file_changed zsh; }
+@test "fish: the workspace file edited (and allowed) while outside: re-entry evaluates it again" { workspace_file_changed fish; }
 
 local_file_appeared() {
   watching_workspace
@@ -349,6 +351,7 @@ local_file_appeared() {
 
 @test "bash: a .workspace.local created (and allowed) while outside: re-entry evaluates and applies it" { local_file_appeared bash; }
 @test "zsh: a .workspace.local created (and allowed) while outside: re-entry evaluates and applies it" { local_file_appeared zsh; }
+@test "fish: a .workspace.local created (and allowed) while outside: re-entry evaluates and applies it" { local_file_appeared fish; }
 
 # Trust is checked on cached entry too: a denied file's cached result is not applied.
 denied_while_outside() {
@@ -368,6 +371,7 @@ denied_while_outside() {
 
 @test "bash: ws-deny while outside: re-entry applies nothing of the cached result and says the file is blocked" { denied_while_outside bash; }
 @test "zsh: ws-deny while outside: re-entry applies nothing of the cached result and says the file is blocked" { denied_while_outside zsh; }
+@test "fish: ws-deny while outside: re-entry applies nothing of the cached result and says the file is blocked" { denied_while_outside fish; }
 
 # The cached entry registers the shell as a user: the reaper does not unload
 # the context under it, and unloads it once the shell leaves for good.
@@ -394,6 +398,7 @@ cached_user_keeps_context() {
 
 @test "bash: a shell that re-entered from the cache counts as a user: no unload while it stays, unload after it leaves" { cached_user_keeps_context bash; }
 @test "zsh: a shell that re-entered from the cache counts as a user: no unload while it stays, unload after it leaves" { cached_user_keeps_context zsh; }
+@test "fish: a shell that re-entered from the cache counts as a user: no unload while it stays, unload after it leaves" { cached_user_keeps_context fish; }
 
 sourced_file_changed() {
   scenario "$1" source_up
@@ -411,6 +416,7 @@ sourced_file_changed() {
 
 @test "bash: the file source_up read changed while outside: re-entry evaluates again" { sourced_file_changed bash; }
 @test "zsh: the file source_up read changed while outside: re-entry evaluates again" { sourced_file_changed zsh; }
+@test "fish: the file source_up read changed while outside: re-entry evaluates again" { sourced_file_changed fish; }
 
 # enter_show NAME... — cd into $proj; print the values of NAME... as the
 # first command inside sees them. zsh runs the hook inside cd (chpwd), so
@@ -471,13 +477,16 @@ other_shell_other_env() {
 
 @test "bash: another shell's load with WS_ENV=test does not leak into this shell's re-entry (WS_ENV unset)" { other_shell_other_env bash; }
 @test "zsh: another shell's load with WS_ENV=test does not leak into this shell's re-entry (WS_ENV unset)" { other_shell_other_env zsh; }
+@test "fish: another shell's load with WS_ENV=test does not leak into this shell's re-entry (WS_ENV unset)" { other_shell_other_env fish; }
 
 base_path_changed() {
   local shell=$1 path_before
   watching_workspace
   enter_leave "$shell"
   path_before=$(tmux_run 'printenv PATH')
-  tmux_run 'export PATH=/x:$PATH'
+  # (fish: $PATH is a list, so /x:$PATH would be one /x: per element)
+  if [[ $shell == fish ]]; then tmux_run 'set -gx PATH /x $PATH'; else tmux_run 'export PATH=/x:$PATH'; fi
+  [ "$(tmux_run 'printenv PATH')" = "/x:$path_before" ]
   reenter
   [ "$(evaluations)" -eq 2 ]
   [ "$(tmux_run 'printenv PATH')" = "$proj/bin:/x:$path_before" ]
@@ -488,6 +497,33 @@ base_path_changed() {
 
 @test "bash: the base PATH changed while outside (export PATH=/x:\$PATH): re-entry evaluates again" { base_path_changed bash; }
 @test "zsh: the base PATH changed while outside (export PATH=/x:\$PATH): re-entry evaluates again" { base_path_changed zsh; }
+@test "fish: the base PATH changed while outside (set -gx PATH /x \$PATH): re-entry evaluates again" { base_path_changed fish; }
+
+# The base value of a variable the file changes (not PATH: fish compares the
+# two kinds differently), changed while outside, to one that reads like a
+# test operator: evaluated again, from the new value; unchanged since: cached.
+base_value_changed() {
+  local shell=$1
+  mkdir -p "$proj"
+  write_workspace "$proj" <<EOF
+$(count_line)
+export GREETING="\$GREETING, world"
+EOF
+  enter_leave "$shell" "$(rc_set "$shell" GREETING hello)"
+  tmux_run "$(rc_set "$shell" GREETING '-n')"
+  reenter
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv GREETING')" = '-n, world' ]
+  tmux_run "cd $(q "$work")"
+  [ "$(tmux_run 'printenv GREETING')" = '-n' ]
+  reenter
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv GREETING')" = '-n, world' ]
+}
+
+@test "bash: the base value of a variable the file changes, changed while outside: re-entry evaluates again" { base_value_changed bash; }
+@test "zsh: the base value of a variable the file changes, changed while outside: re-entry evaluates again" { base_value_changed zsh; }
+@test "fish: the base value of a variable the file changes, changed while outside: re-entry evaluates again" { base_value_changed fish; }
 
 unloaded_run_now() {
   watching_workspace
@@ -501,6 +537,7 @@ unloaded_run_now() {
 
 @test "bash: after ws-on-unload --run-now while outside, re-entry runs the workspace file again" { unloaded_run_now bash; }
 @test "zsh: after ws-on-unload --run-now while outside, re-entry runs the workspace file again" { unloaded_run_now zsh; }
+@test "fish: after ws-on-unload --run-now while outside, re-entry runs the workspace file again" { unloaded_run_now fish; }
 
 unloaded_by_reaper() {
   export WS_UNLOAD_GRACE=1
@@ -518,6 +555,7 @@ unloaded_by_reaper() {
 
 @test "bash: after leaving for longer than WS_UNLOAD_GRACE (the reaper unloads), re-entry runs the workspace file again" { unloaded_by_reaper bash; }
 @test "zsh: after leaving for longer than WS_UNLOAD_GRACE (the reaper unloads), re-entry runs the workspace file again" { unloaded_by_reaper zsh; }
+@test "fish: after leaving for longer than WS_UNLOAD_GRACE (the reaper unloads), re-entry runs the workspace file again" { unloaded_by_reaper fish; }
 
 @test "fish: a watched file, WS_ENV or an unload while outside make re-entry evaluate again; otherwise re-entry loads without evaluating" {
   watching_workspace
