@@ -80,3 +80,32 @@ as_user() {
   run jq -r 'select(.type == "service.stop") | .service' "$state/events.jsonl"
   [ "$output" = postgres ]
 }
+
+# readme_hook_line SHELL — the "line" cell of the README's hook table for
+# SHELL, as a user copies it (the table writes | as \|).
+readme_hook_line() {
+  local line
+  line=$(sed -n "s/^| $1 | \`[^\`]*\` | \`\\(.*\\)\` |\$/\\1/p" "$REPO/README.md" | head -n 1)
+  printf '%s\n' "${line//\\|/|}"
+}
+
+@test "the README's hook line for bash, zsh, fish and nu, alone in the rc file: cd loads a workspace, leaving unloads it" {
+  command -v nu >/dev/null || { echo "nu is not installed (.ci/run installs it from the npm registry)" >&2; return 1; }
+  local proj="$BATS_TEST_TMPDIR/proj" shell line printenv
+  write_workspace "$proj" 'export README_HOOK=loaded'
+  for shell in bash zsh fish nu; do
+    line=$(readme_hook_line "$shell")
+    [[ $line == *"ws-export hook $shell"* ]] || { echo "the README has no hook line for $shell: '$line'" >&2; return 1; }
+    printenv=printenv
+    [[ $shell != nu ]] || printenv=^printenv
+    # --no-hook: the README's line is the only hook (for nu after the
+    # mkdir of the autoload directory that tmux_start's rc file has).
+    tmux_start --no-hook "$shell" "$line"
+    tmux_run "cd $(q "$proj")"
+    [ "$(tmux_run "$printenv README_HOOK")" = loaded ]
+    tmux_run "cd $(q "$BATS_TEST_TMPDIR")"
+    run --separate-stderr tmux_run "$printenv README_HOOK"
+    [ "$status" -ne 0 ]
+    [ -z "$output" ] || { echo "$shell: still set after leaving: $output" >&2; return 1; }
+  done
+}
