@@ -109,3 +109,31 @@ readme_hook_line() {
     [ -z "$output" ] || { echo "$shell: still set after leaving: $output" >&2; return 1; }
   done
 }
+
+# docs/coming-from.md's ws commands, as written there (`ws-allow --list`,
+# `ws exec DIR -- CMD`, `ws-service status|logs`): each is a command of
+# bin/, and each subcommand or option it names is in that command's --help.
+@test "docs/coming-from.md names only ws commands, subcommands and options that exist" {
+  local span cmd help word checked=0
+  while IFS= read -r span; do
+    span=${span//\\|/|}
+    span=${span%% | *} # a pipe into another program ends the ws command
+    read -r -a words <<<"$span"
+    cmd=${words[0]} words=("${words[@]:1}")
+    if [[ $cmd == ws && ${#words[@]} -gt 0 ]]; then cmd=ws-${words[0]} words=("${words[@]:1}"); fi
+    [[ -x $REPO/bin/$cmd ]] || { echo "coming-from.md: '$span': no command $cmd in bin/" >&2; return 1; }
+    help=$("$REPO/bin/$cmd" --help)
+    for word in "${words[@]}"; do
+      # Placeholders (DIR, CMD, [PATH], ...) and the -- before a command are not checked.
+      [[ $word == -- || $word =~ ^[A-Z.[] ]] && continue
+      local part
+      IFS='|' read -r -a parts <<<"$word"
+      for part in "${parts[@]}"; do
+        [[ $help == *"$part"* ]] || { echo "coming-from.md: '$span': '$part' is not in $cmd --help" >&2; return 1; }
+        checked=$((checked + 1))
+      done
+    done
+  done < <(grep -o '`ws[ -][^`]*`' "$REPO/docs/coming-from.md" | tr -d '`' | sort -u)
+  # The page does name subcommands and options (the loop checked some).
+  ((checked >= 8))
+}
