@@ -85,7 +85,7 @@ function templateValues(input: EnterScriptInput): Record<string, string> {
  * ':'), the result as renderShell's fish code. A value is compared behind an
  * `x` prefix, so that no value (`-n`, `!`) reads as an operator of `test`.
  * fish has no clock builtin: the template takes the time from the mtime of
- * `cache/enter.clock`, which it writes.
+ * `cache/enter.fish.clock`, which it writes.
  */
 function writeEnterFish(input: EnterScriptInput): string {
   const { locals } = input;
@@ -109,7 +109,7 @@ function writeEnterFish(input: EnterScriptInput): string {
   const { _ws_pwd: _pwd, ...rest } = locals;
   const apply = `${renderShell('fish', input.changes, rest)}set -g _ws_pwd $PWD`;
   const script = fillTemplate(enterFish, f, {
-    values: { ...templateValues(input), CLOCK: `${cachePaths(input.contextDir).enter('fish')}.clock` },
+    values: { ...templateValues(input), CLOCK: cachePaths(input.contextDir).enterClock },
     code: { CHECKS: checks.join('\n'), APPLY: apply },
   });
   const path = cachePaths(input.contextDir).enter('fish');

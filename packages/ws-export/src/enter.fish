@@ -28,7 +28,9 @@ set -l _ws_f (string replace -r '^.*\) ' '' -- $_ws_line | string split ' ')
 # The time now, UTC, ISO-8601. fish has no clock builtin: the mtime of a file
 # it writes is the time (whole seconds), turned into a date with math
 # (civil-from-days arithmetic).
-printf '' > @CLOCK@; or return 1
+# (A newline, not nothing: a write always sets the mtime; never through a symlink.)
+test -L @CLOCK@; and return 1
+echo > @CLOCK@; or return 1
 set -l _ws_t (path mtime -- @CLOCK@); or return 1
 set -l _ws_z (math "floor($_ws_t / 86400) + 719468")
 set -l _ws_era (math "floor($_ws_z / 146097)")
