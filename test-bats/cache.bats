@@ -1,7 +1,7 @@
 #!/usr/bin/env bats
 # Cached re-entry (SPEC §4 ws-export "Fast path", docs/hook.md "Entering a
 # project it has seen before starts no node"): a shell that leaves a context
-# and comes back sources cache/enter.bash|zsh instead of running ws-export.
+# and comes back sources cache/enter.bash|zsh|fish instead of running ws-export.
 # The cached result must equal a fresh evaluation (compared as `env` dumps),
 # start no node, and give way to a real evaluation whenever an input, WS_ENV,
 # the base environment or an unload says the cache is out of date.
@@ -9,8 +9,7 @@
 # Every .workspace here appends a line to $COUNTER when it runs: the number
 # of lines is the number of real evaluations. WS_UNLOAD_GRACE is long, so
 # leaving and coming back is a re-entry, not an unload, unless a test says
-# otherwise. fish has no cached entry (it always asks ws-export, which serves
-# the finished build): its tests check that re-entry still loads correctly.
+# otherwise. The three shells have it (fish's is cache/enter.fish).
 
 load test_helper/common-setup
 load test_helper/state-home
@@ -183,8 +182,18 @@ EOF
   esac
 }
 
+# recent_iso TIME — TIME is ISO-8601 UTC with milliseconds
+# (2026-12-03T11:40:00.000Z), as Date#toISOString writes it, and no more
+# than a minute away from now: what readers of user records and events parse.
+recent_iso() {
+  [[ $1 =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$ ]] || { echo "not ISO-8601 UTC: $1" >&2; return 1; }
+  local then now
+  then=$(date -u -d "$1" +%s) now=$(date -u +%s)
+  ((then - now <= 60 && now - then <= 60)) || { echo "$1 is not now ($(date -u +%FT%TZ))" >&2; return 1; }
+}
+
 # cached_equals_fresh SHELL SCENARIO — enter (a fresh evaluation), leave,
-# enter again (bash/zsh: the cached entry, traced): the same environment,
+# enter again (the cached entry, traced): the same environment,
 # no node, no evaluation; leaving again restores the environment before.
 cached_equals_fresh() {
   local shell=$1
@@ -202,30 +211,37 @@ cached_equals_fresh() {
   dump outside-after-fresh
   same_env outside-before outside-after-fresh
 
-  if [[ $shell != fish ]]; then
-    [ -f "$(ctx_dir "$ENTER")/cache/enter.$shell" ]
-    strace_start cached-entry
-    tmux_run "cd $(q "$ENTER")"
-    strace_stop
-    ((NODE_EXECS == 0))
-  else
-    tmux_run "cd $(q "$ENTER")"
+  [ -f "$(ctx_dir "$ENTER")/cache/enter.$shell" ]
+  # fish's clock is the mtime of a file it writes: left from long ago, it must still say now.
+  if [[ $shell == fish ]]; then
+    : >"$(ctx_dir "$ENTER")/cache/enter.fish.clock"
+    touch -d '2001-02-03 04:05:06 UTC' "$(ctx_dir "$ENTER")/cache/enter.fish.clock"
   fi
+  strace_start cached-entry
+  tmux_run "cd $(q "$ENTER")"
+  strace_stop
+  ((NODE_EXECS == 0))
+  # fish's cached entry is builtins only (the clock is a file's mtime): no process at all.
+  [[ $shell != fish ]] || ((SPAWNS == 0))
   dump cached
   same_env fresh cached
-  # The workspace file did not run again (fish: ws-export served the finished build).
+  # The workspace file did not run again.
   [ "$(evaluations)" -eq 1 ]
   [ ! -e "$BATS_TEST_TMPDIR/ran" ]
   # The shell is a user of the context again, in the ready state.
   [ -f "$(ctx_dir "$ENTER")/users/$TMUX_SHELL_PID" ]
   [ "$(tmux_run 'echo "$_ws_state"')" = ready ]
-  if [[ $shell != fish ]]; then
-    # The cached entry wrote the user record itself, with the shell's real
-    # start time (else the reaper would take it for a recycled PID).
-    [ "$(jq -r .start "$(ctx_dir "$ENTER")/users/$TMUX_SHELL_PID")" = "$(_wsh_starttime "$TMUX_SHELL_PID")" ]
-    # And the user.join event.
-    [ "$(jq -c --argjson pid "$TMUX_SHELL_PID" 'select(.type == "user.join" and .pid == $pid and .cached == true)' "$home/events.jsonl" | wc -l)" -eq 1 ]
-  fi
+  # The cached entry wrote the user record itself, with the shell's real
+  # start time (else the reaper would take it for a recycled PID).
+  local record="$(ctx_dir "$ENTER")/users/$TMUX_SHELL_PID"
+  [ "$(jq -r .start "$record")" = "$(_wsh_starttime "$TMUX_SHELL_PID")" ]
+  [ "$(jq -r .shell "$record")" = "$shell" ]
+  # And the user.join event, its time the record's, both ISO-8601 UTC within a minute of now.
+  local joins
+  joins=$(jq -c --argjson pid "$TMUX_SHELL_PID" 'select(.type == "user.join" and .pid == $pid and .cached == true)' "$home/events.jsonl")
+  [ "$(grep -c . <<<"$joins")" -eq 1 ]
+  [ "$(jq -r .ts <<<"$joins")" = "$(jq -r .joined "$record")" ]
+  recent_iso "$(jq -r .joined "$record")"
 
   tmux_run "cd $(q "$work")"
   dump outside-after-cached
@@ -239,31 +255,31 @@ cached_equals_fresh() {
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: PATH_add and path_add" { cached_equals_fresh bash path_add; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: PATH_add and path_add" { cached_equals_fresh zsh path_add; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: PATH_add and path_add" { cached_equals_fresh fish path_add; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: PATH_add and path_add" { cached_equals_fresh fish path_add; }
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: dotenv" { cached_equals_fresh bash dotenv; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: dotenv" { cached_equals_fresh zsh dotenv; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: dotenv" { cached_equals_fresh fish dotenv; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: dotenv" { cached_equals_fresh fish dotenv; }
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: source_up in a nested context" { cached_equals_fresh bash source_up; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: source_up in a nested context" { cached_equals_fresh zsh source_up; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: source_up in a nested context" { cached_equals_fresh fish source_up; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: source_up in a nested context" { cached_equals_fresh fish source_up; }
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: UTF-8 values" { cached_equals_fresh bash utf8; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: UTF-8 values" { cached_equals_fresh zsh utf8; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: UTF-8 values" { cached_equals_fresh fish utf8; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: UTF-8 values" { cached_equals_fresh fish utf8; }
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: empty vs unset, both ways" { cached_equals_fresh bash empty_unset; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: empty vs unset, both ways" { cached_equals_fresh zsh empty_unset; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: empty vs unset, both ways" { cached_equals_fresh fish empty_unset; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: empty vs unset, both ways" { cached_equals_fresh fish empty_unset; }
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: a project path with spaces, quotes, \$(...) and UTF-8" { cached_equals_fresh bash hostile_path; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: a project path with spaces, quotes, \$(...) and UTF-8" { cached_equals_fresh zsh hostile_path; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: a project path with spaces, quotes, \$(...) and UTF-8" { cached_equals_fresh fish hostile_path; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: a project path with spaces, quotes, \$(...) and UTF-8" { cached_equals_fresh fish hostile_path; }
 
 @test "bash: cached re-entry equals a fresh evaluation and starts no node: quotes, backslashes, newlines, \$(...)" { cached_equals_fresh bash quotes; }
 @test "zsh: cached re-entry equals a fresh evaluation and starts no node: quotes, backslashes, newlines, \$(...)" { cached_equals_fresh zsh quotes; }
-@test "fish: re-entry (through ws-export) equals a fresh evaluation without re-running the file: quotes, backslashes, newlines, \$(...)" { cached_equals_fresh fish quotes; }
+@test "fish: cached re-entry equals a fresh evaluation and starts no process: quotes, backslashes, newlines, \$(...)" { cached_equals_fresh fish quotes; }
 
 # ------------------------------------------------------- invalidation ----
 
@@ -311,6 +327,7 @@ watched_file_changed() {
 
 @test "bash: a watched file changed while outside: re-entry evaluates the file again" { watched_file_changed bash; }
 @test "zsh: a watched file changed while outside: re-entry evaluates the file again" { watched_file_changed zsh; }
+@test "fish: a watched file changed while outside: re-entry evaluates the file again" { watched_file_changed fish; }
 
 workspace_file_changed() {
   watching_workspace
@@ -325,6 +342,7 @@ workspace_file_changed() {
 
 @test "bash: the workspace file edited (and allowed) while outside: re-entry evaluates it again" { workspace_file_changed bash; }
 @test "zsh: the workspace file edited (and allowed) while outside: re-entry evaluates it again" { workspace_file_changed zsh; }
+@test "fish: the workspace file edited (and allowed) while outside: re-entry evaluates it again" { workspace_file_changed fish; }
 
 local_file_appeared() {
   watching_workspace
@@ -338,6 +356,7 @@ local_file_appeared() {
 
 @test "bash: a .workspace.local created (and allowed) while outside: re-entry evaluates and applies it" { local_file_appeared bash; }
 @test "zsh: a .workspace.local created (and allowed) while outside: re-entry evaluates and applies it" { local_file_appeared zsh; }
+@test "fish: a .workspace.local created (and allowed) while outside: re-entry evaluates and applies it" { local_file_appeared fish; }
 
 # Trust is checked on cached entry too: a denied file's cached result is not applied.
 denied_while_outside() {
@@ -357,6 +376,7 @@ denied_while_outside() {
 
 @test "bash: ws-deny while outside: re-entry applies nothing of the cached result and says the file is blocked" { denied_while_outside bash; }
 @test "zsh: ws-deny while outside: re-entry applies nothing of the cached result and says the file is blocked" { denied_while_outside zsh; }
+@test "fish: ws-deny while outside: re-entry applies nothing of the cached result and says the file is blocked" { denied_while_outside fish; }
 
 # The cached entry registers the shell as a user: the reaper does not unload
 # the context under it, and unloads it once the shell leaves for good.
@@ -383,6 +403,7 @@ cached_user_keeps_context() {
 
 @test "bash: a shell that re-entered from the cache counts as a user: no unload while it stays, unload after it leaves" { cached_user_keeps_context bash; }
 @test "zsh: a shell that re-entered from the cache counts as a user: no unload while it stays, unload after it leaves" { cached_user_keeps_context zsh; }
+@test "fish: a shell that re-entered from the cache counts as a user: no unload while it stays, unload after it leaves" { cached_user_keeps_context fish; }
 
 sourced_file_changed() {
   scenario "$1" source_up
@@ -400,6 +421,7 @@ sourced_file_changed() {
 
 @test "bash: the file source_up read changed while outside: re-entry evaluates again" { sourced_file_changed bash; }
 @test "zsh: the file source_up read changed while outside: re-entry evaluates again" { sourced_file_changed zsh; }
+@test "fish: the file source_up read changed while outside: re-entry evaluates again" { sourced_file_changed fish; }
 
 # enter_show NAME... — cd into $proj; print the values of NAME... as the
 # first command inside sees them. zsh runs the hook inside cd (chpwd), so
@@ -460,13 +482,16 @@ other_shell_other_env() {
 
 @test "bash: another shell's load with WS_ENV=test does not leak into this shell's re-entry (WS_ENV unset)" { other_shell_other_env bash; }
 @test "zsh: another shell's load with WS_ENV=test does not leak into this shell's re-entry (WS_ENV unset)" { other_shell_other_env zsh; }
+@test "fish: another shell's load with WS_ENV=test does not leak into this shell's re-entry (WS_ENV unset)" { other_shell_other_env fish; }
 
 base_path_changed() {
   local shell=$1 path_before
   watching_workspace
   enter_leave "$shell"
   path_before=$(tmux_run 'printenv PATH')
-  tmux_run 'export PATH=/x:$PATH'
+  # (fish: $PATH is a list, so /x:$PATH would be one /x: per element)
+  if [[ $shell == fish ]]; then tmux_run 'set -gx PATH /x $PATH'; else tmux_run 'export PATH=/x:$PATH'; fi
+  [ "$(tmux_run 'printenv PATH')" = "/x:$path_before" ]
   reenter
   [ "$(evaluations)" -eq 2 ]
   [ "$(tmux_run 'printenv PATH')" = "$proj/bin:/x:$path_before" ]
@@ -477,6 +502,33 @@ base_path_changed() {
 
 @test "bash: the base PATH changed while outside (export PATH=/x:\$PATH): re-entry evaluates again" { base_path_changed bash; }
 @test "zsh: the base PATH changed while outside (export PATH=/x:\$PATH): re-entry evaluates again" { base_path_changed zsh; }
+@test "fish: the base PATH changed while outside (set -gx PATH /x \$PATH): re-entry evaluates again" { base_path_changed fish; }
+
+# The base value of a variable the file changes (not PATH: fish compares the
+# two kinds differently), changed while outside, to one that reads like a
+# test operator: evaluated again, from the new value; unchanged since: cached.
+base_value_changed() {
+  local shell=$1
+  mkdir -p "$proj"
+  write_workspace "$proj" <<EOF
+$(count_line)
+export GREETING="\$GREETING, world"
+EOF
+  enter_leave "$shell" "$(rc_set "$shell" GREETING hello)"
+  tmux_run "$(rc_set "$shell" GREETING '-n')"
+  reenter
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv GREETING')" = '-n, world' ]
+  tmux_run "cd $(q "$work")"
+  [ "$(tmux_run 'printenv GREETING')" = '-n' ]
+  reenter
+  [ "$(evaluations)" -eq 2 ]
+  [ "$(tmux_run 'printenv GREETING')" = '-n, world' ]
+}
+
+@test "bash: the base value of a variable the file changes, changed while outside: re-entry evaluates again" { base_value_changed bash; }
+@test "zsh: the base value of a variable the file changes, changed while outside: re-entry evaluates again" { base_value_changed zsh; }
+@test "fish: the base value of a variable the file changes, changed while outside: re-entry evaluates again" { base_value_changed fish; }
 
 unloaded_run_now() {
   watching_workspace
@@ -490,6 +542,7 @@ unloaded_run_now() {
 
 @test "bash: after ws-on-unload --run-now while outside, re-entry runs the workspace file again" { unloaded_run_now bash; }
 @test "zsh: after ws-on-unload --run-now while outside, re-entry runs the workspace file again" { unloaded_run_now zsh; }
+@test "fish: after ws-on-unload --run-now while outside, re-entry runs the workspace file again" { unloaded_run_now fish; }
 
 unloaded_by_reaper() {
   export WS_UNLOAD_GRACE=1
@@ -507,6 +560,7 @@ unloaded_by_reaper() {
 
 @test "bash: after leaving for longer than WS_UNLOAD_GRACE (the reaper unloads), re-entry runs the workspace file again" { unloaded_by_reaper bash; }
 @test "zsh: after leaving for longer than WS_UNLOAD_GRACE (the reaper unloads), re-entry runs the workspace file again" { unloaded_by_reaper zsh; }
+@test "fish: after leaving for longer than WS_UNLOAD_GRACE (the reaper unloads), re-entry runs the workspace file again" { unloaded_by_reaper fish; }
 
 @test "fish: a watched file, WS_ENV or an unload while outside make re-entry evaluate again; otherwise re-entry loads without evaluating" {
   watching_workspace

@@ -80,3 +80,60 @@ as_user() {
   run jq -r 'select(.type == "service.stop") | .service' "$state/events.jsonl"
   [ "$output" = postgres ]
 }
+
+# readme_hook_line SHELL — the "line" cell of the README's hook table for
+# SHELL, as a user copies it (the table writes | as \|).
+readme_hook_line() {
+  local line
+  line=$(sed -n "s/^| $1 | \`[^\`]*\` | \`\\(.*\\)\` |\$/\\1/p" "$REPO/README.md" | head -n 1)
+  printf '%s\n' "${line//\\|/|}"
+}
+
+@test "the README's hook line for bash, zsh, fish and nu, alone in the rc file: cd loads a workspace, leaving unloads it" {
+  command -v nu >/dev/null || { echo "nu is not installed (.ci/run installs it from the npm registry)" >&2; return 1; }
+  local proj="$BATS_TEST_TMPDIR/proj" shell line printenv
+  write_workspace "$proj" 'export README_HOOK=loaded'
+  for shell in bash zsh fish nu; do
+    line=$(readme_hook_line "$shell")
+    [[ $line == *"ws-export hook $shell"* ]] || { echo "the README has no hook line for $shell: '$line'" >&2; return 1; }
+    printenv=printenv
+    [[ $shell != nu ]] || printenv=^printenv
+    # --no-hook: the README's line is the only hook (for nu after the
+    # mkdir of the autoload directory that tmux_start's rc file has).
+    tmux_start --no-hook "$shell" "$line"
+    tmux_run "cd $(q "$proj")"
+    [ "$(tmux_run "$printenv README_HOOK")" = loaded ]
+    tmux_run "cd $(q "$BATS_TEST_TMPDIR")"
+    run --separate-stderr tmux_run "$printenv README_HOOK"
+    [ "$status" -ne 0 ]
+    [ -z "$output" ] || { echo "$shell: still set after leaving: $output" >&2; return 1; }
+  done
+}
+
+# docs/coming-from.md's ws commands, as written there (`ws-allow --list`,
+# `ws exec DIR -- CMD`, `ws-service status|logs`): each is a command of
+# bin/, and each subcommand or option it names is in that command's --help.
+@test "docs/coming-from.md names only ws commands, subcommands and options that exist" {
+  local span cmd help word checked=0
+  while IFS= read -r span; do
+    span=${span//\\|/|}
+    span=${span%% | *} # a pipe into another program ends the ws command
+    read -r -a words <<<"$span"
+    cmd=${words[0]} words=("${words[@]:1}")
+    if [[ $cmd == ws && ${#words[@]} -gt 0 ]]; then cmd=ws-${words[0]} words=("${words[@]:1}"); fi
+    [[ -x $REPO/bin/$cmd ]] || { echo "coming-from.md: '$span': no command $cmd in bin/" >&2; return 1; }
+    help=$("$REPO/bin/$cmd" --help)
+    for word in "${words[@]}"; do
+      # Placeholders (DIR, CMD, [PATH], ...) and the -- before a command are not checked.
+      [[ $word == -- || $word =~ ^[A-Z.[] ]] && continue
+      local part
+      IFS='|' read -r -a parts <<<"$word"
+      for part in "${parts[@]}"; do
+        [[ $help == *"$part"* ]] || { echo "coming-from.md: '$span': '$part' is not in $cmd --help" >&2; return 1; }
+        checked=$((checked + 1))
+      done
+    done
+  done < <(grep -o '`ws[ -][^`]*`' "$REPO/docs/coming-from.md" | tr -d '`' | sort -u)
+  # The page does name subcommands and options (the loop checked some).
+  ((checked >= 8))
+}

@@ -1,9 +1,10 @@
-import { cachePaths, contentCheck, contextPaths, fillTemplate, homePaths, quotePosix as q, watchCheck, writeFileAtomic, type EnvChanges, type EventSource, type WatchedContent } from '@ws/core';
+import { cachePaths, contentCheck, contextPaths, fillTemplate, homePaths, quoteFish, quotePosix as q, renderShell, watchCheck, writeFileAtomic, type EnvChanges, type EventSource, type Shell, type WatchedContent } from '@ws/core';
 import enterBash from './enter.bash';
+import enterFish from './enter.fish';
 import enterZsh from './enter.zsh';
 
 export interface EnterScriptInput {
-  shell: 'bash' | 'zsh';
+  shell: Shell;
   home: string;
   contextDir: string;
   source: EventSource;
@@ -32,6 +33,7 @@ export interface EnterScriptInput {
  * result are generated here from quoted values.
  */
 export function writeEnterScript(input: EnterScriptInput): string {
+  if (input.shell === 'fish') return writeEnterFish(input);
   const { shell, locals } = input;
   const checks: string[] = [];
   if (locals._ws_valid) checks.push(`[[ -e ${q(locals._ws_valid as string)} ]] || return 1`);
@@ -60,20 +62,63 @@ export function writeEnterScript(input: EnterScriptInput): string {
     if (name === '_ws_pwd') apply.push('_ws_pwd=$PWD');
     else apply.push(Array.isArray(value) ? `${name}=(${value.map(q).join(' ')})` : `${name}=${q(value)}`);
   }
-  const json = (s: string) => JSON.stringify(s) as string;
   const script = fillTemplate(shell === 'zsh' ? enterZsh : enterBash, q, {
-    values: {
-      REAPER_PID: homePaths(input.home).reaperPid,
-      CONTEXTS: homePaths(input.home).contexts,
-      CTXDIR: input.contextDir,
-      USERS: contextPaths(input.contextDir).users,
-      EVENTS: homePaths(input.home).events,
-      CONTEXT_JSON: json(input.source.context ?? input.source.name ?? ''),
-      ROOT_JSON: json(input.source.root),
-    },
+    values: templateValues(input),
     code: { CHECKS: checks.join('\n'), APPLY: apply.join('\n') },
   });
   const path = cachePaths(input.contextDir).enter(shell);
+  writeFileAtomic(path, script);
+  return path;
+}
+
+/** The state paths and JSON strings the three templates share. */
+function templateValues(input: EnterScriptInput): Record<string, string> {
+  const json = (s: string) => JSON.stringify(s) as string;
+  return {
+    REAPER_PID: homePaths(input.home).reaperPid,
+    CONTEXTS: homePaths(input.home).contexts,
+    CTXDIR: input.contextDir,
+    USERS: contextPaths(input.contextDir).users,
+    EVENTS: homePaths(input.home).events,
+    CONTEXT_JSON: json(input.source.context ?? input.source.name ?? ''),
+    ROOT_JSON: json(input.source.root),
+  };
+}
+
+/**
+ * fish's `cache/enter.fish`: the same checks with fish's builtins (`test`,
+ * `set -q`; a `*PATH` variable compares as fish shows it quoted, joined with
+ * ':'), the result as renderShell's fish code. A value is compared behind an
+ * `x` prefix, so that no value (`-n`, `!`) reads as an operator of `test`.
+ * fish has no clock builtin: the template takes the time from the mtime of
+ * `cache/enter.fish.clock`, which it writes.
+ */
+function writeEnterFish(input: EnterScriptInput): string {
+  const { locals } = input;
+  const f = quoteFish;
+  const same = (name: string, value: string) => `test "x$${name}" = x${f(value)}`;
+  const checks: string[] = [];
+  if (locals._ws_valid) checks.push(`test -e ${f(locals._ws_valid as string)}; or return 1`);
+  const watch = locals._ws_watch as string[];
+  for (let i = 0; i < watch.length; i += 3) {
+    const [path, lo, hi] = [f(watch[i]!), watch[i + 1]!, watch[i + 2]!];
+    checks.push(lo ? `test ${path} -nt ${f(lo)}; and test ${path} -ot ${f(hi)}; or return 1` : hi ? `test -e ${path}; or return 1` : `not test -e ${path}; or return 1`);
+  }
+  const [workspace, ceil, envrc] = input.knobs;
+  checks.push(`test "x$WS_WORKSPACE"\\x1f"$WS_CEILING_DIRS"\\x1f"$WS_ENVRC" = x${[workspace, ceil, envrc].map(f).join('\\x1f')}; or return 1`);
+  const wsEnv = input.baseWsEnv;
+  checks.push(wsEnv === undefined ? 'not set -q WS_ENV; or return 1' : `${same('WS_ENV', wsEnv)}; or return 1`);
+  for (const [name, value] of Object.entries(input.prev)) {
+    if (name === 'WS_DIFF' || name === 'WS_ENV') continue;
+    checks.push(value === undefined ? `not set -q ${name}; or return 1` : `set -q ${name}; and ${same(name, value)}; or return 1`);
+  }
+  const { _ws_pwd: _pwd, ...rest } = locals;
+  const apply = `${renderShell('fish', input.changes, rest)}set -g _ws_pwd $PWD`;
+  const script = fillTemplate(enterFish, f, {
+    values: { ...templateValues(input), CLOCK: cachePaths(input.contextDir).enterClock },
+    code: { CHECKS: checks.join('\n'), APPLY: apply },
+  });
+  const path = cachePaths(input.contextDir).enter('fish');
   writeFileAtomic(path, script);
   return path;
 }

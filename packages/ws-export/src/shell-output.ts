@@ -1,4 +1,4 @@
-import { ceilings, contextDir, diffEnv, printable, quotePosix, renderJson, renderNu, renderShell, watchCheck, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
+import { ceilings, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
 import { writeEnterScript } from './enter-script.js';
 
 /** `+A -B ~C` like direnv's summary; WS_* variables are ws's own and left out. */
@@ -31,7 +31,7 @@ export interface OutputInput {
 
 /**
  * What the shell evaluates: the changes, the hook's own variables, its
- * watch check, and after a successful load in bash or zsh the cached entry
+ * watch check, and after a successful load (in bash, zsh or fish) the cached entry
  * script it may source next time instead of running ws-export.
  */
 export function renderOutput(input: OutputInput): string {
@@ -40,8 +40,8 @@ export function renderOutput(input: OutputInput): string {
   const shellLocals = locals(input);
   if (format === 'nu') return renderNu(input.changes, shellLocals);
   let code = renderShell(format, input.changes, shellLocals);
-  if (format === 'fish') return code + COMPLETE;
-  code += `_ws_watch_ok() { ${watchCheck(input.watches, input.contents)}; }\n`;
+  // fish's hook loops over $_ws_watch itself; bash and zsh get one [[ ]].
+  if (format !== 'fish') code += `_ws_watch_ok() { ${watchCheck(input.watches, input.contents)}; }\n`;
   if (ctx && state === 'ready') {
     // Next time this shell enters from outside, the hook can apply this result itself.
     const applied = diffEnv(base, target);
@@ -57,12 +57,25 @@ export function renderOutput(input: OutputInput): string {
       knobs: [current.WS_WORKSPACE ?? '', current.WS_CEILING_DIRS ?? '', current.WS_ENVRC ?? ''],
       baseWsEnv: base.WS_ENV,
     });
-    code +=
-      format === 'bash'
-        ? `declare -gA _ws_known 2>/dev/null; _ws_known[${quotePosix(ctx.root)}]=${quotePosix(script)};\n`
-        : `typeset -gA _ws_known; _ws_known+=(${quotePosix(ctx.root)} ${quotePosix(script)});\n`;
+    code += knownLine(format, ctx.root, script);
   }
   return code + COMPLETE;
+}
+
+/**
+ * Tells the hook where the cached entry of `root` is. bash and zsh keep an
+ * associative array; fish two parallel lists, `_ws_known_roots` and
+ * `_ws_known_scripts` (the hook finds a root with `contains -i`): an entry
+ * for the root is replaced, not added twice.
+ */
+function knownLine(shell: Shell, root: string, script: string): string {
+  if (shell === 'bash') return `declare -gA _ws_known 2>/dev/null; _ws_known[${quotePosix(root)}]=${quotePosix(script)};\n`;
+  if (shell === 'zsh') return `typeset -gA _ws_known; _ws_known+=(${quotePosix(root)} ${quotePosix(script)});\n`;
+  const [r, s] = [quoteFish(root), quoteFish(script)];
+  return (
+    `set -l _ws_i (contains -i -- ${r} $_ws_known_roots); and set -e _ws_known_roots[$_ws_i]; and set -e _ws_known_scripts[$_ws_i];\n` +
+    `set -ga _ws_known_roots ${r}; set -ga _ws_known_scripts ${s};\n`
+  );
 }
 
 /**

@@ -28,7 +28,11 @@ function _ws_unchanged
       test "$d" = /; and break
       set d (path dirname -- $d)
     end
-    test "$found" = "$_ws_root"; or return 1
+    if test "$found" != "$_ws_root"
+      # Entering from outside a context it entered before: the cached result, if still valid.
+      _ws_enter_known $found; and return 0
+      return 1
+    end
     set -g _ws_pwd $PWD
   end
   if test -n "$_ws_valid"; and not test -e "$_ws_valid"
@@ -52,6 +56,15 @@ function _ws_unchanged
     set i (math $i + 3)
   end
   return 0
+end
+# Sources the cached entry of ROOT (ws-export's cache/enter.fish) if this shell
+# loaded ROOT before (the parallel lists _ws_known_roots and _ws_known_scripts,
+# set by ws-export's output) and is in no context now. True if it applied it.
+function _ws_enter_known
+  test -n "$argv[1]"; and test -z "$WS_DIFF"; or return 1
+  set -l i (contains -i -- $argv[1] $_ws_known_roots); or return 1
+  test -f "$_ws_known_scripts[$i]"; or return 1
+  source $_ws_known_scripts[$i]
 end
 function _ws_hook --on-event fish_prompt --on-variable PWD
   _ws_unchanged; or _ws_apply

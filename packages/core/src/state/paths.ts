@@ -136,6 +136,8 @@ export const cachePaths = (contextDir: string) => {
     reload: join(dir, 'reload'),
     /** The cached entry script a shell sources to re-enter without node. */
     enter: (shell: string) => join(dir, `enter.${shell}`),
+    /** Written by the fish cached entry to read the time from its mtime (fish has no clock builtin). */
+    enterClock: join(dir, 'enter.fish.clock'),
   };
 };
 
