@@ -237,7 +237,7 @@ WS
 # Enter, leave, stop the reaper (by its PID) and remove reaper.pid, re-enter: the cached entry runs.
 BODY='cd "$1" && h; cd / && h; for i in {1..200}; do [ -s "$2/reaper.pid" ] && break; sleep 0.05; done; read -r pid _ <"$2/reaper.pid"; kill "$pid"; while [ -e "/proc/$pid" ]; do sleep 0.05; done; rm -f "$2/reaper.pid"; cd "$1" && h; echo "FOO=$FOO"'
 
-@test "(11) re-entering a cached context while reaper.pid is missing prints no raw shell error" {
+@test "(11) re-entering a cached context while reaper.pid is missing prints no raw shell error (bash, zsh, fish)" {
   write_workspace "$W/proj" 'export FOO=bar' 2>/dev/null
   for shell in bash zsh; do
     case $shell in
@@ -247,6 +247,20 @@ BODY='cd "$1" && h; cd / && h; for i in {1..200}; do [ -s "$2/reaper.pid" ] && b
     [[ $output == *"FOO=bar"* ]] || { echo "$shell: $output $stderr" >&2; false; }
     [[ $stderr != *"reaper.pid"* && $stderr != *"No such file"* ]] || { echo "$shell: $stderr" >&2; false; }
   done
+  # fish: the same steps (its cd runs the hook itself, on PWD).
+  run --separate-stderr timeout 20 fish --no-config -c '
+    ws-export hook fish | source
+    set -l home $argv[2]
+    cd $argv[1]; _ws_hook; cd /; _ws_hook
+    for i in (seq 200); test -s $home/reaper.pid; and break; sleep 0.05; end
+    read -l pid rest <$home/reaper.pid
+    kill $pid
+    while test -e /proc/$pid; sleep 0.05; end
+    rm -f $home/reaper.pid
+    cd $argv[1]; _ws_hook
+    echo "FOO=$FOO"' "$W/proj" "$home"
+  [[ $output == *"FOO=bar"* ]] || { echo "fish: $output $stderr" >&2; false; }
+  [[ $stderr != *"reaper.pid"* && $stderr != *"No such file"* && $stderr != *"redirect"* ]] || { echo "fish: $stderr" >&2; false; }
 }
 
 # --------------------------- (4) a symlinked workspace file, its own approval ----
