@@ -76,6 +76,7 @@ const graceMs = (env: NodeJS.ProcessEnv) => knob(env, 'WS_UNLOAD_GRACE') * 1000;
  */
 export async function sweep(home: string, opts: SweepOptions): Promise<SweepResult> {
   sweepNumber++;
+  forgetUsersOnEvents(home);
   const now = opts.now ?? (() => new Date());
   const result: SweepResult = { liveUsers: 0, waiting: 0 };
   let ids: string[];
@@ -135,7 +136,8 @@ async function sweepContext(home: string, dir: string, opts: SweepOptions, now: 
   for (const dead of users.dead) {
     rmQuiet(userRecordPath(dir, dead.name));
     if (!dead.record) opts.log?.(`removed corrupt user record ${dir}/users/${dead.name}`);
-    if (record) emitEvent(home, 'user.leave', record, { pid: dead.record?.pid ?? Number(dead.name), reason: 'exited' }, opts.env, now());
+    // A shell that left without a process emitted its own user.leave.
+    if (record && !dead.left) emitEvent(home, 'user.leave', record, { pid: dead.record?.pid ?? Number(dead.name), reason: 'exited' }, opts.env, now());
   }
   result.liveUsers += users.live.length;
   const idleMarker = paths.idleSince;
@@ -186,6 +188,20 @@ function entries(dir: string): { services: boolean; idleSince: boolean; unloadRu
   return entry;
 }
 const userCache = new Map<string, { mtimeMs: number; records: Map<string, UserRecord | undefined> }>();
+let eventsSeen = '';
+
+/**
+ * A shell that leaves without a process rewrites its own record in place
+ * (`printf >`: users/ keeps its mtime, so the cache below would not see it)
+ * and then appends its user.leave to events.jsonl: one stat of that file per
+ * sweep tells the cache to read the records again.
+ */
+function forgetUsersOnEvents(home: string): void {
+  const st = statSync(homePaths(home).events, { throwIfNoEntry: false });
+  const seen = st ? `${st.ino}:${st.size}:${st.mtimeMs}` : '';
+  if (seen !== eventsSeen) userCache.clear();
+  eventsSeen = seen;
+}
 
 /**
  * The users of a context, cheaply: records are re-read only when the users

@@ -28,7 +28,12 @@ function _ws_unchanged
       test "$d" = /; and break
       set d (path dirname -- $d)
     end
-    test "$found" = "$_ws_root"; or return 1
+    if test "$found" != "$_ws_root"
+      # Leaving the context it loaded for no context: _ws_leave, no process
+      # (it fails unless the last result was ready: then ws-export does it).
+      test -z "$found"; and test -n "$_ws_root"; and _ws_leave; and return 0
+      return 1
+    end
     set -g _ws_pwd $PWD
   end
   if test -n "$_ws_valid"; and not test -e "$_ws_valid"
@@ -52,6 +57,64 @@ function _ws_unchanged
     set i (math $i + 3)
   end
   return 0
+end
+# Leaves the context it loaded without a process: the revert ws-export's last
+# (ready) result defined, which records the departure too; fails otherwise. A
+# switch to a context with a cached entry is this, then that entry.
+function _ws_leave
+  functions -q _ws_revert; and _ws_revert
+end
+# The time now, UTC, ISO-8601 with milliseconds, with builtins only: boot time
+# (/proc/stat btime, whole seconds) + /proc/uptime, then civil-from-days.
+function _ws_utc
+  set -l btime 0
+  while read -l k v
+    if test "$k" = btime
+      set btime $v
+      break
+    end
+  end </proc/stat
+  read -l up rest </proc/uptime
+  set -l ms (math --scale=0 "$btime * 1000 + floor($up * 1000)")
+  set -l t (math --scale=0 "floor($ms / 1000)")
+  set -l z (math --scale=0 "floor($t / 86400) + 719468")
+  set -l era (math --scale=0 "floor($z / 146097)")
+  set -l doe (math --scale=0 "$z - $era * 146097")
+  set -l yoe (math --scale=0 "floor(($doe - floor($doe / 1460) + floor($doe / 36524) - floor($doe / 146096)) / 365)")
+  set -l doy (math --scale=0 "$doe - (365 * $yoe + floor($yoe / 4) - floor($yoe / 100))")
+  set -l mp (math --scale=0 "floor((5 * $doy + 2) / 153)")
+  set -l d (math --scale=0 "$doy - floor((153 * $mp + 2) / 5) + 1")
+  set -l m (math --scale=0 "$mp + 3")
+  test $mp -lt 10; or set m (math --scale=0 "$mp - 9")
+  set -l y (math --scale=0 "$yoe + $era * 400")
+  test $m -gt 2; or set y (math --scale=0 "$y + 1")
+  set -l s (math --scale=0 "$t % 86400")
+  printf '%04d-%02d-%02dT%02d:%02d:%02d.%03dZ' $y $m $d (math --scale=0 "floor($s / 3600)") (math --scale=0 "floor($s % 3600 / 60)") (math --scale=0 "$s % 60") (math --scale=0 "$ms % 1000")
+end
+# The departure of this shell, with builtins only (docs/state-home.md "Leaving
+# without a process"), called by _ws_revert: USERS_RECORD EVENTS CONTEXT_JSON
+# ROOT_JSON CONTEXT_DIR WAKE_FIFO. Its own record, if it still is one (never
+# read a FIFO), is rewritten with "left"; then the user.leave event. fish has
+# no read-write redirection, and opening a FIFO write-only blocks while no one
+# reads it: fish leaves the wake FIFO alone (the reaper notices the event).
+function _ws_depart
+  set -l rec ''
+  if test -f $argv[1]; and not test -L $argv[1]
+    read -z rec <$argv[1] 2>/dev/null
+  end
+  set rec (string trim --right --chars=\n -- $rec)
+  string match -q -- '{*}' $rec; or return 0
+  string match -q -- '*"left":*' $rec; and return 0
+  set -l now (_ws_utc)
+  printf '%s,"left":"%s"}\n' (string replace -r -- '}$' '' $rec) $now >$argv[1]; or return 0
+  printf '{"v":1,"ts":"%s","type":"user.leave","context":%s,"root":%s,"pid":%d,"cached":true}\n' $now $argv[3] $argv[4] $fish_pid >>$argv[2]
+  return 0
+end
+# What ws-export says when a shell leaves a context (WS_LOG_FORMAT; empty: quiet).
+function _ws_unloading
+  set -l f 'ws: %s'
+  set -q WS_LOG_FORMAT; and set f $WS_LOG_FORMAT
+  test -z "$f"; or printf '%s\n' (string replace -- '%s' unloading $f) >&2
 end
 function _ws_hook --on-event fish_prompt --on-variable PWD
   _ws_unchanged; or _ws_apply

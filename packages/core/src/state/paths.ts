@@ -22,6 +22,8 @@ export const homePaths = (home: string) => ({
   readers: join(home, 'readers'),
   reaperPid: join(home, 'reaper.pid'),
   reaperLog: join(home, 'reaper.log'),
+  /** A FIFO a reaper's watcher may create: a shell that leaves writes its context directory to it (docs/state-home.md). */
+  reaperWake: join(home, 'reaper.wake'),
   gcLock: join(home, 'gc.lock'),
   /** Short-lived locks that outlive nothing: `locks/context-<id>`. */
   locks: join(home, 'locks'),
