@@ -16,6 +16,8 @@ export interface EnterScriptInput {
   knobs: [workspace: string, ceilings: string, envrc: string];
   /** The user's own WS_ENV when this result was made (undefined = unset). */
   baseWsEnv: string | undefined;
+  /** The `_ws_revert` definition of this result (revert.ts): the entry defines it too. */
+  revert: string;
 }
 
 /**
@@ -52,6 +54,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
     apply.push(value === undefined ? `unset ${name}` : `export ${name}=${q(value)}`);
   }
   apply.push(`_ws_watch_ok() { ${watchCheck(watch)}; }`);
+  apply.push(input.revert.trimEnd());
   for (const [name, value] of Object.entries(locals)) {
     if (name === '_ws_pwd') apply.push('_ws_pwd=$PWD');
     else apply.push(Array.isArray(value) ? `${name}=(${value.map(q).join(' ')})` : `${name}=${q(value)}`);
