@@ -1,4 +1,4 @@
-import { contextPaths, homePaths, quoteFish, quotePosix, renderShell, type EnvChanges, type EventSource, type Shell } from '@ws/core';
+import { contextPaths, readText, homePaths, quoteFish, quotePosix, renderShell, type EnvChanges, type EventSource, type Shell } from '@ws/core';
 
 export interface RevertInput {
   shell: Shell;
@@ -33,6 +33,8 @@ export function renderRevert(input: RevertInput): string {
     q(json(input.source.root)),
     q(input.contextDir),
     q(homePaths(input.home).reaperWake),
+    // fish has no clock but /proc/uptime: the boot time, measured here to the millisecond.
+    ...(shell === 'fish' ? [String(bootTimeMs())] : []),
   ].join(' ');
   const env = renderShell(shell, { ...input.prev, WS_DIFF: undefined }).trimEnd();
   if (shell === 'fish') {
@@ -64,6 +66,12 @@ export function renderRevert(input: RevertInput): string {
     '}',
     '',
   ].join('\n');
+}
+
+/** Now minus /proc/uptime, in ms since the epoch; '' if unknown (the hook then uses /proc/stat's btime). */
+function bootTimeMs(): number | string {
+  const uptime = Number((readText('/proc/uptime') ?? '').split(' ')[0]);
+  return Number.isFinite(uptime) && uptime > 0 ? Math.round(Date.now() - uptime * 1000) : "''";
 }
 
 /** What every other result defines: no process-free leave from it (ws-export does it). */

@@ -64,18 +64,21 @@ end
 function _ws_leave
   functions -q _ws_revert; and _ws_revert
 end
-# The time now, UTC, ISO-8601 with milliseconds, with builtins only: boot time
-# (/proc/stat btime, whole seconds) + /proc/uptime, then civil-from-days.
+# The time now, UTC, ISO-8601 with milliseconds, with builtins only: the boot
+# time (BOOT_MS, as ws-export measured it; else /proc/stat's btime, whole
+# seconds) + /proc/uptime, then civil-from-days.
 function _ws_utc
-  set -l btime 0
-  while read -l k v
-    if test "$k" = btime
-      set btime $v
-      break
-    end
-  end </proc/stat
+  set -l boot $argv[1]
+  if test -z "$boot"
+    while read -l k v
+      if test "$k" = btime
+        set boot (math --scale=0 "$v * 1000")
+        break
+      end
+    end </proc/stat
+  end
   read -l up rest </proc/uptime
-  set -l ms (math --scale=0 "$btime * 1000 + floor($up * 1000)")
+  set -l ms (math --scale=0 "$boot + floor($up * 1000)")
   set -l t (math --scale=0 "floor($ms / 1000)")
   set -l z (math --scale=0 "floor($t / 86400) + 719468")
   set -l era (math --scale=0 "floor($z / 146097)")
@@ -93,7 +96,7 @@ function _ws_utc
 end
 # The departure of this shell, with builtins only (docs/state-home.md "Leaving
 # without a process"), called by _ws_revert: USERS_RECORD EVENTS CONTEXT_JSON
-# ROOT_JSON CONTEXT_DIR WAKE_FIFO. Its own record, if it still is one (never
+# ROOT_JSON CONTEXT_DIR WAKE_FIFO BOOT_MS. Its own record, if it still is one (never
 # read a FIFO), is rewritten with "left"; then the user.leave event. fish has
 # no read-write redirection, and opening a FIFO write-only blocks while no one
 # reads it: fish leaves the wake FIFO alone (the reaper notices the event).
@@ -105,7 +108,7 @@ function _ws_depart
   set rec (string trim --right --chars=\n -- $rec)
   string match -q -- '{*}' $rec; or return 0
   string match -q -- '*"left":*' $rec; and return 0
-  set -l now (_ws_utc)
+  set -l now (_ws_utc $argv[7])
   printf '%s,"left":"%s"}\n' (string replace -r -- '}$' '' $rec) $now >$argv[1]; or return 0
   printf '{"v":1,"ts":"%s","type":"user.leave","context":%s,"root":%s,"pid":%d,"cached":true}\n' $now $argv[3] $argv[4] $fish_pid >>$argv[2]
   return 0
