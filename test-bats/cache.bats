@@ -531,3 +531,98 @@ unloaded_by_reaper() {
   [ "$(evaluations)" -eq 4 ]
   [ "$(tmux_run 'printenv MODE')" = env:test ]
 }
+
+# ------------------------------------------- leaving without a process ----
+# docs/hook.md "Leaving without a process": a ready result defines
+# _ws_revert, and the hook leaves with it (and records the departure with
+# builtins) instead of running ws-export.
+
+# no_revert — a command after which the next leave goes through ws-export
+# (what a result that is not ready defines), to compare the two leaves.
+no_revert() { if [[ $TMUX_SHELL == fish ]]; then echo 'function _ws_revert; return 1; end'; else echo '_ws_revert() { return 1; }'; fi; }
+
+# hook_state — the hook's own variables (and bash/zsh's watch check), one line.
+hook_state() {
+  if [[ $TMUX_SHELL == fish ]]; then
+    tmux_run 'printf "[%s]" "$_ws_root" "$_ws_name" "$_ws_state" "$_ws_ctxdir" "$_ws_valid" "$_ws_knobs" "$_ws_pwd" "$_ws_watch" "$_ws_ceil"'
+  else
+    tmux_run 'printf "[%s]" "$_ws_root" "$_ws_name" "$_ws_state" "$_ws_ctxdir" "$_ws_valid" "$_ws_knobs" "$_ws_pwd" "${_ws_watch[*]}" "${_ws_ceil[*]}"; _ws_watch_ok && echo " watch ok"'
+  fi
+}
+
+# leave_events PID — the user.leave events of PID, one JSON line each.
+leave_events() { jq -c --argjson pid "$1" 'select(.type == "user.leave" and .pid == $pid)' "$home/events.jsonl"; }
+
+# leave_equals_export SHELL SCENARIO — enter, leave through ws-export (the
+# reference), enter again, leave without a process (traced): 0 processes,
+# the same environment and hook variables as ws-export's leave; the record
+# said "left" (the reaper stopped meanwhile, to look at it), then the reaper
+# removed it without a second user.leave; ws-list shows no user.
+leave_equals_export() {
+  local shell=$1 dir rec joined reaper ref
+  scenario "$shell" "$2"
+  tmux_start "$shell" "${RC[@]}"
+  dir=$(ctx_dir "$ENTER")
+  rec="$dir/users/$TMUX_SHELL_PID"
+  dump outside-before
+  tmux_run "cd $(q "$ENTER")"
+  dump inside
+  run same_env outside-before inside
+  [ "$status" -ne 0 ]
+  tmux_run "$(no_revert)"
+  tmux_run "cd $(q "$work")"
+  dump left-by-ws-export
+  same_env outside-before left-by-ws-export
+  ref=$(hook_state)
+  [ "$(leave_events "$TMUX_SHELL_PID" | wc -l)" -eq 1 ]
+
+  tmux_run "cd $(q "$ENTER")"
+  dump inside-again
+  same_env inside inside-again
+  [ -f "$rec" ]
+  joined=$(<"$rec")
+  # The reaper (the cached entry needs one) is stopped while the record is looked at.
+  read -r reaper _ <"$home/reaper.pid"
+  _wsh_alive "$reaper"
+  kill -STOP "$reaper"
+  strace_start leave
+  run tmux_run "cd $(q "$work")"
+  strace_stop
+  [ "$status" -eq 0 ]
+  ((SPAWNS == 0))
+  # What ws-export prints when a shell leaves.
+  [ "$output" = 'ws: unloading' ] || tmux_wait '^ws: unloading$'
+  # The record: the join record's fields, plus "left" (an ISO-8601 UTC time).
+  [ "$(jq -c 'del(.left)' "$rec")" = "$(jq -c . <<<"$joined")" ]
+  [[ $(jq -r .left "$rec") =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$ ]]
+  # Not a user any more, for the one reader (ws-list), while the reaper still sleeps.
+  [ "$(ws-list --json | jq --argjson pid "$TMUX_SHELL_PID" '[.contexts[].users[] | select(.pid == $pid)] | length')" -eq 0 ]
+  kill -CONT "$reaper"
+  dump left-without-a-process
+  same_env left-by-ws-export left-without-a-process
+  [ "$(hook_state)" = "$ref" ]
+  [ ! -e "$BATS_TEST_TMPDIR/ran" ]
+  # The reaper removes the record (the shell is alive: only "left" makes it no user)...
+  wait_until "[ ! -e $(printf %q "$rec") ]" 10
+  # ...and the shell's own event is the one user.leave of this leave.
+  [ "$(leave_events "$TMUX_SHELL_PID" | wc -l)" -eq 2 ]
+  [ "$(leave_events "$TMUX_SHELL_PID" | jq -s -c '[.[] | select(.cached == true)] | length')" -eq 1 ]
+  [ "$(leave_events "$TMUX_SHELL_PID" | tail -n 1 | jq -c '{context, root, pid, cached}')" = "$(jq -c -n --arg r "$(cd "$ENTER" && pwd -P)" --arg c "$(jq -r .name "$dir/context.json")" --argjson pid "$TMUX_SHELL_PID" '{context: $c, root: $r, pid: $pid, cached: true}')" ]
+  # Entering again is a registration again (the left record is no user).
+  tmux_run "cd $(q "$ENTER")"
+  [ -f "$rec" ]
+  [ "$(jq -r '.left // "none"' "$rec")" = none ]
+  [ "$(ws-list --json | jq --argjson pid "$TMUX_SHELL_PID" '[.contexts[].users[] | select(.pid == $pid)] | length')" -eq 1 ]
+  [ "$(evaluations)" -eq 1 ]
+}
+
+@test "bash: leaving without a process: 0 processes, the environment of ws-export's leave: quotes, backslashes, newlines, \$(...)" { leave_equals_export bash quotes; }
+@test "zsh: leaving without a process: 0 processes, the environment of ws-export's leave: quotes, backslashes, newlines, \$(...)" { leave_equals_export zsh quotes; }
+@test "fish: leaving without a process: 0 processes, the environment of ws-export's leave: quotes, backslashes, newlines, \$(...)" { leave_equals_export fish quotes; }
+@test "bash: leaving without a process: 0 processes, the environment of ws-export's leave: PATH_add and path_add" { leave_equals_export bash path_add; }
+@test "zsh: leaving without a process: 0 processes, the environment of ws-export's leave: PATH_add and path_add" { leave_equals_export zsh path_add; }
+@test "fish: leaving without a process: 0 processes, the environment of ws-export's leave: PATH_add and path_add" { leave_equals_export fish path_add; }
+@test "bash: leaving without a process: 0 processes, the environment of ws-export's leave: empty vs unset, both ways" { leave_equals_export bash empty_unset; }
+@test "zsh: leaving without a process: 0 processes, the environment of ws-export's leave: empty vs unset, both ways" { leave_equals_export zsh empty_unset; }
+@test "fish: leaving without a process: 0 processes, the environment of ws-export's leave: empty vs unset, both ways" { leave_equals_export fish empty_unset; }
+@test "bash: leaving without a process: 0 processes, the environment of ws-export's leave: a project path with spaces, quotes, \$(...) and UTF-8" { leave_equals_export bash hostile_path; }

@@ -43,7 +43,8 @@ export function renderRevert(input: RevertInput): string {
       `  set -q WS_DIFF; and test "$WS_DIFF" = ${q(input.diff)}; or return 1`,
       '  set -l k "$WS_WORKSPACE"\\x1f"$WS_CEILING_DIRS"\\x1f"$WS_ENVRC"',
       '  _ws_unloading',
-      env.replace(/^/gm, '  '),
+      // Not indented: a quoted value may span lines.
+      env,
       "  set -g _ws_pwd $PWD; set -g _ws_root ''; set -g _ws_name ''; set -g _ws_state ''; set -g _ws_ctxdir ''; set -g _ws_valid ''; set -g _ws_watch",
       '  set -g _ws_knobs "$k"\\x1f"$WS_ENV"',
       '  function _ws_revert; return 1; end',
@@ -57,7 +58,8 @@ export function renderRevert(input: RevertInput): string {
     `  [[ -n \${WS_DIFF+x} && $WS_DIFF == ${q(input.diff)} ]] || return 1`,
     "  local _ws_k=${WS_WORKSPACE-}$'\\x1f'${WS_CEILING_DIRS-}$'\\x1f'${WS_ENVRC-}",
     '  _ws_unloading',
-    env.replace(/^/gm, '  '),
+    // Not indented: a quoted value may span lines.
+    env,
     "  _ws_pwd=$PWD _ws_root='' _ws_name='' _ws_state='' _ws_ctxdir='' _ws_valid='' _ws_knobs=$_ws_k$'\\x1f'${WS_ENV-}",
     '  _ws_watch=()',
     '  _ws_watch_ok() { :; }',
