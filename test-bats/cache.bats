@@ -626,3 +626,94 @@ leave_equals_export() {
 @test "zsh: leaving without a process: 0 processes, the environment of ws-export's leave: empty vs unset, both ways" { leave_equals_export zsh empty_unset; }
 @test "fish: leaving without a process: 0 processes, the environment of ws-export's leave: empty vs unset, both ways" { leave_equals_export fish empty_unset; }
 @test "bash: leaving without a process: 0 processes, the environment of ws-export's leave: a project path with spaces, quotes, \$(...) and UTF-8" { leave_equals_export bash hostile_path; }
+
+# switch_between_cached SHELL — two contexts, each loaded once; then cd
+# from one to the other and back (traced): 0 processes, each time the
+# environment of the fresh evaluation, no evaluation, one cached
+# user.leave and user.join per switch.
+switch_between_cached() {
+  local shell=$1 other="$work/other" n0
+  mkdir -p "$proj/bin" "$other"
+  write_workspace "$proj" <<EOF
+$(count_line)
+PATH_add bin
+export ONE=\$'one \'q\' "dq"\n\$(touch $BATS_TEST_TMPDIR/ran)' SHARED=one
+EOF
+  write_workspace "$other" <<EOF
+$(count_line)
+export TWO='two \\ back' SHARED=two
+EOF
+  tmux_start "$shell"
+  dump outside
+  tmux_run "cd $(q "$proj")"
+  dump fresh-one
+  tmux_run "cd $(q "$other")"
+  dump fresh-two
+  [ "$(evaluations)" -eq 2 ]
+  # Both cached entries are known now; a first switch back, untraced.
+  tmux_run "cd $(q "$proj")"
+  dump one
+  same_env fresh-one one
+  n0=$(jq -c --argjson pid "$TMUX_SHELL_PID" 'select((.type == "user.leave" or .type == "user.join") and .pid == $pid)' "$home/events.jsonl" | wc -l)
+  strace_start to-two
+  tmux_run "cd $(q "$other")"
+  strace_stop
+  ((SPAWNS == 0))
+  dump two
+  same_env fresh-two two
+  strace_start to-one
+  tmux_run "cd $(q "$proj")"
+  strace_stop
+  ((SPAWNS == 0))
+  dump one-again
+  same_env fresh-one one-again
+  [ "$(evaluations)" -eq 2 ]
+  [ ! -e "$BATS_TEST_TMPDIR/ran" ]
+  # Each switch: the shell's own user.leave, then its user.join, both cached.
+  run jq -r --argjson pid "$TMUX_SHELL_PID" 'select((.type == "user.leave" or .type == "user.join") and .pid == $pid) | "\(.type) \(.context) \(.cached)"' "$home/events.jsonl"
+  [ "${#lines[@]}" -eq $((n0 + 4)) ]
+  [ "${lines[-4]}" = "user.leave proj true" ]
+  [ "${lines[-3]}" = "user.join other true" ]
+  [ "${lines[-2]}" = "user.leave other true" ]
+  [ "${lines[-1]}" = "user.join proj true" ]
+  # The shell is a user of the one it is in, and (once the reaper saw it) not of the other.
+  [ -z "$(jq -r '.left // empty' "$(ctx_dir "$proj")/users/$TMUX_SHELL_PID")" ]
+  wait_until "[ ! -e $(printf %q "$(ctx_dir "$other")/users/$TMUX_SHELL_PID") ]" 10
+  tmux_run "cd $(q "$work")"
+  dump outside-again
+  same_env outside outside-again
+}
+
+@test "bash: switching between two cached contexts starts no process and gives each one's fresh environment" { switch_between_cached bash; }
+@test "zsh: switching between two cached contexts starts no process and gives each one's fresh environment" { switch_between_cached zsh; }
+
+# wake_fifo SHELL — with $home/reaper.wake a FIFO, a leave writes the
+# context directory to it (a watcher wakes at once); with nobody reading
+# it, the leave does not block. fish cannot open it without blocking: it
+# writes nothing to it.
+wake_fifo() {
+  local shell=$1 fd line
+  write_workspace "$proj" 'export IN=1'
+  tmux_start "$shell"
+  tmux_run "cd $(q "$proj")"
+  mkfifo "$home/reaper.wake"
+  # Nobody reads it: the leave comes back all the same (the line goes nowhere).
+  tmux_run "cd $(q "$work")"
+  [ "$(tmux_run 'echo "[$IN]"')" = '[]' ]
+  tmux_run "cd $(q "$proj")"
+  [ "$(tmux_run 'echo "[$IN]"')" = '[1]' ]
+  exec {fd}<>"$home/reaper.wake"
+  tmux_run "cd $(q "$work")"
+  [ "$(tmux_run 'echo "[$IN]"')" = '[]' ]
+  if [[ $shell == fish ]]; then
+    run ! read -r -t 1 -u "$fd" line
+  else
+    read -r -t 10 -u "$fd" line
+    [ "$line" = "$(ctx_dir "$proj")" ]
+  fi
+  exec {fd}>&-
+}
+
+@test "bash: a leave writes the context directory to reaper.wake when it is a FIFO, and never blocks on it" { wake_fifo bash; }
+@test "zsh: a leave writes the context directory to reaper.wake when it is a FIFO, and never blocks on it" { wake_fifo zsh; }
+@test "fish: a leave with reaper.wake a FIFO does not block, and writes nothing to it" { wake_fifo fish; }
