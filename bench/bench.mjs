@@ -92,6 +92,48 @@ const trivial = project('trivial', 'export TRIVIAL=1\n');
   record('b', 're-enter unchanged cached context (cd + prompt)', ws, direnv, '≤ 1/10 of direnv');
 }
 
+// Processes a bash script starts after a marker (a chdir strace sees): SCRIPT, then the marker, then AFTER.
+const processesAfter = (label, script, after) => {
+  if (!has('strace')) return '?';
+  const trace = join(root, `strace.${label}`);
+  spawnSync('strace', ['-f', '-e', 'trace=chdir,execve,clone,clone3,fork,vfork', '-o', trace, 'bash', '--noprofile', '--norc', '-c', `${hooks} ${script}; cd /ws-bench-marker 2>/dev/null; ${after}`], { env, cwd: root });
+  const lines = readFileSync(trace, 'utf8').split('\n');
+  const marker = lines.findIndex((l) => l.includes('/ws-bench-marker'));
+  return String(lines.slice(marker + 1).filter((l) => /\b(clone3?|fork|vfork)\(/.test(l) && !/= -1/.test(l)).length);
+};
+
+// (b2) leave a loaded context for no context: cd out + prompt (ws: the revert from the shell's own result).
+// The clock is read in the shell itself (no $(now) subshell, whose fork would be most of ws's time here).
+{
+  const n = quick ? 20 : 60;
+  const run = (hook) =>
+    sh(`${hooks} ${clock}; cd ${trivial}; ${hook}; cd ..; ${hook}; cd ${trivial}; ${hook}; for ((i=0;i<${n};i++)); do cd ..; a=\${EPOCHREALTIME/./}; ${hook}; b=\${EPOCHREALTIME/./}; echo $((b-a)); cd ${trivial}; ${hook}; done`)
+      .trim()
+      .split('\n')
+      .map((x) => Number(x) / 1000);
+  const ws = median(run('_ws_hook'));
+  const direnv = haveDirenv ? median(run('_direnv_hook')) : undefined;
+  // 20 leaves, each followed by a (cached) re-entry.
+  const processes = processesAfter('b2', `cd ${trivial}; _ws_hook; cd ..; _ws_hook; cd ${trivial}; _ws_hook`, `for ((i=0;i<20;i++)); do cd ..; _ws_hook; cd ${trivial}; _ws_hook; done`);
+  record('b2', 'leave a context (cd out + prompt)', ws, direnv, '≤ 1/20 of direnv, 0 processes', 'ms', `processes in 20 leaves + 20 cached re-entries: ${processes}`);
+}
+
+// (b3) switch between two cached contexts: cd from one to the other + prompt.
+{
+  const n = quick ? 20 : 60;
+  const other = project('trivial2', 'export TRIVIAL2=1\n');
+  const warm = (hook) => `cd ${trivial}; ${hook}; cd ${other}; ${hook}; cd ${trivial}; ${hook}; cd ${other}; ${hook}`;
+  const run = (hook) =>
+    sh(`${hooks} ${clock}; ${warm(hook)}; for ((i=0;i<${n};i++)); do cd ${trivial}; a=\${EPOCHREALTIME/./}; ${hook}; b=\${EPOCHREALTIME/./}; echo $((b-a)); cd ${other}; a=\${EPOCHREALTIME/./}; ${hook}; b=\${EPOCHREALTIME/./}; echo $((b-a)); done`)
+      .trim()
+      .split('\n')
+      .map((x) => Number(x) / 1000);
+  const ws = median(run('_ws_hook'));
+  const direnv = haveDirenv ? median(run('_direnv_hook')) : undefined;
+  const processes = processesAfter('b3', warm('_ws_hook'), `for ((i=0;i<10;i++)); do cd ${trivial}; _ws_hook; cd ${other}; _ws_hook; done`);
+  record('b3', 'switch between two cached contexts (cd + prompt)', ws, direnv, '≤ 1/20 of direnv, 0 processes', 'ms', `processes in 20 switches: ${processes}`);
+}
+
 // (c) first enter of a trivial workspace file (nothing cached).
 {
   const n = quick ? 10 : 30;

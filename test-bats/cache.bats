@@ -212,16 +212,11 @@ cached_equals_fresh() {
   same_env outside-before outside-after-fresh
 
   [ -f "$(ctx_dir "$ENTER")/cache/enter.$shell" ]
-  # fish's clock is the mtime of a file it writes: left from long ago, it must still say now.
-  if [[ $shell == fish ]]; then
-    : >"$(ctx_dir "$ENTER")/cache/enter.fish.clock"
-    touch -d '2001-02-03 04:05:06 UTC' "$(ctx_dir "$ENTER")/cache/enter.fish.clock"
-  fi
   strace_start cached-entry
   tmux_run "cd $(q "$ENTER")"
   strace_stop
   ((NODE_EXECS == 0))
-  # fish's cached entry is builtins only (the clock is a file's mtime): no process at all.
+  # fish's cached entry is builtins only (the clock is the boot time plus /proc/uptime): no process at all.
   [[ $shell != fish ]] || ((SPAWNS == 0))
   dump cached
   same_env fresh cached
@@ -585,3 +580,189 @@ unloaded_by_reaper() {
   [ "$(evaluations)" -eq 4 ]
   [ "$(tmux_run 'printenv MODE')" = env:test ]
 }
+
+# ------------------------------------------- leaving without a process ----
+# docs/hook.md "Leaving without a process": a ready result defines
+# _ws_revert, and the hook leaves with it (and records the departure with
+# builtins) instead of running ws-export.
+
+# no_revert — a command after which the next leave goes through ws-export
+# (what a result that is not ready defines), to compare the two leaves.
+no_revert() { if [[ $TMUX_SHELL == fish ]]; then echo 'function _ws_revert; return 1; end'; else echo '_ws_revert() { return 1; }'; fi; }
+
+# hook_state — the hook's own variables (and bash/zsh's watch check), one line.
+hook_state() {
+  if [[ $TMUX_SHELL == fish ]]; then
+    tmux_run 'printf "[%s]" "$_ws_root" "$_ws_name" "$_ws_state" "$_ws_ctxdir" "$_ws_valid" "$_ws_knobs" "$_ws_pwd" "$_ws_watch" "$_ws_ceil"'
+  else
+    tmux_run 'printf "[%s]" "$_ws_root" "$_ws_name" "$_ws_state" "$_ws_ctxdir" "$_ws_valid" "$_ws_knobs" "$_ws_pwd" "${_ws_watch[*]}" "${_ws_ceil[*]}"; _ws_watch_ok && echo " watch ok"'
+  fi
+}
+
+# leave_events PID — the user.leave events of PID, one JSON line each.
+leave_events() { jq -c --argjson pid "$1" 'select(.type == "user.leave" and .pid == $pid)' "$home/events.jsonl"; }
+
+# leave_equals_export SHELL SCENARIO — enter, leave through ws-export (the
+# reference), enter again, leave without a process (traced): 0 processes,
+# the same environment and hook variables as ws-export's leave; the record
+# said "left" (the reaper stopped meanwhile, to look at it), then the reaper
+# removed it without a second user.leave; ws-list shows no user.
+leave_equals_export() {
+  local shell=$1 dir rec joined reaper ref
+  scenario "$shell" "$2"
+  tmux_start "$shell" "${RC[@]}"
+  dir=$(ctx_dir "$ENTER")
+  rec="$dir/users/$TMUX_SHELL_PID"
+  dump outside-before
+  tmux_run "cd $(q "$ENTER")"
+  dump inside
+  run same_env outside-before inside
+  [ "$status" -ne 0 ]
+  tmux_run "$(no_revert)"
+  tmux_run "cd $(q "$work")"
+  dump left-by-ws-export
+  same_env outside-before left-by-ws-export
+  ref=$(hook_state)
+  [ "$(leave_events "$TMUX_SHELL_PID" | wc -l)" -eq 1 ]
+
+  tmux_run "cd $(q "$ENTER")"
+  dump inside-again
+  same_env inside inside-again
+  [ -f "$rec" ]
+  joined=$(<"$rec")
+  # The reaper (the cached entry needs one) is stopped while the record is looked at.
+  read -r reaper _ <"$home/reaper.pid"
+  _wsh_alive "$reaper"
+  kill -STOP "$reaper"
+  strace_start leave
+  run tmux_run "cd $(q "$work")"
+  strace_stop
+  [ "$status" -eq 0 ]
+  ((SPAWNS == 0))
+  # What ws-export prints when a shell leaves.
+  [ "$output" = 'ws: unloading' ] || tmux_wait '^ws: unloading$'
+  # The record: the join record's fields, plus "left" (an ISO-8601 UTC time).
+  [ "$(jq -c 'del(.left)' "$rec")" = "$(jq -c . <<<"$joined")" ]
+  [[ $(jq -r .left "$rec") =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$ ]]
+  # Not a user any more, for the one reader (ws-list), while the reaper still sleeps.
+  [ "$(ws-list --json | jq --argjson pid "$TMUX_SHELL_PID" '[.contexts[].users[] | select(.pid == $pid)] | length')" -eq 0 ]
+  kill -CONT "$reaper"
+  dump left-without-a-process
+  same_env left-by-ws-export left-without-a-process
+  [ "$(hook_state)" = "$ref" ]
+  [ ! -e "$BATS_TEST_TMPDIR/ran" ]
+  # The reaper removes the record (the shell is alive: only "left" makes it no user)...
+  wait_until "[ ! -e $(printf %q "$rec") ]" 10
+  # ...and the shell's own event is the one user.leave of this leave.
+  [ "$(leave_events "$TMUX_SHELL_PID" | wc -l)" -eq 2 ]
+  [ "$(leave_events "$TMUX_SHELL_PID" | jq -s -c '[.[] | select(.cached == true)] | length')" -eq 1 ]
+  [ "$(leave_events "$TMUX_SHELL_PID" | tail -n 1 | jq -c '{context, root, pid, cached}')" = "$(jq -c -n --arg r "$(cd "$ENTER" && pwd -P)" --arg c "$(jq -r .name "$dir/context.json")" --argjson pid "$TMUX_SHELL_PID" '{context: $c, root: $r, pid: $pid, cached: true}')" ]
+  # Entering again is a registration again (the left record is no user).
+  tmux_run "cd $(q "$ENTER")"
+  [ -f "$rec" ]
+  [ "$(jq -r '.left // "none"' "$rec")" = none ]
+  [ "$(ws-list --json | jq --argjson pid "$TMUX_SHELL_PID" '[.contexts[].users[] | select(.pid == $pid)] | length')" -eq 1 ]
+  [ "$(evaluations)" -eq 1 ]
+}
+
+@test "bash: leaving without a process: 0 processes, the environment of ws-export's leave: quotes, backslashes, newlines, \$(...)" { leave_equals_export bash quotes; }
+@test "zsh: leaving without a process: 0 processes, the environment of ws-export's leave: quotes, backslashes, newlines, \$(...)" { leave_equals_export zsh quotes; }
+@test "fish: leaving without a process: 0 processes, the environment of ws-export's leave: quotes, backslashes, newlines, \$(...)" { leave_equals_export fish quotes; }
+@test "bash: leaving without a process: 0 processes, the environment of ws-export's leave: PATH_add and path_add" { leave_equals_export bash path_add; }
+@test "zsh: leaving without a process: 0 processes, the environment of ws-export's leave: PATH_add and path_add" { leave_equals_export zsh path_add; }
+@test "fish: leaving without a process: 0 processes, the environment of ws-export's leave: PATH_add and path_add" { leave_equals_export fish path_add; }
+@test "bash: leaving without a process: 0 processes, the environment of ws-export's leave: empty vs unset, both ways" { leave_equals_export bash empty_unset; }
+@test "zsh: leaving without a process: 0 processes, the environment of ws-export's leave: empty vs unset, both ways" { leave_equals_export zsh empty_unset; }
+@test "fish: leaving without a process: 0 processes, the environment of ws-export's leave: empty vs unset, both ways" { leave_equals_export fish empty_unset; }
+@test "bash: leaving without a process: 0 processes, the environment of ws-export's leave: a project path with spaces, quotes, \$(...) and UTF-8" { leave_equals_export bash hostile_path; }
+
+# switch_between_cached SHELL — two contexts, each loaded once; then cd
+# from one to the other and back (traced): 0 processes, each time the
+# environment of the fresh evaluation, no evaluation, one cached
+# user.leave and user.join per switch.
+switch_between_cached() {
+  local shell=$1 other="$work/other" n0
+  mkdir -p "$proj/bin" "$other"
+  write_workspace "$proj" <<EOF
+$(count_line)
+PATH_add bin
+export ONE=\$'one \'q\' "dq"\n\$(touch $BATS_TEST_TMPDIR/ran)' SHARED=one
+EOF
+  write_workspace "$other" <<EOF
+$(count_line)
+export TWO='two \\ back' SHARED=two
+EOF
+  tmux_start "$shell"
+  dump outside
+  tmux_run "cd $(q "$proj")"
+  dump fresh-one
+  tmux_run "cd $(q "$other")"
+  dump fresh-two
+  [ "$(evaluations)" -eq 2 ]
+  # Both cached entries are known now; a first switch back, untraced.
+  tmux_run "cd $(q "$proj")"
+  dump one
+  same_env fresh-one one
+  n0=$(jq -c --argjson pid "$TMUX_SHELL_PID" 'select((.type == "user.leave" or .type == "user.join") and .pid == $pid)' "$home/events.jsonl" | wc -l)
+  strace_start to-two
+  tmux_run "cd $(q "$other")"
+  strace_stop
+  ((SPAWNS == 0))
+  dump two
+  same_env fresh-two two
+  strace_start to-one
+  tmux_run "cd $(q "$proj")"
+  strace_stop
+  ((SPAWNS == 0))
+  dump one-again
+  same_env fresh-one one-again
+  [ "$(evaluations)" -eq 2 ]
+  [ ! -e "$BATS_TEST_TMPDIR/ran" ]
+  # Each switch: the shell's own user.leave, then its user.join, both cached.
+  run jq -r --argjson pid "$TMUX_SHELL_PID" 'select((.type == "user.leave" or .type == "user.join") and .pid == $pid) | "\(.type) \(.context) \(.cached)"' "$home/events.jsonl"
+  [ "${#lines[@]}" -eq $((n0 + 4)) ]
+  [ "${lines[-4]}" = "user.leave proj true" ]
+  [ "${lines[-3]}" = "user.join other true" ]
+  [ "${lines[-2]}" = "user.leave other true" ]
+  [ "${lines[-1]}" = "user.join proj true" ]
+  # The shell is a user of the one it is in, and (once the reaper saw it) not of the other.
+  [ -z "$(jq -r '.left // empty' "$(ctx_dir "$proj")/users/$TMUX_SHELL_PID")" ]
+  wait_until "[ ! -e $(printf %q "$(ctx_dir "$other")/users/$TMUX_SHELL_PID") ]" 10
+  tmux_run "cd $(q "$work")"
+  dump outside-again
+  same_env outside outside-again
+}
+
+@test "bash: switching between two cached contexts starts no process and gives each one's fresh environment" { switch_between_cached bash; }
+@test "zsh: switching between two cached contexts starts no process and gives each one's fresh environment" { switch_between_cached zsh; }
+
+# wake_fifo SHELL — with $home/reaper.wake a FIFO, a leave writes the
+# context directory to it (a watcher wakes at once); with nobody reading
+# it, the leave does not block. fish cannot open it without blocking: it
+# writes nothing to it.
+wake_fifo() {
+  local shell=$1 fd line
+  write_workspace "$proj" 'export IN=1'
+  tmux_start "$shell"
+  tmux_run "cd $(q "$proj")"
+  mkfifo "$home/reaper.wake"
+  # Nobody reads it: the leave comes back all the same (the line goes nowhere).
+  tmux_run "cd $(q "$work")"
+  [ "$(tmux_run 'echo "[$IN]"')" = '[]' ]
+  tmux_run "cd $(q "$proj")"
+  [ "$(tmux_run 'echo "[$IN]"')" = '[1]' ]
+  exec {fd}<>"$home/reaper.wake"
+  tmux_run "cd $(q "$work")"
+  [ "$(tmux_run 'echo "[$IN]"')" = '[]' ]
+  if [[ $shell == fish ]]; then
+    run ! read -r -t 1 -u "$fd" line
+  else
+    read -r -t 10 -u "$fd" line
+    [ "$line" = "$(ctx_dir "$proj")" ]
+  fi
+  exec {fd}>&-
+}
+
+@test "bash: a leave writes the context directory to reaper.wake when it is a FIFO, and never blocks on it" { wake_fifo bash; }
+@test "zsh: a leave writes the context directory to reaper.wake when it is a FIFO, and never blocks on it" { wake_fifo zsh; }
+@test "fish: a leave with reaper.wake a FIFO does not block, and writes nothing to it" { wake_fifo fish; }

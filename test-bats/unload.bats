@@ -6,6 +6,7 @@
 
 load test_helper/common-setup
 load test_helper/state-home
+load test_helper/strace
 
 setup() {
   common_setup
@@ -16,12 +17,17 @@ setup() {
 }
 teardown() { common_teardown; }
 
-# How many user records the context has.
+# How many users the context has: its records, but not those that say their
+# shell left (a leave without a process rewrites the record so; the reaper
+# removes it).
 user_count() {
   local dir
   dir=$(ctx_dir)
-  find "$dir/users" -mindepth 1 -maxdepth 1 -name '[0-9]*' ! -name '*.tmp.*' 2>/dev/null | wc -l
+  find "$dir/users" -mindepth 1 -maxdepth 1 -name '[0-9]*' ! -name '*.tmp.*' -exec grep -L '"left":' {} + 2>/dev/null | wc -l
 }
+
+# leave_events PID — the user.leave events of PID, one JSON line each.
+leave_events() { jq -c --argjson pid "$1" 'select(.type == "user.leave" and .pid == $pid)' "$home/events.jsonl"; }
 
 # unloads_done [N=1] — until unload.log says N unloads are done: every hook
 # of them has ended, none is still to start.
@@ -125,13 +131,16 @@ last_user_exits() {
   assert_hooks_ran_once
 }
 
-@test "cd out and back within the grace period: nothing runs" {
+# out_and_back SHELL — cd out (without a process) and back within the grace period: nothing runs.
+out_and_back() {
   export WS_UNLOAD_GRACE=3
   hooks_workspace
-  tmux_start bash
+  tmux_start "$1"
   tmux_run "cd $proj"
   tmux_run "cd $BATS_TEST_TMPDIR"
   [ "$(user_count)" -eq 0 ]
+  # The shell left without a process: its own event says so.
+  [ "$(leave_events "$TMUX_SHELL_PID" | jq -s '[.[] | select(.cached == true)] | length')" -eq 1 ]
   # The reaper starts the grace period...
   wait_until '[ -e "$(ctx_dir)/idle-since" ]' 5
   tmux_run "cd $proj"
@@ -146,7 +155,42 @@ last_user_exits() {
   cd "$proj"
   run ws-on-unload --list
   [ "${#lines[@]}" -eq 3 ]
+  [ "$(leave_events "$TMUX_SHELL_PID" | wc -l)" -eq 1 ]
 }
+
+@test "cd out and back within the grace period: nothing runs" { out_and_back bash; }
+@test "zsh: cd out and back within the grace period: nothing runs" { out_and_back zsh; }
+@test "fish: cd out and back within the grace period: nothing runs" { out_and_back fish; }
+
+# leave_unloads_once SHELL — cd out without a process (strace-counted) in
+# the only shell: the hooks run once after the grace, and the event stream
+# has one user.leave, the shell's own, even once the reaper is gone.
+leave_unloads_once() {
+  local reaper
+  hooks_workspace
+  tmux_start "$1"
+  tmux_run "cd $proj"
+  [ "$(user_count)" -eq 1 ]
+  strace_start leave
+  tmux_run "cd $BATS_TEST_TMPDIR"
+  strace_stop
+  ((SPAWNS == 0))
+  [ "$(user_count)" -eq 0 ]
+  unloads_done
+  assert_hooks_ran_once
+  # Nothing more runs: the reaper leaves (WS_REAPER_IDLE) with nothing left to do.
+  read -r reaper _ <"$home/reaper.pid"
+  wait_until "! _wsh_alive $reaper" 20
+  assert_hooks_ran_once
+  [ "$(grep -cs '\] unload done$' "$(ctx_dir)/unload.log")" -eq 1 ]
+  [ "$(leave_events "$TMUX_SHELL_PID" | wc -l)" -eq 1 ]
+  [ "$(leave_events "$TMUX_SHELL_PID" | jq -r .cached)" = true ]
+  [ ! -e "$(ctx_dir)/users/$TMUX_SHELL_PID" ]
+}
+
+@test "bash: cd out without a process: the hooks run once after the grace period, one user.leave" { leave_unloads_once bash; }
+@test "zsh: cd out without a process: the hooks run once after the grace period, one user.leave" { leave_unloads_once zsh; }
+@test "fish: cd out without a process: the hooks run once after the grace period, one user.leave" { leave_unloads_once fish; }
 
 @test "a failing hook, one that hangs past WS_UNLOAD_TIMEOUT and one that prints a lot: the others still run and unload.log has each with its status" {
   export WS_UNLOAD_TIMEOUT=1

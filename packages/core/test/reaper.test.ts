@@ -9,7 +9,7 @@ import { processStartTime } from '../src/process/proc.js';
 import { REAPER_PID_FILE, runningReaper, sweep } from '../src/reaper/reaper.js';
 import { contextDir } from '../src/state/home.js';
 import { registerUnloadHook } from '../src/unload/hooks.js';
-import { registerUser } from '../src/users/users.js';
+import { listUsers, registerUser, unregisterUser } from '../src/users/users.js';
 
 let dir: string;
 let home: string;
@@ -72,6 +72,48 @@ describe('sweep', () => {
     now = t0 + 10_000;
     expect(await sweep(home, { env, now: clock })).toEqual({ liveUsers: 0, waiting: 0 });
     expect(ran()).toEqual(['proj']);
+  });
+
+  it('a live shell whose record says it left is no user: removed, no second user.leave, grace then unload; a cached listing sees it too', async () => {
+    const ctx = makeContext('proj');
+    const t0 = Date.parse('2026-01-01T00:00:00Z');
+    let now = t0;
+    const clock = () => new Date(now);
+    // A live user first: the reaper caches its listing of users/.
+    registerUser(ctx, process.pid, clock());
+    expect(await sweep(home, { env, now: clock })).toMatchObject({ liveUsers: 1, waiting: 0 });
+    // The shell rewrites its record in place (users/ keeps its mtime) and appends its event, as _ws_depart does.
+    const path = join(ctx, 'users', String(process.pid));
+    const joined = readFileSync(path, 'utf8');
+    writeFileSync(path, `${joined.trim().replace(/}$/, '')},"left":"2026-01-01T00:00:00.000Z"}\n`);
+    const leave = `{"v":1,"ts":"2026-01-01T00:00:00.000Z","type":"user.leave","context":"proj","root":"${join(dir, 'proj')}","pid":${process.pid},"cached":true}\n`;
+    writeFileSync(join(home, 'events.jsonl'), leave, { flag: 'a' });
+    expect(listUsers(ctx).live).toEqual([]);
+    expect(listUsers(ctx).dead).toMatchObject([{ name: String(process.pid), left: true }]);
+    expect(await sweep(home, { env, now: clock })).toEqual({ liveUsers: 0, waiting: 1, nextDue: t0 + 2000 });
+    expect(users(ctx)).toEqual([]);
+    const events = readFileSync(join(home, 'events.jsonl'), 'utf8').split('\n').filter((l) => l.includes('user.leave'));
+    expect(events).toEqual([leave.trim()]);
+    now = t0 + 2000;
+    expect(await sweep(home, { env, now: clock })).toEqual({ liveUsers: 0, waiting: 0 });
+    expect(ran()).toEqual(['proj']);
+  });
+
+  it('registerUser overwrites a record that says it left; unregisterUser does not report it as a user', () => {
+    const ctx = makeContext('proj');
+    const path = join(ctx, 'users', String(process.pid));
+    mkdirSync(join(ctx, 'users'), { recursive: true });
+    const left = () => writeFileSync(path, `{"pid":${process.pid},"start":"${processStartTime(process.pid)}","joined":"2026-01-01T00:00:00.000Z","left":"2026-01-01T00:00:01.000Z"}\n`);
+    left();
+    const record = registerUser(ctx, process.pid);
+    expect(record?.left).toBeUndefined();
+    expect(JSON.parse(readFileSync(path, 'utf8')).left).toBeUndefined();
+    expect(listUsers(ctx).live.map((u) => u.pid)).toEqual([process.pid]);
+    // Registered: a second registration is no new user.
+    expect(registerUser(ctx, process.pid)).toBeUndefined();
+    left();
+    expect(unregisterUser(ctx, process.pid)).toBeUndefined();
+    expect(existsSync(path)).toBe(false);
   });
 
   it('counts a live PID with another start time (a recycled PID) as dead', async () => {

@@ -1,4 +1,5 @@
 import { cachePaths, contentCheck, contextPaths, fillTemplate, homePaths, quoteFish, quotePosix as q, renderShell, watchCheck, writeFileAtomic, type EnvChanges, type EventSource, type Shell, type WatchedContent } from '@ws/core';
+import { bootTimeMs } from './revert.js';
 import enterBash from './enter.bash';
 import enterFish from './enter.fish';
 import enterZsh from './enter.zsh';
@@ -19,6 +20,8 @@ export interface EnterScriptInput {
   knobs: [workspace: string, ceilings: string, envrc: string];
   /** The user's own WS_ENV when this result was made (undefined = unset). */
   baseWsEnv: string | undefined;
+  /** The `_ws_revert` definition of this result (revert.ts): the entry defines it too. */
+  revert: string;
 }
 
 /**
@@ -58,6 +61,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
     apply.push(value === undefined ? `unset ${name}` : `export ${name}=${q(value)}`);
   }
   apply.push(`_ws_watch_ok() { ${watchCheck(watch, input.contents)}; }`);
+  apply.push(input.revert.trimEnd());
   for (const [name, value] of Object.entries(locals)) {
     if (name === '_ws_pwd') apply.push('_ws_pwd=$PWD');
     else apply.push(Array.isArray(value) ? `${name}=(${value.map(q).join(' ')})` : `${name}=${q(value)}`);
@@ -90,8 +94,8 @@ function templateValues(input: EnterScriptInput): Record<string, string> {
  * `set -q`; a `*PATH` variable compares as fish shows it quoted, joined with
  * ':'), the result as renderShell's fish code. A value is compared behind an
  * `x` prefix, so that no value (`-n`, `!`) reads as an operator of `test`.
- * fish has no clock builtin: the template takes the time from the mtime of
- * `cache/enter.fish.clock`, which it writes.
+ * fish has no clock builtin: the hook's `_ws_utc` adds /proc/uptime to the
+ * boot time measured here.
  */
 function writeEnterFish(input: EnterScriptInput): string {
   const { locals } = input;
@@ -113,9 +117,9 @@ function writeEnterFish(input: EnterScriptInput): string {
     checks.push(value === undefined ? `not set -q ${name}; or return 1` : `set -q ${name}; and ${same(name, value)}; or return 1`);
   }
   const { _ws_pwd: _pwd, ...rest } = locals;
-  const apply = `${renderShell('fish', input.changes, rest)}set -g _ws_pwd $PWD`;
+  const apply = `${renderShell('fish', input.changes, rest)}${input.revert}set -g _ws_pwd $PWD`;
   const script = fillTemplate(enterFish, f, {
-    values: { ...templateValues(input), CLOCK: cachePaths(input.contextDir).enterClock },
+    values: { ...templateValues(input), BOOT_MS: String(bootTimeMs()) },
     code: { CHECKS: checks.join('\n'), APPLY: apply },
   });
   const path = cachePaths(input.contextDir).enter('fish');

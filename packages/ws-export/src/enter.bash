@@ -34,7 +34,9 @@ _ws_z=$((_ws_t / 86400 + 719468)); _ws_era=$((_ws_z / 146097)); _ws_doe=$((_ws_z
 _ws_yoe=$(((_ws_doe - _ws_doe / 1460 + _ws_doe / 36524 - _ws_doe / 146096) / 365)); _ws_doy=$((_ws_doe - (365 * _ws_yoe + _ws_yoe / 4 - _ws_yoe / 100)))
 _ws_mp=$(((5 * _ws_doy + 2) / 153)); _ws_d=$((_ws_doy - (153 * _ws_mp + 2) / 5 + 1)); _ws_m=$((_ws_mp < 10 ? _ws_mp + 3 : _ws_mp - 9)); _ws_y=$((_ws_yoe + _ws_era * 400 + (_ws_m <= 2)))
 printf -v _ws_line '%04d-%02d-%02dT%02d:%02d:%02d.%sZ' $_ws_y $_ws_m $_ws_d $((_ws_t % 86400 / 3600)) $((_ws_t % 3600 / 60)) $((_ws_t % 60)) "${_ws_us:0:3}"
-[[ -e @USERS@/$$ ]] || {
+# Registered already, unless its record says it left (then it is overwritten).
+_ws_rec=; [[ -f @USERS@/$$ && ! -L @USERS@/$$ ]] && { read -r _ws_rec < @USERS@/$$; } 2>/dev/null
+[[ -n $_ws_rec && $_ws_rec != *'"left":'* ]] || {
   printf '{"pid":%d,"start":"%s","shell":"bash","joined":"%s"}\n' $$ "${_ws_f[19]}" "$_ws_line" > @USERS@/$$ || return 1
   printf '{"v":1,"ts":"%s","type":"user.join","context":%s,"root":%s,"pid":%d,"shell":"bash","cached":true}\n' "$_ws_line" @CONTEXT_JSON@ @ROOT_JSON@ $$ >> @EVENTS@
 }

@@ -1,5 +1,6 @@
 import { ceilings, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
 import { writeEnterScript } from './enter-script.js';
+import { NO_REVERT, renderRevert } from './revert.js';
 
 /** `+A -B ~C` like direnv's summary; WS_* variables are ws's own and left out. */
 export function summary(changes: EnvChanges, before: Env): string {
@@ -40,11 +41,17 @@ export function renderOutput(input: OutputInput): string {
   const shellLocals = locals(input);
   if (format === 'nu') return renderNu(input.changes, shellLocals);
   let code = renderShell(format, input.changes, shellLocals);
+  // A ready load: the hook can leave it without a process (_ws_revert); anything else, ws-export leaves.
+  const applied = diffEnv(base, target);
+  const revert =
+    ctx && state === 'ready' && target.WS_ROOT === ctx.root && target.WS_DIFF
+      ? renderRevert({ shell: format, home: input.home, contextDir: contextDir(input.home, ctx.root), source: input.source, prev: applied.prev, diff: target.WS_DIFF! })
+      : NO_REVERT[format];
+  code += revert;
   // fish's hook loops over $_ws_watch itself; bash and zsh get one [[ ]].
   if (format !== 'fish') code += `_ws_watch_ok() { ${watchCheck(input.watches, input.contents)}; }\n`;
   if (ctx && state === 'ready') {
     // Next time this shell enters from outside, the hook can apply this result itself.
-    const applied = diffEnv(base, target);
     const script = writeEnterScript({
       shell: format,
       home: input.home,
@@ -56,6 +63,7 @@ export function renderOutput(input: OutputInput): string {
       contents: input.contents,
       knobs: [current.WS_WORKSPACE ?? '', current.WS_CEILING_DIRS ?? '', current.WS_ENVRC ?? ''],
       baseWsEnv: base.WS_ENV,
+      revert,
     });
     code += knownLine(format, ctx.root, script);
   }

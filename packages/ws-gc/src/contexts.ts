@@ -5,6 +5,7 @@ import {
   CONTEXT_SUBDIRS,
   diskUsage,
   emitEvent,
+  hasLeft,
   fileBytes,
   judgeContext,
   listPorts,
@@ -98,7 +99,7 @@ function removeUsers(run: Run, entry: ContextEntry): void {
       id: entry.id,
       pid: dead.record?.pid,
     });
-    if (!dryRun && dead.record && entry.record) {
+    if (!dryRun && dead.record && !hasLeft(dead.record) && entry.record) {
       emitEvent(home, 'user.leave', entry.record, { pid: dead.record.pid, shell: dead.record.shell ?? null, tty: dead.record.tty ?? null, reason: 'gc' }, run.opts.env, run.now());
     }
   }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, linkSync, lstatSync, readdirSync, renameSync, statSync } from 'node:fs';
 import { readContextRecord, type ContextRecord } from '../context/record.js';
 import { emitEvent } from '../events/emit.js';
 import { readText, rmQuiet, writeFileAtomic } from '../state/atomic.js';
@@ -10,7 +10,7 @@ import { withoutInheritedFds } from '../process/proc.js';
 import { superviseServices } from '../services/services.js';
 import { sweepResources } from '../resources/release.js';
 import { runUnload, unloadPending } from '../unload/run.js';
-import { isLiveUser, listUsers, type UserListing, type UserRecord } from '../users/users.js';
+import { hasLeft, isLiveUser, listUsers, readUserRecord, type UserListing, type UserRecord } from '../users/users.js';
 import { knob } from '../env/knobs.js';
 
 /** The reaper's pid file and lock, relative to the state home (= homePaths(home).reaperPid). */
@@ -76,6 +76,7 @@ const graceMs = (env: NodeJS.ProcessEnv) => knob(env, 'WS_UNLOAD_GRACE') * 1000;
  */
 export async function sweep(home: string, opts: SweepOptions): Promise<SweepResult> {
   sweepNumber++;
+  forgetUsersOnEvents(home);
   const now = opts.now ?? (() => new Date());
   const result: SweepResult = { liveUsers: 0, waiting: 0 };
   let ids: string[];
@@ -134,9 +135,17 @@ async function sweepContext(home: string, dir: string, opts: SweepOptions, now: 
   }
   const record = readContextRecord(dir);
   for (const dead of users.dead) {
-    rmQuiet(userRecordPath(dir, dead.name));
+    if (dead.left) {
+      // The shell that left is alive and may be back already (its cached entry rewrites the record).
+      if (!removeLeftRecord(userRecordPath(dir, dead.name))) {
+        const back = readUserRecord(userRecordPath(dir, dead.name));
+        if (back && !hasLeft(back) && isLiveUser(back)) users.live.push(back);
+        continue;
+      }
+    } else rmQuiet(userRecordPath(dir, dead.name));
     if (!dead.record) opts.log?.(`removed corrupt user record ${dir}/users/${dead.name}`);
-    if (record) emitEvent(home, 'user.leave', record, { pid: dead.record?.pid ?? Number(dead.name), reason: 'exited' }, opts.env, now());
+    // A shell that left without a process emitted its own user.leave.
+    if (record && !dead.left) emitEvent(home, 'user.leave', record, { pid: dead.record?.pid ?? Number(dead.name), reason: 'exited' }, opts.env, now());
   }
   result.liveUsers += users.live.length;
   const idleMarker = paths.idleSince;
@@ -169,6 +178,31 @@ async function sweepContext(home: string, dir: string, opts: SweepOptions, now: 
   }
 }
 
+/**
+ * Removes a record that says its shell left, unless the shell came back
+ * meanwhile: moved aside (readers skip `.tmp.`), read again, and put back
+ * with link(2) if it no longer says so (never over a newer record).
+ */
+function removeLeftRecord(path: string): boolean {
+  const aside = `${path}.tmp.reaper.${process.pid}`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return false;
+  }
+  const record = readUserRecord(aside);
+  const left = !record || hasLeft(record);
+  if (!left) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      /* a newer record is there: it wins */
+    }
+  }
+  rmQuiet(aside);
+  return left;
+}
+
 const entryCache = new Map<string, { mtimeMs: number; services: boolean; idleSince: boolean; unloadRun: boolean }>();
 
 /** Which of services/, idle-since, unload-run/ a context dir holds: one stat while the dir is unchanged. */
@@ -187,6 +221,20 @@ function entries(dir: string): { services: boolean; idleSince: boolean; unloadRu
   return entry;
 }
 const userCache = new Map<string, { mtimeMs: number; records: Map<string, UserRecord | undefined> }>();
+let eventsSeen = '';
+
+/**
+ * A shell that leaves without a process rewrites its own record in place
+ * (`printf >`: users/ keeps its mtime, so the cache below would not see it)
+ * and then appends its user.leave to events.jsonl: one stat of that file per
+ * sweep tells the cache to read the records again.
+ */
+function forgetUsersOnEvents(home: string): void {
+  const st = statSync(homePaths(home).events, { throwIfNoEntry: false });
+  const seen = st ? `${st.ino}:${st.size}:${st.mtimeMs}` : '';
+  if (seen !== eventsSeen) userCache.clear();
+  eventsSeen = seen;
+}
 
 /**
  * The users of a context, cheaply: records are re-read only when the users

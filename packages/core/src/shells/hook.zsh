@@ -4,6 +4,37 @@
 ## _ws_unchanged is hook.bash's plus `emulate -L zsh` (a unit test keeps them equal).
 typeset -gA _ws_known
 _ws_watch_ok() { return 1; }
+# Redefined by each ws-export: undoes its load with builtins (a ready result), else fails.
+_ws_revert() { return 1; }
+# The time now, UTC, ISO-8601 with milliseconds, into _ws_now (civil-from-days arithmetic, builtins only).
+_ws_utc() {
+  zmodload zsh/datetime 2>/dev/null
+  local t=${EPOCHREALTIME%.*} us=${EPOCHREALTIME#*.} z era doe yoe doy mp d m y
+  z=$((t / 86400 + 719468)); era=$((z / 146097)); doe=$((z - era * 146097))
+  yoe=$(((doe - doe / 1460 + doe / 36524 - doe / 146096) / 365)); doy=$((doe - (365 * yoe + yoe / 4 - yoe / 100)))
+  mp=$(((5 * doy + 2) / 153)); d=$((doy - (153 * mp + 2) / 5 + 1)); m=$((mp < 10 ? mp + 3 : mp - 9)); y=$((yoe + era * 400 + (m <= 2)))
+  printf -v _ws_now '%04d-%02d-%02dT%02d:%02d:%02d.%sZ' $y $m $d $((t % 86400 / 3600)) $((t % 3600 / 60)) $((t % 60)) "${us:0:3}"
+}
+# The departure of this shell, with builtins only (docs/state-home.md "Leaving
+# without a process"), called by _ws_revert: USERS_RECORD EVENTS CONTEXT_JSON
+# ROOT_JSON CONTEXT_DIR WAKE_FIFO. Its own record, if it still is one (never
+# read a FIFO), is rewritten with "left"; then the user.leave event; then a
+# line to the reaper's wake FIFO, if there is one (opened read-write: never blocks).
+_ws_depart() {
+  local rec=
+  [[ -f $1 && ! -L $1 ]] && { read -r rec <"$1"; } 2>/dev/null
+  [[ $rec == '{'*'}' && $rec != *'"left":'* ]] || return 0
+  _ws_utc
+  printf '%s,"left":"%s"}\n' "${rec%\}}" "$_ws_now" >"$1" || return 0
+  printf '{"v":1,"ts":"%s","type":"user.leave","context":%s,"root":%s,"pid":%d,"cached":true}\n' "$_ws_now" "$3" "$4" $$ >>"$2"
+  [[ ! -p $6 ]] || printf '%s\n' "$5" 1<>"$6"
+  return 0
+}
+# What ws-export says when a shell leaves a context (WS_LOG_FORMAT; empty: quiet).
+_ws_unloading() {
+  local f=${WS_LOG_FORMAT-ws: %s}
+  [[ -z $f ]] || printf '%s\n' "${f/\%s/unloading}" >&2
+}
 _ws_unchanged() {
   emulate -L zsh
   [[ ${WS_WORKSPACE-}$'\x1f'${WS_CEILING_DIRS-}$'\x1f'${WS_ENVRC-}$'\x1f'${WS_ENV-} == "${_ws_knobs-x}" ]] || return 1
@@ -20,6 +51,14 @@ _ws_unchanged() {
       d=${d%/*}; d=${d:-/}
     done
     if [[ $found != "${_ws_root-}" ]]; then
+      # Leaving the context it loaded, for no context or for one whose cached
+      # entry it knows: _ws_revert (from the last result, no process) undoes
+      # the load and records the departure; it fails unless that result was
+      # ready, and then ws-export does it all.
+      if [[ -n ${_ws_root-} ]]; then
+        [[ -z $found || -n ${_ws_known[$found]-} ]] && _ws_revert || return 1
+        [[ -n $found ]] || return 0
+      fi
       # Entering from outside a context it entered before: the cached result, if still valid.
       [[ -n $found && -z ${WS_DIFF-} && -n ${_ws_known[$found]-} ]] && source "${_ws_known[$found]}" && return 0
       return 1

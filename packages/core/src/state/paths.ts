@@ -22,6 +22,8 @@ export const homePaths = (home: string) => ({
   readers: join(home, 'readers'),
   reaperPid: join(home, 'reaper.pid'),
   reaperLog: join(home, 'reaper.log'),
+  /** A FIFO a reaper's watcher may create: a shell that leaves writes its context directory to it (docs/state-home.md). */
+  reaperWake: join(home, 'reaper.wake'),
   gcLock: join(home, 'gc.lock'),
   /** Short-lived locks that outlive nothing: `locks/context-<id>`. */
   locks: join(home, 'locks'),
@@ -136,8 +138,6 @@ export const cachePaths = (contextDir: string) => {
     reload: join(dir, 'reload'),
     /** The cached entry script a shell sources to re-enter without node. */
     enter: (shell: string) => join(dir, `enter.${shell}`),
-    /** Written by the fish cached entry to read the time from its mtime (fish has no clock builtin). */
-    enterClock: join(dir, 'enter.fish.clock'),
   };
 };
 

@@ -10,6 +10,14 @@ export interface UserRecord {
   shell?: string;
   tty?: string;
   joined: string;
+  /**
+   * Set by a shell that left the context without a process (docs/state-home.md
+   * "Leaving without a process"): it rewrote its own record with this time.
+   * Such a record is not a user: listUsers puts it in `dead` (with `left`),
+   * so it is removed and the grace starts as for an exited shell, and nobody
+   * emits a second user.leave for it (the shell did).
+   */
+  left?: string;
 }
 
 const usersDir = (contextDir: string) => contextPaths(contextDir).users;
@@ -31,24 +39,34 @@ export function registerUser(contextDir: string, pid: number, now = new Date()):
   if (start === undefined) return undefined;
   if (!existsSync(needsUnloadPath(contextDir))) writeFileAtomic(needsUnloadPath(contextDir), `${now.toISOString()}\n`);
   const existing = readUserRecord(path);
-  if (existing && existing.start === start) return undefined;
+  // A record that says the shell left is no registration: it is overwritten.
+  if (existing && existing.start === start && !hasLeft(existing)) return undefined;
   const record: UserRecord = { pid, start, shell: processName(pid), tty: processTty(pid), joined: now.toISOString() };
   writeFileAtomic(path, `${JSON.stringify(record)}\n`);
   return record;
 }
 
-/** Removes `pid` from the context's users; returns its record if it was one. */
+/**
+ * Removes `pid` from the context's users; returns its record if it was one
+ * (not one that says it left: that shell already emitted its user.leave).
+ */
 export function unregisterUser(contextDir: string, pid: number): UserRecord | undefined {
   const path = userRecordPath(contextDir, pid);
   const existing = readUserRecord(path);
   rmQuiet(path);
-  return existing;
+  return existing && !hasLeft(existing) ? existing : undefined;
 }
+
+/** The record says its shell left (a `left` time): not a user. */
+export const hasLeft = (record: UserRecord) => typeof record.left === 'string';
 
 export interface UserListing {
   live: UserRecord[];
-  /** Records whose process is gone (or whose PID was recycled), and corrupt ones. */
-  dead: Array<{ name: string; record?: UserRecord }>;
+  /**
+   * Records whose process is gone (or whose PID was recycled), corrupt ones,
+   * and those whose shell left (`left`: its user.leave is already emitted).
+   */
+  dead: Array<{ name: string; record?: UserRecord; left?: boolean }>;
 }
 
 /**
@@ -74,7 +92,8 @@ export function listUsers(contextDir: string): UserListing {
     if (name.includes('.tmp.')) continue;
     const path = userRecordPath(contextDir, name);
     const record = readUserRecord(path);
-    if (record && isLiveUser(record)) listing.live.push(record);
+    if (record && hasLeft(record)) listing.dead.push({ name, record, left: true });
+    else if (record && isLiveUser(record)) listing.live.push(record);
     else if (!record && isYoung(path)) {
       // The hook's cached entry writes its record with a plain `printf >` (no
       // process to rename with): it may be mid-write. Unreadable and under
