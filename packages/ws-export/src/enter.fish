@@ -29,7 +29,7 @@ not test -L @CONTEXTS@; and not test -L @CTXDIR@; and not test -L @USERS@; and n
 read -l _ws_line < /proc/$fish_pid/stat; or return 1
 set -l _ws_f (string replace -r '^.*\) ' '' -- $_ws_line | string split ' ')
 # The time now, UTC, ISO-8601 with milliseconds: the hook's _ws_utc, from the
-# boot time ws-export measured (@BOOT_MS@) and /proc/uptime (fish has no clock builtin).
+# boot time ws-export measured when it wrote this and /proc/uptime (fish has no clock builtin).
 set -l _ws_ts (_ws_utc @BOOT_MS@)
 # Registered already, unless its record says it left (then it is overwritten).
 set -l _ws_rec ''
