@@ -533,6 +533,8 @@ unloaded_run_now() {
   reenter
   [ "$(evaluations)" -eq 2 ]
   [ "$(tmux_run 'printenv DATA')" = one ]
+  # fish's two parallel lists: the second load replaced the root's entry, not added one.
+  [[ $1 != fish ]] || [ "$(tmux_run 'count $_ws_known_roots; count $_ws_known_scripts; echo $_ws_known_roots')" = $'1\n1\n'"$proj" ]
 }
 
 @test "bash: after ws-on-unload --run-now while outside, re-entry runs the workspace file again" { unloaded_run_now bash; }
