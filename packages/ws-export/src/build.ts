@@ -56,6 +56,12 @@ export interface BuildResult {
   hooks: HookSpec[];
   /** What each watch_dir tree and watch_file pattern covers (watch-trees.ts). */
   trees?: string[][];
+  /**
+   * The build's results could not be written (a full disk: the driver's `75 nospace`, a
+   * torn status, a success without its env): reported to the shell that waited for it,
+   * never reused, so the next evaluation builds again.
+   */
+  retry?: boolean;
 }
 
 export type BuildState =
@@ -90,13 +96,16 @@ export function inspectBuild(paths: CachePaths): BuildState {
   const owner = readHolder(paths.buildOwner);
   if (owner && isAlive(owner)) return { kind: 'running', request };
   // Its bash died without writing a status (kill -9 in the file): a failed build, not one to run again.
-  if (owner && request) return { kind: 'done', request, result: readResult(paths, request, readText(paths.buildStatus) ?? '137') };
+  if (owner && request) return { kind: 'done', request, result: readResult(paths, request, readText(paths.buildStatus) ?? '137\n') };
   // No owner yet: being set up right now, or left behind by a build that was killed.
   return !owner && age < 2000 ? { kind: 'running', request } : { kind: 'none' };
 }
 
 function readResult(paths: CachePaths, request: BuildRequest, status: string): BuildResult {
-  const [code, failAt] = status.trim().split(' ');
+  // `CODE FAIL_AT\n`, whole: anything less was cut short (a full disk) and is no result.
+  const line = /^(\d+) ?(.*)\n$/.exec(status);
+  if (!line || (line[1] === '75' && line[2] === 'nospace')) return { ok: false, status: 75, failAt: 'nospace', watches: [], watchStats: {}, hooks: [], retry: true };
+  const [code, failAt] = [line[1], line[2]];
   const watches = nulSplit(paths.buildWatches);
   const watchStats: Record<string, string> = {};
   const stats = nulSplit(paths.buildWatchStats);
@@ -113,6 +122,7 @@ function readResult(paths: CachePaths, request: BuildRequest, status: string): B
       warn(`${name} is not exported: ${name}=VALUE is ${bytes} bytes, over the ${MAX_ARG_STRLEN}-byte limit of one environment string (Linux MAX_ARG_STRLEN); the other variables load`);
   }
   const env: Env = {};
+  if (!existsSync(paths.buildEnv)) return { ok: false, status: 75, failAt: 'nospace', watches, watchStats, hooks, trees, retry: true };
   for (const entry of nulSplit(paths.buildEnv)) {
     const eq = entry.indexOf('=');
     if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);

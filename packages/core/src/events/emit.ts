@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { readJson, rmQuiet } from '../state/atomic.js';
 import { isAlive } from '../process/proc.js';
@@ -76,11 +76,17 @@ export function emitEvent(
     // Opened by path for every append: after a rotation, the next append lands in the new file.
     const fd = openSync(path, 'a', 0o600);
     let size: number;
+    const before = fstatSync(fd).size;
+    let written = 0;
     try {
-      let written = writeSync(fd, data);
+      written = writeSync(fd, data);
       // A short write only happens on a full disk; finishing the line beats leaving it torn.
       while (written > 0 && written < data.length) written += writeSync(fd, data, written);
       size = fstatSync(fd).size;
+    } catch (error) {
+      // It could not be finished: cut the torn line off again, unless another line came after it.
+      if (written > 0 && fstatSync(fd).size === before + written) ftruncateSync(fd, before);
+      throw error;
     } finally {
       closeSync(fd);
     }
