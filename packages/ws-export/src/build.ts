@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   emitEvent,
+  encodeBytes,
+  hasRawBytes,
   formatHolder,
   homePaths,
   isAlive,
@@ -183,11 +186,14 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
     writeFileAtomic(paths.buildRequest, JSON.stringify(request));
     const log = openSync(paths.buildLog, 'a', 0o600);
     const source = { context: request.name, root: request.root };
+    // spawn() would encode values as UTF-8 (a raw byte as U+FFFD): those that hold bytes
+    // that are not UTF-8 go to the driver in a NUL-separated file, which it exports first.
+    const { env: plainEnv, rawFile } = splitRawValues({ ...request.base, ...request.wsVars }, join(dir, 'raw-env'));
     const child = spawn('bash', ['--noprofile', '--norc', '-c', `${stdlib}\n${stdlibNix}\n${driver}`, 'ws-build'], {
       cwd: request.root,
       env: {
-        ...request.base,
-        ...request.wsVars,
+        ...plainEnv,
+        ...(rawFile ? { _WS_RAW_ENV: rawFile } : {}),
         _WS_EVAL: dir,
         _WS_FILE: request.file,
         _WS_LOCAL: request.local ?? '',
@@ -211,6 +217,16 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
   } finally {
     release();
   }
+}
+
+/** The environment without its values that are not UTF-8, and those written (bytes exact) to `path`, if any. */
+function splitRawValues(env: Env, path: string): { env: Env; rawFile?: string } {
+  const raw = Object.entries(env).filter(([, value]) => value !== undefined && hasRawBytes(value));
+  if (!raw.length) return { env };
+  const plain: Env = { ...env };
+  for (const [name] of raw) delete plain[name];
+  writeFileAtomic(path, Buffer.concat(raw.map(([name, value]) => encodeBytes(`${name}=${value}\0`))));
+  return { env: plain, rawFile: path };
 }
 
 /** Waits (polling, cheap) until the build is over or the deadline passes. */

@@ -21,6 +21,15 @@ for _ws_fd in "${_ws_fds[@]}"; do
 done
 unset _ws_fd _ws_fds
 
+# Values that are not UTF-8 (build.ts cannot pass them through spawn): bash
+# keeps any bytes but NUL.
+if [[ -n ${_WS_RAW_ENV-} ]]; then
+  while IFS= read -r -d '' _ws_kv; do
+    export "${_ws_kv%%=*}=${_ws_kv#*=}"
+  done <"$_WS_RAW_ENV"
+  unset _ws_kv _WS_RAW_ENV
+fi
+
 # A full disk must not pass for a result (an empty status read as success, a
 # missing env as "the file unset WS_*"), nor stick once space is freed: a
 # write of the driver's own that fails ends the build with `75 nospace`,
@@ -78,6 +87,7 @@ _ws_finish() {
     $(((_ws_now - _ws_started) / 1000)) >>"$_WS_EVENTS"
   if printf '%s %s\n' "$_ws_status" "$_ws_fail_at" 2>/dev/null >"$_WS_EVAL/status.tmp"; then
     command -p mv "$_WS_EVAL/status.tmp" "$_WS_EVAL/status"
+    command -p rm -f "$_WS_EVAL/status.nospace"
   else
     command -p rm -f "$_WS_EVAL/status.tmp"
     command -p mv "$_WS_EVAL/status.nospace" "$_WS_EVAL/status"
