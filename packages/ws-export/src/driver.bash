@@ -86,8 +86,8 @@ _ws_finish() {
     "$_ws_ts" "${_ws_now: -6:3}" "$_ws_type" "$_WS_JSON_CONTEXT" "$_WS_JSON_ROOT" "$_WS_BUILD_ID" "$_ws_status" \
     $(((_ws_now - _ws_started) / 1000)) >>"$_WS_EVENTS"
   if printf '%s %s\n' "$_ws_status" "$_ws_fail_at" 2>/dev/null >"$_WS_EVAL/status.tmp"; then
+    # (status.nospace stays: one process less per build; the next build's directory replaces it.)
     command -p mv "$_WS_EVAL/status.tmp" "$_WS_EVAL/status"
-    command -p rm -f "$_WS_EVAL/status.nospace"
   else
     command -p rm -f "$_WS_EVAL/status.tmp"
     command -p mv "$_WS_EVAL/status.nospace" "$_WS_EVAL/status"
