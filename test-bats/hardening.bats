@@ -499,3 +499,48 @@ SAME_SIZE='cd "$1" && h; echo "in FOO=${FOO-unset}"; touch -r .workspace "$2"; p
     [ "$(grep -c "$W/proj/.workspace is blocked" <<<"$stderr")" -ge 2 ]
   done
 }
+
+# -------------------------------------- (12) values that are not UTF-8 ----
+
+# hex_of VAR — the bytes of $VAR in the tmux shell, as `ff fe`.
+hex_of() {
+  run tmux_run "printf %s \"\$$1\" | od -An -tx1"
+  [ "$status" -eq 0 ]
+  echo $output
+}
+
+@test "(12) values that are not UTF-8 keep their bytes in bash, zsh and fish; leaving restores a base value that held such bytes" {
+  write_workspace "$W/bytes" <<'WS' 2>/dev/null
+export FFFE=$'\xff\xfe' LATIN=$'caf\xe9' LONE=$'a\x80b' UTF='é✓😀' BASEV=inside
+export COPY=$ORIG
+WS
+  local shell rc want
+  declare -A want=([FFFE]='ff fe' [LATIN]='63 61 66 e9' [LONE]='61 80 62' [UTF]='c3 a9 e2 9c 93 f0 9f 98 80' [COPY]='6f c3 28 6b' [BASEV]='69 6e 73 69 64 65')
+  for shell in bash zsh fish; do
+    # The shell's own variables, set before the hook: ORIG reaches the build, BASEV is changed by it.
+    case $shell in
+      fish) rc='set -gx ORIG o\Xc3\(k; set -gx BASEV base\Xfa\X80' ;;
+      *) rc="export ORIG=\$'o\\xc3(k' BASEV=\$'base\\xfa\\x80'" ;;
+    esac
+    tmux_start -n "$shell" "$shell" "$rc"
+    [ "$(hex_of BASEV)" = '62 61 73 65 fa 80' ]
+    for pass in enter re-enter; do
+      tmux_run "cd $(q "$W/bytes")"
+      for var in "${!want[@]}"; do
+        [ "$(hex_of "$var")" = "${want[$var]}" ] || { echo "$shell ($pass): $var is $(hex_of "$var"), not ${want[$var]}" >&2; false; }
+      done
+      tmux_run 'cd /'
+      [ "$(hex_of BASEV)" = '62 61 73 65 fa 80' ] || { echo "$shell ($pass): BASEV after leaving is $(hex_of BASEV)" >&2; false; }
+      [ -z "$(hex_of LATIN)" ]
+    done
+    tmux_stop
+  done
+  # JSON cannot hold them: U+FFFD, a warning naming each variable; still valid JSON.
+  cd "$W/bytes"
+  run --separate-stderr timeout 20 ws-export json --pid $$
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .set.LATIN <<<"$output")" = $'caf\xef\xbf\xbd' ]
+  [ "$(jq -r .set.UTF <<<"$output")" = 'é✓😀' ]
+  [[ $stderr == *'LATIN holds bytes that are not UTF-8'* && $stderr == *'FFFE holds bytes'* ]]
+  [[ $stderr != *'UTF holds'* ]]
+}

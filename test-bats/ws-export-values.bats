@@ -23,11 +23,15 @@ teardown() { ws_export_teardown; }
   [ "$(jq -r '.set.GREETING // "same"' "$W/out.json")" = same ]
 }
 
-@test "a value that is not valid UTF-8 arrives with U+FFFD for the invalid bytes (a documented limit: Node decodes the environment as UTF-8)" {
+@test "a value that is not valid UTF-8 keeps its bytes in the shell; JSON shows U+FFFD and names it (docs/reliability.md)" {
   write_workspace "$W/proj" "export LATIN=\$(printf 'caf\\351')"
   cd "$W/proj"
   ws_load
-  [ "$(printf '%s' "$LATIN" | od -An -tx1 | tr -d ' \n')" = 636166efbfbd ]
+  [ "$(printf '%s' "$LATIN" | od -An -tx1 | tr -d ' \n')" = 636166e9 ]
+  unset LATIN WS_DIFF
+  ws_json >"$W/out.json"
+  [ "$(jq -r .set.LATIN "$W/out.json" | od -An -tx1 | tr -d ' \n')" = 636166efbfbd0a ]
+  grep -q 'LATIN holds bytes that are not UTF-8' "$ERR"
 }
 
 @test "a workspace in a directory with spaces (and quotes) in its path" {

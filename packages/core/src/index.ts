@@ -2,6 +2,7 @@ export * from './cli/colors.js';
 export * from './cli/display.js';
 export * from './context/discover.js';
 export * from './env/diff.js';
+export * from './env/bytes.js';
 export * from './cli/errors.js';
 export * from './events/emit.js';
 export * from './state/atomic.js';

@@ -1,8 +1,11 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   emitEvent,
+  encodeBytes,
   ensureDir,
+  hasRawBytes,
   formatHolder,
   homePaths,
   isAlive,
@@ -58,6 +61,12 @@ export interface BuildResult {
   hooks: HookSpec[];
   /** What each watch_dir tree and watch_file pattern covers (watch-trees.ts). */
   trees?: string[][];
+  /**
+   * The build's results could not be written (a full disk: the driver's `75 nospace`, a
+   * torn status, a success without its env): reported to the shell that waited for it,
+   * never reused, so the next evaluation builds again.
+   */
+  retry?: boolean;
 }
 
 export type BuildState =
@@ -92,13 +101,16 @@ export function inspectBuild(paths: CachePaths): BuildState {
   const owner = readHolder(paths.buildOwner);
   if (owner && isAlive(owner)) return { kind: 'running', request };
   // Its bash died without writing a status (kill -9 in the file): a failed build, not one to run again.
-  if (owner && request) return { kind: 'done', request, result: readResult(paths, request, readText(paths.buildStatus) ?? '137') };
+  if (owner && request) return { kind: 'done', request, result: readResult(paths, request, readText(paths.buildStatus) ?? '137\n') };
   // No owner yet: being set up right now, or left behind by a build that was killed.
   return !owner && age < 2000 ? { kind: 'running', request } : { kind: 'none' };
 }
 
 function readResult(paths: CachePaths, request: BuildRequest, status: string): BuildResult {
-  const [code, failAt] = status.trim().split(' ');
+  // `CODE FAIL_AT\n`, whole: anything less was cut short (a full disk) and is no result.
+  const line = /^(\d+) ?(.*)\n$/.exec(status);
+  if (!line || (line[1] === '75' && line[2] === 'nospace')) return { ok: false, status: 75, failAt: 'nospace', watches: [], watchStats: {}, hooks: [], retry: true };
+  const [code, failAt] = [line[1], line[2]];
   const watches = nulSplit(paths.buildWatches);
   const watchStats: Record<string, string> = {};
   const stats = nulSplit(paths.buildWatchStats);
@@ -115,6 +127,7 @@ function readResult(paths: CachePaths, request: BuildRequest, status: string): B
       warn(`${name} is not exported: ${name}=VALUE is ${bytes} bytes, over the ${MAX_ARG_STRLEN}-byte limit of one environment string (Linux MAX_ARG_STRLEN); the other variables load`);
   }
   const env: Env = {};
+  if (!existsSync(paths.buildEnv)) return { ok: false, status: 75, failAt: 'nospace', watches, watchStats, hooks, trees, retry: true };
   for (const entry of nulSplit(paths.buildEnv)) {
     const eq = entry.indexOf('=');
     if (eq > 0) env[entry.slice(0, eq)] = entry.slice(eq + 1);
@@ -175,11 +188,14 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
     writeFileAtomic(paths.buildRequest, JSON.stringify(request));
     const log = openAppend(paths.buildLog);
     const source = { context: request.name, root: request.root };
+    // spawn() would encode values as UTF-8 (a raw byte as U+FFFD): those that hold bytes
+    // that are not UTF-8 go to the driver in a NUL-separated file, which it exports first.
+    const { env: plainEnv, rawFile } = splitRawValues({ ...request.base, ...request.wsVars }, join(dir, 'raw-env'));
     const child = spawn('bash', ['--noprofile', '--norc', '-c', `${stdlib}\n${stdlibNix}\n${driver}`, 'ws-build'], {
       cwd: request.root,
       env: {
-        ...request.base,
-        ...request.wsVars,
+        ...plainEnv,
+        ...(rawFile ? { _WS_RAW_ENV: rawFile } : {}),
         _WS_EVAL: dir,
         _WS_FILE: request.file,
         _WS_LOCAL: request.local ?? '',
@@ -203,6 +219,16 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
   } finally {
     release();
   }
+}
+
+/** The environment without its values that are not UTF-8, and those written (bytes exact) to `path`, if any. */
+function splitRawValues(env: Env, path: string): { env: Env; rawFile?: string } {
+  const raw = Object.entries(env).filter(([, value]) => value !== undefined && hasRawBytes(value));
+  if (!raw.length) return { env };
+  const plain: Env = { ...env };
+  for (const [name] of raw) delete plain[name];
+  writeFileAtomic(path, Buffer.concat(raw.map(([name, value]) => encodeBytes(`${name}=${value}\0`))));
+  return { env: plain, rawFile: path };
 }
 
 /** Waits (polling, cheap) until the build is over or the deadline passes. */

@@ -1,5 +1,5 @@
 import { realpathSync } from 'node:fs';
-import { CliError, EX, colorsFor, isHookShell, renderHook, runCli } from '@ws/core';
+import { CliError, EX, colorsFor, environWithBytes, isHookShell, renderHook, runCli } from '@ws/core';
 import { exportEnv } from './export.js';
 import { resolveEnvFile } from './env-file.js';
 import { cancelBuild, printBuildLog, requestReload } from './control.js';
@@ -44,7 +44,9 @@ when it is over (live apply: SIGUSR1 to the hook; WS_LIVE_APPLY=0 turns it off).
 
 Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was running,
 64 usage, 66 log/reload/cancel: no workspace file here (log: no build yet), 77 unsafe state home.`,
-  async run({ args, env, cwd, out, err }) {
+  async run({ args, env: decoded, cwd, out, err }) {
+    // Values with bytes that are not UTF-8 as they are (bytes.ts), not U+FFFD.
+    const env = environWithBytes(decoded);
     const exporter = exporterPath();
     if (args.shell === 'hook') {
       if (!args.hookShell || !isHookShell(args.hookShell)) throw new CliError(EX.USAGE, 'hook needs a shell: bash, zsh, fish or nu');

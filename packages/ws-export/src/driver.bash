@@ -21,6 +21,26 @@ for _ws_fd in "${_ws_fds[@]}"; do
 done
 unset _ws_fd _ws_fds
 
+# Values that are not UTF-8 (build.ts cannot pass them through spawn): bash
+# keeps any bytes but NUL.
+if [[ -n ${_WS_RAW_ENV-} ]]; then
+  while IFS= read -r -d '' _ws_kv; do
+    export "${_ws_kv%%=*}=${_ws_kv#*=}"
+  done <"$_WS_RAW_ENV"
+  unset _ws_kv _WS_RAW_ENV
+fi
+
+# A full disk must not pass for a result (an empty status read as success, a
+# missing env as "the file unset WS_*"), nor stick once space is freed: a
+# write of the driver's own that fails ends the build with `75 nospace`,
+# which ws-export reports and never reuses. That status is written now, while
+# there may be room, so that it can still be renamed into place at the end.
+printf '75 nospace\n' >"$_WS_EVAL/status.nospace" 2>/dev/null
+_ws_no_space() {
+  _ws_fail_at=nospace
+  builtin exit 75
+}
+
 _ws_fail_at=
 _ws_started=${EPOCHREALTIME/./}
 _ws_finish() {
@@ -43,14 +63,21 @@ _ws_finish() {
       _ws_v=${!_ws_n}
       _ws_len=$((${#_ws_n} + ${#_ws_v} + 2))
       if ((_ws_len > 131072)); then
-        printf '%s %d\n' "$_ws_n" "$_ws_len" >>"$_WS_EVAL/too-long"
+        printf '%s %d\n' "$_ws_n" "$_ws_len" >>"$_WS_EVAL/too-long" || _ws_status=75 _ws_fail_at=nospace
         unset "$_ws_n"
       fi
     done
     unset _ws_v
     if [[ -n $_ws_lc ]]; then LC_ALL=${_ws_lc#x}; else unset LC_ALL; fi
     # `command -p`: the file may have left PATH without env and mv.
-    command -p env -0 >"$_WS_EVAL/env.tmp" && command -p mv "$_WS_EVAL/env.tmp" "$_WS_EVAL/env" || _ws_status=70
+    if ((_ws_status != 0)); then
+      : # the list of what was left out could not be written
+    elif ! command -p env -0 >"$_WS_EVAL/env.tmp"; then
+      command -p rm -f "$_WS_EVAL/env.tmp"
+      _ws_status=75 _ws_fail_at=nospace
+    elif ! command -p mv "$_WS_EVAL/env.tmp" "$_WS_EVAL/env"; then
+      _ws_status=70
+    fi
   fi
   _ws_now=${EPOCHREALTIME/./} _ws_type=build.done
   TZ=UTC printf -v _ws_ts '%(%Y-%m-%dT%H:%M:%S)T' -1
@@ -58,8 +85,13 @@ _ws_finish() {
   printf '{"v":1,"ts":"%s.%sZ","type":"%s","context":%s,"root":%s,"build":"%s","status":%d,"duration_ms":%d}\n' \
     "$_ws_ts" "${_ws_now: -6:3}" "$_ws_type" "$_WS_JSON_CONTEXT" "$_WS_JSON_ROOT" "$_WS_BUILD_ID" "$_ws_status" \
     $(((_ws_now - _ws_started) / 1000)) >>"$_WS_EVENTS"
-  printf '%s %s\n' "$_ws_status" "$_ws_fail_at" >"$_WS_EVAL/status.tmp"
-  command -p mv "$_WS_EVAL/status.tmp" "$_WS_EVAL/status"
+  if printf '%s %s\n' "$_ws_status" "$_ws_fail_at" 2>/dev/null >"$_WS_EVAL/status.tmp"; then
+    # (status.nospace stays: one process less per build; the next build's directory replaces it.)
+    command -p mv "$_WS_EVAL/status.tmp" "$_WS_EVAL/status"
+  else
+    command -p rm -f "$_WS_EVAL/status.tmp"
+    command -p mv "$_WS_EVAL/status.nospace" "$_WS_EVAL/status"
+  fi
   _ws_signal_waiting
 }
 # Live apply: the shells that were given the last good environment while
@@ -135,7 +167,10 @@ _ws_approved() { # ORIGINAL APPROVAL COPY
     printf 'ws: %s: no approval from the trust check; not running it\n' "$1" >&2
     return 1
   fi
-  (umask 077 && cat -- "$1" >"$3") || return 1
+  if ! (umask 077 && cat -- "$1" >"$3"); then
+    [[ -r $1 ]] && _ws_no_space # readable, so the copy could not be written
+    return 1
+  fi
   [[ $2 == trusted-dir ]] && return 0
   sum=$(sha256sum <"$3") || return 1
   [[ sha256:${sum%% *} == "$2" ]] && return 0

@@ -13,6 +13,7 @@ import {
   ensureReaper,
   ensureStateHome,
   findContext,
+  isNoSpace,
   LOCAL_FILE,
   printable,
   markContextEntry,
@@ -31,6 +32,7 @@ import {
   type WatchedContent,
 } from '@ws/core';
 import { baseOf, loadApplied, saveApplied } from './applied.js';
+import { exportWithoutSpace } from './no-space.js';
 import { loadFromBuild } from './obtain.js';
 import { renderOutput, summary } from './shell-output.js';
 import { makeStamps, pruneStamps } from './stamps.js';
@@ -64,6 +66,16 @@ export interface ExportOptions {
  * Never throws for a blocked or broken workspace file: a prompt must not break.
  */
 export async function exportEnv(opts: ExportOptions): Promise<string> {
+  try {
+    return await exportOnce(opts);
+  } catch (error) {
+    // A full disk: still a document, and one line (no-space.ts).
+    if (isNoSpace(error)) return exportWithoutSpace(opts, error as Error);
+    throw error;
+  }
+}
+
+async function exportOnce(opts: ExportOptions): Promise<string> {
   const { env, err } = opts;
   const now = opts.now ?? new Date();
   const color = opts.errColors ?? colorsFor({}, env);

@@ -161,6 +161,8 @@ async function obtainUntil(input: LoadInput, deadline: number, onWait: () => voi
       const usable =
         matches(state.request) &&
         state.request.started > unloadedAt &&
+        // One whose results a full disk cut short is shown only to whoever started it.
+        (!state.result.retry || mine) &&
         // An input changed during the build: one more build, then take it (a file the
         // build itself writes would otherwise make every build stale).
         (!inputsChangedSince(state.request, state.result) || (mine && builds >= 2)) &&
@@ -266,6 +268,7 @@ function wsViolation(result: Env, expected: Env): string | undefined {
 
 function failureLine(ctx: Context, evaluation: BuildResult): string {
   if (evaluation.failAt === 'cancelled') return `ws: the build of ${ctx.name} was cancelled; keeping the last good environment`;
+  if (evaluation.retry) return `ws: no space left in the state home to build ${ctx.name}; keeping the last good environment`;
   const where = evaluation.failAt && !evaluation.failAt.endsWith(':') ? evaluation.failAt : ctx.file;
   return `ws: ${where}: failed with exit status ${evaluation.status}; keeping the last good environment`;
 }

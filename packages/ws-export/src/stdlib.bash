@@ -173,7 +173,7 @@ watch_file() {
       _ws_watch_tree glob "$abs"
       continue
     fi
-    printf '%s\0' "$abs" >>"$_WS_EVAL/watches"
+    printf '%s\0' "$abs" >>"$_WS_EVAL/watches" || _ws_no_space
     if [[ -L $abs ]]; then
       # A symlink: its target's identity and its own (retargeting changes the latter).
       { stat -L --printf '%i %s %.9Y %.9Z ' -- "$abs" && stat --printf 'link %i %.9Z\0%n\0' -- "$abs"; } >>"$_WS_EVAL/watch-stats" 2>/dev/null
@@ -201,7 +201,7 @@ watch_dir() {
 # the part of a pattern before its first glob character is watched as a path
 # (creating it reloads).
 _ws_watch_tree() {
-  printf '%s\0' "$1" "$2" >>"$_WS_EVAL/watch-trees"
+  printf '%s\0' "$1" "$2" >>"$_WS_EVAL/watch-trees" || _ws_no_space
   if [[ $1 == glob ]]; then
     local base=${2%%[*?[]*}
     base=${base%/*}
@@ -1085,11 +1085,11 @@ on_unload() {
   if [[ ${1-} == -- ]]; then
     shift
     (($#)) || { log_error "on_unload: no command after --"; return 1; }
-    printf '%s\0' argv "$#" "$@" >>"$_WS_EVAL/on_unload"
+    printf '%s\0' argv "$#" "$@" >>"$_WS_EVAL/on_unload" || _ws_no_space
   elif (($# == 1)) && [[ -f $1 ]]; then
-    printf '%s\0' file 1 "$(expand_path "$1")" >>"$_WS_EVAL/on_unload"
+    printf '%s\0' file 1 "$(expand_path "$1")" >>"$_WS_EVAL/on_unload" || _ws_no_space
   elif (($# == 1)) && [[ -n $1 ]]; then
-    printf '%s\0' sh 1 "$1" >>"$_WS_EVAL/on_unload"
+    printf '%s\0' sh 1 "$1" >>"$_WS_EVAL/on_unload" || _ws_no_space
   else
     log_error "on_unload: usage: on_unload FILE | on_unload 'COMMAND' | on_unload -- CMD ARGS..."
     return 1

@@ -22,7 +22,14 @@ export async function reaperLoop({ home, env, once, stop }: LoopOptions): Promis
   const lockPath = join(home, REAPER_PID_FILE);
   let release = tryLock(lockPath);
   if (!release) return false;
-  const log = (line: string) => appendText(join(home, 'reaper.log'), `[${new Date().toISOString()}] ${line}\n`);
+  // Never fatal: a log line lost (a full disk, a broken reaper.log) must not stop the unloads.
+  const log = (line: string) => {
+    try {
+      appendText(join(home, 'reaper.log'), `[${new Date().toISOString()}] ${line}\n`);
+    } catch {
+      /* lost */
+    }
+  };
   const idleMs = knob(env, 'WS_REAPER_IDLE') * 1000;
   let idleSince = Date.now();
   // --once waits for its unloads; the loop lets them run while it goes on sweeping.

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, mkdirSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { openAppend, readJson, rmQuiet } from '../state/atomic.js';
 import { isAlive } from '../process/proc.js';
@@ -77,11 +77,17 @@ export function emitEvent(
     // Never through a planted symlink (openAppend).
     const fd = openAppend(path);
     let size: number;
+    const before = fstatSync(fd).size;
+    let written = 0;
     try {
-      let written = writeSync(fd, data);
+      written = writeSync(fd, data);
       // A short write only happens on a full disk; finishing the line beats leaving it torn.
       while (written > 0 && written < data.length) written += writeSync(fd, data, written);
       size = fstatSync(fd).size;
+    } catch (error) {
+      // It could not be finished: cut the torn line off again, unless another line came after it.
+      if (written > 0 && fstatSync(fd).size === before + written) ftruncateSync(fd, before);
+      throw error;
     } finally {
       closeSync(fd);
     }

@@ -96,7 +96,13 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
     }
   }
   // Resources nothing holds any more are released; one held by a live process keeps the reaper.
-  result.waiting += await sweepResources(home, opts);
+  try {
+    result.waiting += await sweepResources(home, opts);
+  } catch (error) {
+    // A full disk (or a broken entry) there must not kill the reaper either: the next sweep retries.
+    logOnce(opts, `resources: ${(error as Error).message}; retrying`);
+    result.waiting++;
+  }
   return result;
 }
 
@@ -296,7 +302,8 @@ async function unloadContext(home: string, dir: string, idleMarker: string, pend
     const result = await runUnload(home, dir, { env: opts.env, reason, now });
     if (result) opts.log?.(`unloaded ${dir} (${reason}): ${result.hooks} hook(s), ${result.failed} failed`);
   } catch (error) {
-    opts.log?.(`unload of ${dir} failed: ${(error as Error).message}`);
+    // Retried at the next sweeps (the journal keeps what already ran); said once while it keeps failing.
+    logOnce(opts, `unload of ${dir} failed: ${(error as Error).message}; retrying`);
   }
   rmQuiet(idleMarker);
 }

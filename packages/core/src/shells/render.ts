@@ -1,4 +1,6 @@
 import type { EnvChanges } from '../env/diff.js';
+import { hasRawBytes, withoutRawBytes } from '../env/bytes.js';
+import { warn } from '../cli/warnings.js';
 import { isFishPathVariable, quoteFish, quotePosix } from './quote.js';
 
 export const SHELLS = ['bash', 'zsh', 'fish'] as const;
@@ -56,14 +58,22 @@ export function renderNu(changes: EnvChanges, locals: ShellLocals = {}): string 
   return `${JSON.stringify({ set, unset, hook })}\n`;
 }
 
-/** `{"set":{NAME:VALUE},"unset":[NAME]}` for programs that are not shells. */
+/**
+ * `{"set":{NAME:VALUE},"unset":[NAME]}` for programs that are not shells.
+ * JSON cannot carry bytes that are not UTF-8: such a value is given with
+ * U+FFFD for each of them, and a warning names the variable (the shells get
+ * the exact bytes; docs/reliability.md).
+ */
 export function renderJson(changes: EnvChanges): string {
   const set: Record<string, string> = {};
   const unset: string[] = [];
   for (const name of Object.keys(changes).sort()) {
     const value = changes[name];
     if (value === undefined) unset.push(name);
-    else set[name] = value;
+    else if (hasRawBytes(value)) {
+      warn(`${name} holds bytes that are not UTF-8: JSON shows each as U+FFFD (a shell gets them exactly)`);
+      set[name] = withoutRawBytes(value);
+    } else set[name] = value;
   }
   return `${JSON.stringify({ set, unset })}\n`;
 }

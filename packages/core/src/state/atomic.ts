@@ -1,4 +1,5 @@
 import {
+
   closeSync,
   constants,
   fstatSync,
@@ -124,11 +125,18 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   const temp = tempName(path);
   const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
   try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    // writeSync may write less than asked (a disk filling up): write the rest,
+    // which then fails with ENOSPC rather than leave a torn file to rename.
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done);
     if (process.env.WS_FSYNC === '1') fsyncSync(fd);
-  } finally {
+  } catch (error) {
+    // A failed write (ENOSPC, EDQUOT) leaves no temp file behind.
     closeSync(fd);
+    rmQuiet(temp);
+    throw error;
   }
+  closeSync(fd);
   try {
     try {
       renameSync(temp, path);
@@ -246,5 +254,20 @@ export function appendText(path: string, text: string): void {
     writeSync(fd, text);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** A write failed for want of space (a full disk, a quota): something to report and retry later, never a crash. */
+export const isNoSpace = (error: unknown): boolean => {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+};
+
+/** Appends to a log file (mode 0600); on a full disk the text is lost, the caller goes on. */
+export function appendLog(path: string, text: string): void {
+  try {
+    appendText(path, text);
+  } catch (error) {
+    if (!isNoSpace(error)) throw error;
   }
 }

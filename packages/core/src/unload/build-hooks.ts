@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { readNulWords } from '../env/bytes.js';
 import { writeFileAtomic } from '../state/atomic.js';
 import { liveHolder } from '../state/lock.js';
 import { cachePaths } from '../state/paths.js';
@@ -19,11 +20,8 @@ export function parseHookList(words: string[]): UnloadHook[] {
 
 /** NUL-separated words of a file (a trailing partial word, from a writer killed midway, is dropped). */
 export function readNulList(path: string): string[] {
-  try {
-    return readFileSync(path, 'utf8').split('\0').slice(0, -1);
-  } catch {
-    return [];
-  }
+  // Bytes kept (bytes.ts): the driver's env may hold values that are not UTF-8.
+  return readNulWords(path);
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import { readContextRecord, writeContextRecord } from '../context/record.js';
 import { emitEvent } from '../events/emit.js';
 import { stopAllServices } from '../services/services.js';
-import { appendText, openAppend, ensureDir, readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
+import { appendLog, openAppend, ensureDir, readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { releasePorts } from '../ports/ports.js';
 import { releaseContextHolds } from '../resources/release.js';
 import { isAlive, processStartTime, type ProcessId } from '../process/proc.js';
@@ -62,8 +62,8 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
     if (!journal || !Array.isArray(journal.order)) {
       // Hooks a build registered belong to the context, whether or not a shell applied it.
       const adopted = await adoptBuildHooks(contextDir, knob(opts.env, 'WS_UNLOAD_TIMEOUT') * 1000, now);
-      if (adopted) appendText(log, `[${now().toISOString()}] took ${adopted} hook(s) from the last build, which no shell applied\n`);
-      const hooks = listUnloadHooks(contextDir, (name) => appendText(log, `[${now().toISOString()}] skipped corrupt hook record unload/${name}\n`));
+      if (adopted) appendLog(log, `[${now().toISOString()}] took ${adopted} hook(s) from the last build, which no shell applied\n`);
+      const hooks = listUnloadHooks(contextDir, (name) => appendLog(log, `[${now().toISOString()}] skipped corrupt hook record unload/${name}\n`));
       journal = {
         started: now().toISOString(),
         reason: opts.reason,
@@ -71,9 +71,9 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
         hooks: Object.fromEntries(hooks.map((h) => [h.seq, h])),
       };
       writeFileAtomic(journalPath, JSON.stringify(journal));
-      appendText(log, `[${journal.started}] unload started (${opts.reason}), ${journal.order.length} hook(s)\n`);
+      appendLog(log, `[${journal.started}] unload started (${opts.reason}), ${journal.order.length} hook(s)\n`);
     } else {
-      appendText(log, `[${now().toISOString()}] unload resumed (started ${journal.started})\n`);
+      appendLog(log, `[${now().toISOString()}] unload resumed (started ${journal.started})\n`);
     }
     // The journal has them now; the next load registers its own (also after a crash right here).
     dropUnloadHooks(contextDir, Object.values(journal.hooks));
@@ -103,7 +103,7 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
     // A blocked file stays blocked for the prompt; anything else is unloaded now.
     const latest = readContextRecord(contextDir) ?? record;
     if (latest) writeContextRecord(contextDir, { ...latest, state: latest.state === 'blocked' ? 'blocked' : 'unloaded', lastUsed: latest.lastUsed }, now());
-    appendText(log, `[${now().toISOString()}] unload done\n`);
+    appendLog(log, `[${now().toISOString()}] unload done\n`);
     emitEvent(home, 'context.unload', source, { reason: journal.reason }, opts.env, now());
     rmSync(runDir(contextDir), { recursive: true, force: true });
     return { hooks, failed };
@@ -168,10 +168,16 @@ async function runHookOnce(
   if (readJson(`${base}.done`) !== undefined) return undefined;
   const timeoutMs = knob(ownEnv, 'WS_UNLOAD_TIMEOUT') * 1000;
   const log = join(contextDir, 'unload.log');
+  // The output file first: if even that cannot be made (a full disk), nothing is marked
+  // started and a later unload runs the hook.
+  const out = openAppend(`${base}.out`);
   let marker: number;
   try {
     marker = openSync(`${base}.started`, 'wx', 0o600);
-  } catch {
+  } catch (error) {
+    closeSync(out);
+    // Not created (a full disk): not started either; the unload is retried.
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     // Started by a runner that died: let it finish, then log what it printed.
     const started = readJson<ProcessId & { at: number }>(`${base}.started`);
     const deadline = (started?.at ?? Date.now()) + timeoutMs;
@@ -182,17 +188,19 @@ async function runHookOnce(
     writeFileAtomic(`${base}.done`, JSON.stringify({ status: '?' }));
     return { status: '?', durationMs };
   }
-  const out = openAppend(`${base}.out`);
   const startedAt = Date.now();
   const status = await new Promise<number | string>((resolve) => {
     const [command, args] = commandFor(hook);
     const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', out, out], detached: true });
+    // Neither write may throw here: the hook is started, and a lost line is all a full disk costs
+    // (a successor finding the marker empty logs the hook's status as unknown, never runs it again).
     child.on('error', (error) => {
-      writeSync(out, `cannot start: ${error.message}\n`);
+      quietly(() => writeSync(out, `cannot start: ${error.message}\n`));
       resolve(127);
     });
     if (child.pid) {
-      writeSync(marker, JSON.stringify({ pid: child.pid, start: processStartTime(child.pid) ?? '', at: startedAt }));
+      const pid = child.pid;
+      quietly(() => writeSync(marker, JSON.stringify({ pid, start: processStartTime(pid) ?? '', at: startedAt })));
     }
     closeSync(marker);
     let timedOut = false;
@@ -211,6 +219,14 @@ async function runHookOnce(
   writeLogEntry(log, new Date(startedAt), hook, status, durationMs, `${base}.out`);
   writeFileAtomic(`${base}.done`, JSON.stringify({ status }));
   return { status, durationMs };
+}
+
+function quietly(write: () => void): void {
+  try {
+    write();
+  } catch {
+    /* a full disk: see above */
+  }
 }
 
 /**
@@ -262,7 +278,7 @@ function writeLogEntry(log: string, at: Date, hook: UnloadHookRecord, status: nu
   let lines = text.length ? text.replace(/\n$/, '').split('\n') : [];
   if (cut) lines = [`[${cut} bytes of output before this not kept]`, ...lines.slice(1)];
   const body = lines.map((l) => `  | ${l}\n`).join('');
-  appendText(log, `[${at.toISOString()}] exit ${status} after ${durationMs} ms: ${describeHook(hook)}${note ? ` (${note})` : ''}\n${body}`);
+  appendLog(log, `[${at.toISOString()}] exit ${status} after ${durationMs} ms: ${describeHook(hook)}${note ? ` (${note})` : ''}\n${body}`);
   rmQuiet(outPath);
 }
 
