@@ -38,19 +38,24 @@ _ws_finish() {
     # Byte lengths: ${#…} counts bytes under LC_ALL=C.
     [[ -v LC_ALL ]] && _ws_lc=x$LC_ALL || _ws_lc=
     LC_ALL=C
+    # The environment is written with builtins (no env, no mv: a process
+    # costs milliseconds here): ws-export reads it only once status exists,
+    # which is written after it. mapfile, not a split of $(...): the file may
+    # have changed IFS. compgen -e lists the exported variables with a value,
+    # what env would print (names that are not variables are not loaded anyway).
     : >"$_WS_EVAL/too-long"
-    for _ws_n in $(compgen -e); do
+    mapfile -t _ws_names < <(compgen -e)
+    for _ws_n in "${_ws_names[@]}"; do
       _ws_v=${!_ws_n}
       _ws_len=$((${#_ws_n} + ${#_ws_v} + 2))
       if ((_ws_len > 131072)); then
         printf '%s %d\n' "$_ws_n" "$_ws_len" >>"$_WS_EVAL/too-long"
-        unset "$_ws_n"
+      else
+        printf '%s=%s\0' "$_ws_n" "$_ws_v"
       fi
-    done
-    unset _ws_v
+    done >"$_WS_EVAL/env" || _ws_status=70
+    unset _ws_v _ws_names
     if [[ -n $_ws_lc ]]; then LC_ALL=${_ws_lc#x}; else unset LC_ALL; fi
-    # `command -p`: the file may have left PATH without env and mv.
-    command -p env -0 >"$_WS_EVAL/env.tmp" && command -p mv "$_WS_EVAL/env.tmp" "$_WS_EVAL/env" || _ws_status=70
   fi
   _ws_now=${EPOCHREALTIME/./} _ws_type=build.done
   TZ=UTC printf -v _ws_ts '%(%Y-%m-%dT%H:%M:%S)T' -1
@@ -116,7 +121,7 @@ _ws_error_line() {
 _ws_syntax_ok() { # ORIGINAL COPY (the copy is what runs; its name is translated back in the log)
   [[ ${1##*/} == .envrc ]] && return 0
   local err
-  err=$("$BASH" -O extglob -O gnu_errfmt -n "$2" 2>&1) && return 0
+  err=$(exec "$BASH" -O extglob -O gnu_errfmt -n "$2" 2>&1) && return 0
   printf '%s\n' "$err" >&2
   [[ $err =~ ^(/[^:]+):([0-9]+): ]] && _ws_fail_at=${BASH_REMATCH[1]}:${BASH_REMATCH[2]}
   return 1
@@ -135,12 +140,27 @@ _ws_approved() { # ORIGINAL APPROVAL COPY
     printf 'ws: %s: no approval from the trust check; not running it\n' "$1" >&2
     return 1
   fi
-  (umask 077 && cat -- "$1" >"$3") || return 1
+  _ws_copy "$1" "$3" || return 1
   [[ $2 == trusted-dir ]] && return 0
   sum=$(sha256sum <"$3") || return 1
   [[ sha256:${sum%% *} == "$2" ]] && return 0
   printf 'ws: %s changed since it was allowed; not running it\n' "$1" >&2
   return 1
+}
+
+# _ws_copy FROM TO: TO (mode 0600) gets FROM's bytes. With builtins when the
+# file holds no NUL byte (read -d '' stops at one: then cat copies it).
+_ws_copy() {
+  local content fd
+  (umask 077 && : >"$2") || return 1
+  exec {fd}<"$1" || return 1
+  if IFS= read -r -d '' -u "$fd" content; then
+    exec {fd}<&-
+    command -p cat -- "$1" >"$2"
+    return
+  fi
+  exec {fd}<&-
+  printf '%s' "$content" >"$2"
 }
 
 # What source_env does for ORIGINAL (watch it, run it from its directory,
@@ -151,7 +171,9 @@ _ws_source_verified() { # ORIGINAL COPY
   local dir=${1%/*} status
   watch_file "$1"
   pushd "${dir:-/}" >/dev/null || return 1
-  log_status "loading $(user_rel_path "$1")"
+  local shown=$1
+  [[ -n ${HOME-} && $shown == "$HOME"* ]] && shown="~${shown#"$HOME"}"
+  log_status "loading $shown"
   # shellcheck disable=SC1090
   . "$2"
   status=$?
