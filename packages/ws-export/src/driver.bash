@@ -46,7 +46,13 @@ _ws_finish() {
     : >"$_WS_EVAL/too-long"
     mapfile -t _ws_names < <(compgen -e)
     for _ws_n in "${_ws_names[@]}"; do
-      _ws_v=${!_ws_n}
+      # LC_ALL is C for the loop only: the file's own value (or none) is what loads.
+      if [[ $_ws_n == LC_ALL ]]; then
+        [[ -n $_ws_lc ]] || continue
+        _ws_v=${_ws_lc#x}
+      else
+        _ws_v=${!_ws_n}
+      fi
       _ws_len=$((${#_ws_n} + ${#_ws_v} + 2))
       if ((_ws_len > 131072)); then
         printf '%s %d\n' "$_ws_n" "$_ws_len" >>"$_WS_EVAL/too-long"
