@@ -59,6 +59,48 @@ function project(name, content) {
 const hooks = `eval "$(ws-export hook bash)"; ${haveDirenv ? 'eval "$(direnv hook bash)";' : ''}`;
 const clock = 'now() { local t=$EPOCHREALTIME; echo "${t/./}"; }';
 
+// The shells the prompt paths are measured in, each tool's hook alone in its
+// own shell (zsh's chpwd and fish's PWD handlers would run both on a cd).
+// mark/elapsed read the clock without a fork in bash and zsh; fish has no
+// clock variable, so its figures subtract the cost of one `date` (measured
+// in the same shell).
+const shells = {
+  bash: {
+    argv: ['bash', '--noprofile', '--norc', '-c'],
+    hook: { ws: 'eval "$(ws-export hook bash)"', direnv: 'eval "$(direnv hook bash)"' },
+    call: { ws: '_ws_hook', direnv: '_direnv_hook' },
+    mark: (v) => `${v}=\${EPOCHREALTIME/./}`,
+    elapsed: (a, b) => `echo $((${b} - ${a}))`,
+    loop: (n, body) => `for ((i=0;i<${n};i++)); do ${body}; done`,
+  },
+  zsh: {
+    argv: ['zsh', '-f', '-c'],
+    hook: { ws: 'zmodload zsh/datetime; eval "$(ws-export hook zsh)"', direnv: 'zmodload zsh/datetime; eval "$(direnv hook zsh)"' },
+    call: { ws: '_ws_hook', direnv: '_direnv_hook' },
+    mark: (v) => `${v}=$EPOCHREALTIME`,
+    elapsed: (a, b) => `printf '%d\\n' $(( (${b} - ${a}) * 1000000 ))`,
+    loop: (n, body) => `for ((i=0;i<${n};i++)); do ${body}; done`,
+  },
+  fish: {
+    argv: ['fish', '--no-config', '-c'],
+    hook: { ws: 'ws-export hook fish | source', direnv: 'direnv hook fish | source' },
+    call: { ws: '_ws_hook', direnv: '__direnv_export_eval' },
+    mark: (v) => `set ${v} (date +%s%N)`,
+    elapsed: (a, b) => `math "round(($${b} - $${a}) / 1000)"`,
+    loop: (n, body) => `for i in (seq ${n}); ${body}; end`,
+  },
+};
+const haveShell = (name) => has(name) && (name !== 'fish' || has('date'));
+// Runs BODY (built from the shell's pieces) in SHELL with TOOL's hook only; the numbers it prints, in µs.
+const inShell = (name, tool, body, extra = {}) => {
+  const s = shells[name];
+  const [cmd, ...argv] = s.argv;
+  const out = execFileSync(cmd, [...argv, `${s.hook[tool]}; ${body(s, s.call[tool])}; true`], { env: { ...env, ...extra }, encoding: 'utf8', cwd: root });
+  return out.trim().split('\n').filter((l) => /^-?\d+(\.\d+)?$/.test(l.trim())).map(Number);
+};
+// What one pair of marks costs in that shell (0 in bash and zsh: no fork).
+const markCost = (name) => (name === 'fish' ? median(inShell('fish', 'ws', (s) => s.loop(15, `${s.mark('a')}; ${s.mark('b')}; ${s.elapsed('a', 'b')}`))) : 0);
+
 // (a) prompt with nothing changed: per prompt, in one shell, many prompts.
 const trivial = project('trivial', 'export TRIVIAL=1\n');
 {
@@ -76,7 +118,13 @@ const trivial = project('trivial', 'export TRIVIAL=1\n');
     const marker = lines.findIndex((l) => l.includes('/ws-bench-marker'));
     processes = String(lines.slice(marker + 1).filter((l) => /\b(clone3?|fork|vfork)\(/.test(l) && !/= -1/.test(l)).length);
   }
-  record('a', 'prompt, nothing changed (per prompt)', ws, direnv, '≤ 1/50 of direnv, 0 processes', 'ms', `processes in 50 prompts: ${processes}`);
+  record('a', 'prompt, nothing changed (per prompt)', ws, direnv, '≤ 1/100 of direnv, 0 processes', 'ms', `bash; processes in 50 prompts: ${processes}`);
+  // The same in zsh and fish (their process counts: test-bats/shells.bats).
+  for (const name of ['zsh', 'fish']) {
+    if (!haveShell(name)) continue;
+    const per = (tool) => median([1, 2, 3].map(() => inShell(name, tool, (s, h) => `cd ${trivial}; ${h}; ${h}; ${s.mark('a')}; ${s.loop(n, h)}; ${s.mark('b')}; ${s.elapsed('a', 'b')}`)[0] / n / 1000));
+    record(`a-${name}`, 'prompt, nothing changed (per prompt)', per('ws'), haveDirenv ? per('direnv') : undefined, '≤ 1/100 of direnv', 'ms', name);
+  }
 }
 
 // (b) re-enter an unchanged, cached context: cd in + prompt.
@@ -89,7 +137,19 @@ const trivial = project('trivial', 'export TRIVIAL=1\n');
       .map((x) => Number(x) / 1000);
   const ws = median(run('_ws_hook'));
   const direnv = haveDirenv ? median(run('_direnv_hook')) : undefined;
-  record('b', 're-enter unchanged cached context (cd + prompt)', ws, direnv, '≤ 1/10 of direnv');
+  record('b', 're-enter unchanged cached context (cd + prompt)', ws, direnv, '≤ 1/20 of direnv', 'ms', 'bash');
+  // zsh and fish: the cd itself runs the hooks (chpwd, --on-variable PWD), so the clock starts before it.
+  for (const name of ['zsh', 'fish']) {
+    if (!haveShell(name)) continue;
+    const cost = markCost(name);
+    const per = (tool) =>
+      median(
+        inShell(name, tool, (s, h) => `cd ${trivial}; ${h}; cd ..; ${h}; cd ${trivial}; ${h}; cd ..; ${h}; ${s.loop(n, `${s.mark('a')}; cd ${trivial}; ${h}; ${s.mark('b')}; ${s.elapsed('a', 'b')}; cd ..; ${h}`)}`).map(
+          (us) => (us - cost) / 1000,
+        ),
+      );
+    record(`b-${name}`, 're-enter unchanged cached context (cd + prompt)', per('ws'), haveDirenv ? per('direnv') : undefined, '≤ 1/20 of direnv', 'ms', name === 'fish' ? 'fish (asks ws-export: no cached entry script)' : name);
+  }
 }
 
 // Processes a bash script starts after a marker (a chdir strace sees): SCRIPT, then the marker, then AFTER.
@@ -139,7 +199,12 @@ const processesAfter = (label, script, after) => {
   const n = quick ? 10 : 30;
   const ws = [];
   const direnv = [];
+  const floor = [];
   for (let i = 0; i < n; i++) {
+    // node's own start, timed the same way: the floor of every path that waits for node.
+    const tn = process.hrtime.bigint();
+    sh('node -e 0');
+    floor.push(Number(process.hrtime.bigint() - tn) / 1e6);
     // A state home never used before (trusted by WS_TRUSTED_DIRS, like a fresh allow).
     const fresh = { WS_STATE_HOME: join(root, `c-state-${i}`), WS_TRUSTED_DIRS: trivial };
     const t0 = process.hrtime.bigint();
@@ -151,7 +216,22 @@ const processesAfter = (label, script, after) => {
       direnv.push(Number(process.hrtime.bigint() - t1) / 1e6);
     }
   }
-  record('c', 'first enter of a trivial workspace file', median(ws), haveDirenv ? median(direnv) : undefined, '≤ 3 × direnv');
+  record('n0', 'node floor: `node -e 0` (vs direnv export, trivial)', median(floor), haveDirenv ? median(direnv) : undefined, 'floor of every path that waits for node');
+  record('c', 'first enter of a trivial workspace file', median(ws), haveDirenv ? median(direnv) : undefined, '≤ 2 × direnv');
+}
+
+// Re-evaluation after a watched file changed, in an interactive-like bash
+// with the tool's hook: touch the watched files to a new whole second (direnv
+// compares mtimes in seconds), then one prompt. ws waits for its build
+// (WS_BUILD_TIMEOUT large: never the background answer).
+const reload = (tool, dir, watched, n) =>
+  median(
+    inShell('bash', tool, (s, h) => `cd ${dir}; ${h}; ${h}; t=1700000000; ${s.loop(n, `t=$((t + 1)); touch -d @$t ${watched}; ${s.mark('a')}; ${h}; ${s.mark('b')}; ${s.elapsed('a', 'b')}`)}`, { WS_BUILD_TIMEOUT: '60000' }).map((us) => us / 1000),
+  );
+{
+  const n = quick ? 10 : 30;
+  const watched = `${trivial}/.workspace ${trivial}/.envrc`;
+  record('r1', 'reload after a watched change, trivial file (prompt)', reload('ws', trivial, watched, n), haveDirenv ? reload('direnv', trivial, watched, n) : undefined, '≤ 2 × direnv', 'ms', 'bash');
 }
 
 // (c2) export of a typical direnv .envrc (the corpus's patterns: dotenv,
@@ -181,7 +261,8 @@ const processesAfter = (label, script, after) => {
       direnv.push(Number(process.hrtime.bigint() - t1) / 1e6);
     }
   }
-  record('c2', 'export of a typical direnv .envrc (first enter)', median(ws), haveDirenv ? median(direnv) : undefined, 'side by side');
+  record('c2', 'first enter of a typical .envrc (dotenv, PATH_add, exports)', median(ws), haveDirenv ? median(direnv) : undefined, '≤ 1.5 × direnv');
+  record('r2', 'reload of the typical .envrc after .env changed (prompt)', reload('ws', dir, `${dir}/.env`, n), haveDirenv ? reload('direnv', dir, `${dir}/.env`, n) : undefined, '≤ 1.5 × direnv', 'ms', 'bash');
 }
 
 // (d) prompt while a 5 s build runs.

@@ -164,3 +164,31 @@ false' 2>/dev/null
   [[ $stderr == *"ws: loading .workspace"* || $stderr == *"loading"*".workspace"* ]]
   [[ $stderr != *file.copy* ]]
 }
+
+@test "the private copy the build runs is the file byte for byte: bytes that are not UTF-8, no final newline, a NUL byte" {
+  # Allowed by hash: a copy that differed by one byte would be refused.
+  mkdir -p "$W/proj"
+  printf 'export LOADED=1\n# \xff\xfe \xe2\x82' >"$W/proj/.workspace"
+  ws-allow "$W/proj" 2>/dev/null
+  cd "$W/proj"
+  run --separate-stderr ws-export json
+  [ "$status" -eq 0 ]
+  [ "$(loaded)" = 1 ]
+  cmp "$W/proj/.workspace" "$(build_dir)/file.copy"
+  [ "$(stat -c %a "$(build_dir)/file.copy")" = 600 ]
+  # A NUL byte (the builtin copy cannot hold one: cat copies it), allowed and trusted-dir.
+  printf 'export LOADED=2\n#\0x\n' >"$W/proj/.workspace"
+  ws-allow "$W/proj" 2>/dev/null
+  run --separate-stderr ws-export json
+  [ "$status" -eq 0 ]
+  [ "$(loaded)" = 2 ]
+  cmp "$W/proj/.workspace" "$(build_dir)/file.copy"
+  mkdir -p "$W/mine/trusted"
+  printf 'export LOADED=3\n#\0y\n' >"$W/mine/trusted/.workspace"
+  export WS_TRUSTED_DIRS="$W/mine"
+  cd "$W/mine/trusted"
+  run --separate-stderr ws-export json
+  [ "$status" -eq 0 ]
+  [ "$(loaded)" = 3 ]
+  cmp "$W/mine/trusted/.workspace" "$home"/contexts/trusted-*/cache/build/file.copy
+}

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, renameSync, rmSync, statSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, renameSync, rmSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import {
   emitEvent,
@@ -231,14 +231,43 @@ function splitRawValues(env: Env, path: string): { env: Env; rawFile?: string } 
   return { env: plain, rawFile: path };
 }
 
-/** Waits (polling, cheap) until the build is over or the deadline passes. */
+/**
+ * Waits until the build is over or the deadline passes. The driver's rename
+ * of status into place wakes an inotify watch on the build directory at
+ * once (the shell is waiting: a poll's interval would be added to every
+ * build); the 5 ms poll stays as the safety net (a watch that cannot be set
+ * up, a directory replaced by a newer build).
+ */
 export async function waitForBuild(paths: CachePaths, deadline: number): Promise<boolean> {
-  for (;;) {
-    if (existsSync(paths.buildStatus)) return true;
-    const left = deadline - Date.now();
-    if (left <= 0) return false;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(5, left)));
-  }
+  if (existsSync(paths.buildStatus)) return true;
+  return new Promise<boolean>((resolve) => {
+    let watcher: FSWatcher | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const finish = (done: boolean) => {
+      watcher?.close();
+      watcher = undefined;
+      clearTimeout(timer);
+      resolve(done);
+    };
+    const check = () => {
+      if (existsSync(paths.buildStatus)) return finish(true);
+      const left = deadline - Date.now();
+      if (left <= 0) return finish(false);
+      timer = setTimeout(check, Math.min(5, left));
+    };
+    try {
+      watcher = watch(paths.build, { persistent: false }, () => {
+        if (existsSync(paths.buildStatus)) finish(true);
+      });
+      watcher.on('error', () => {
+        watcher?.close();
+        watcher = undefined;
+      });
+    } catch {
+      watcher = undefined;
+    }
+    check();
+  });
 }
 
 /** The build's output, for showing it to the user, with the workspace files' own names. */

@@ -58,26 +58,31 @@ _ws_finish() {
     # Byte lengths: ${#…} counts bytes under LC_ALL=C.
     [[ -v LC_ALL ]] && _ws_lc=x$LC_ALL || _ws_lc=
     LC_ALL=C
+    # The environment is written with builtins (no env, no mv: a process
+    # costs milliseconds here): ws-export reads it only once status exists,
+    # which is written after it. mapfile, not a split of $(...): the file may
+    # have changed IFS. compgen -e lists the exported variables with a value,
+    # what env would print (names that are not variables are not loaded anyway).
     : >"$_WS_EVAL/too-long"
-    for _ws_n in $(compgen -e); do
-      _ws_v=${!_ws_n}
+    mapfile -t _ws_names < <(compgen -e)
+    for _ws_n in "${_ws_names[@]}"; do
+      # LC_ALL is C for the loop only: the file's own value (or none) is what loads.
+      if [[ $_ws_n == LC_ALL ]]; then
+        [[ -n $_ws_lc ]] || continue
+        _ws_v=${_ws_lc#x}
+      else
+        _ws_v=${!_ws_n}
+      fi
       _ws_len=$((${#_ws_n} + ${#_ws_v} + 2))
       if ((_ws_len > 131072)); then
         printf '%s %d\n' "$_ws_n" "$_ws_len" >>"$_WS_EVAL/too-long" || _ws_status=75 _ws_fail_at=nospace
-        unset "$_ws_n"
+      else
+        # Every write checked: a loop's status is its last command's only.
+        printf '%s=%s\0' "$_ws_n" "$_ws_v" || _ws_status=75 _ws_fail_at=nospace
       fi
-    done
-    unset _ws_v
+    done >"$_WS_EVAL/env" || _ws_status=75 _ws_fail_at=nospace
+    unset _ws_v _ws_names
     if [[ -n $_ws_lc ]]; then LC_ALL=${_ws_lc#x}; else unset LC_ALL; fi
-    # `command -p`: the file may have left PATH without env and mv.
-    if ((_ws_status != 0)); then
-      : # the list of what was left out could not be written
-    elif ! command -p env -0 >"$_WS_EVAL/env.tmp"; then
-      command -p rm -f "$_WS_EVAL/env.tmp"
-      _ws_status=75 _ws_fail_at=nospace
-    elif ! command -p mv "$_WS_EVAL/env.tmp" "$_WS_EVAL/env"; then
-      _ws_status=70
-    fi
   fi
   _ws_now=${EPOCHREALTIME/./} _ws_type=build.done
   TZ=UTC printf -v _ws_ts '%(%Y-%m-%dT%H:%M:%S)T' -1
@@ -148,7 +153,7 @@ _ws_error_line() {
 _ws_syntax_ok() { # ORIGINAL COPY (the copy is what runs; its name is translated back in the log)
   [[ ${1##*/} == .envrc ]] && return 0
   local err
-  err=$("$BASH" -O extglob -O gnu_errfmt -n "$2" 2>&1) && return 0
+  err=$(exec "$BASH" -O extglob -O gnu_errfmt -n "$2" 2>&1) && return 0
   printf '%s\n' "$err" >&2
   [[ $err =~ ^(/[^:]+):([0-9]+): ]] && _ws_fail_at=${BASH_REMATCH[1]}:${BASH_REMATCH[2]}
   return 1
@@ -167,7 +172,7 @@ _ws_approved() { # ORIGINAL APPROVAL COPY
     printf 'ws: %s: no approval from the trust check; not running it\n' "$1" >&2
     return 1
   fi
-  if ! (umask 077 && cat -- "$1" >"$3"); then
+  if ! _ws_copy "$1" "$3"; then
     [[ -r $1 ]] && _ws_no_space # readable, so the copy could not be written
     return 1
   fi
@@ -178,6 +183,21 @@ _ws_approved() { # ORIGINAL APPROVAL COPY
   return 1
 }
 
+# _ws_copy FROM TO: TO (mode 0600) gets FROM's bytes. With builtins when the
+# file holds no NUL byte (read -d '' stops at one: then cat copies it).
+_ws_copy() {
+  local content fd
+  (umask 077 && : >"$2") || return 1
+  exec {fd}<"$1" || return 1
+  if IFS= read -r -d '' -u "$fd" content; then
+    exec {fd}<&-
+    command -p cat -- "$1" >"$2"
+    return
+  fi
+  exec {fd}<&-
+  printf '%s' "$content" >"$2"
+}
+
 # What source_env does for ORIGINAL (watch it, run it from its directory,
 # say so), except that it runs the verified COPY. Bash names the copy in its
 # own messages and in BASH_SOURCE; ws-export shows the log and the failing
@@ -186,7 +206,9 @@ _ws_source_verified() { # ORIGINAL COPY
   local dir=${1%/*} status
   watch_file "$1"
   pushd "${dir:-/}" >/dev/null || return 1
-  log_status "loading $(user_rel_path "$1")"
+  local shown=$1
+  [[ -n ${HOME-} && $shown == "$HOME"* ]] && shown="~${shown#"$HOME"}"
+  log_status "loading $shown"
   # shellcheck disable=SC1090
   . "$2"
   status=$?
