@@ -117,8 +117,8 @@ export function sleeper(secs = 600) {
 
 // Every process whose environment names this state home (reapers, builds,
 // services, their grandchildren), as {pid, start}.
-export function processesOf(home) {
-  const needle = Buffer.from(`\0WS_STATE_HOME=${home}\0`);
+export function processesOf(home, prefix = false) {
+  const needle = Buffer.from(`\0WS_STATE_HOME=${home}${prefix ? '' : '\0'}`);
   const found = [];
   for (const d of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;

@@ -1,6 +1,7 @@
 // The scenarios of the stress suite. Each takes {dir, profile, seed} and
 // returns rows of figures: {id, trials, lost, dup, crash, hang, exec,
 // outside, fail, notes}. Every bad figure must be 0.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
@@ -121,8 +122,455 @@ export async function reaperKills({ dir, profile, seed }) {
   return [row];
 }
 
-export async function corruptState() { return []; }
-export async function hostileValues() { return []; }
-export async function permsAndLinks() { return []; }
+// ------------------------------------ 3. corrupt state files × commands ----
+
+const KINDS = ['empty', 'truncated', 'garbage', 'wrong-type', 'dir', 'fifo', 'link-in', 'link-out'];
+
+// corrupt(home, rel, kind, original, outside) — puts KIND where rel belongs.
+function corrupt(home, rel, kind, original, outside) {
+  const p = path.join(home, rel);
+  fs.rmSync(p, { recursive: true, force: true });
+  mkdirp(path.dirname(p));
+  const text = original ?? Buffer.from('');
+  switch (kind) {
+    case 'empty': fs.writeFileSync(p, ''); break;
+    case 'truncated': fs.writeFileSync(p, text.length > 1 ? text.subarray(0, Math.floor(text.length / 2)) : '{"'); break;
+    case 'garbage': fs.writeFileSync(p, Buffer.from([0, 0xff, 0xfe, 0x7b, 0x7b, 0x0a, 0x1b, 0x5b, 0x32, 0x4a, 0x6e, 0x6f, 0x74, 0x0a])); break;
+    case 'wrong-type': {
+      let v;
+      try { v = JSON.parse(text.toString()); } catch { v = undefined; }
+      fs.writeFileSync(p, v !== null && typeof v === 'object' && !Array.isArray(v) ? '[1,"two",null]\n' : '{"pid":"x","root":7}\n');
+      break;
+    }
+    case 'dir': mkdirp(p); fs.writeFileSync(path.join(p, 'inside'), 'x\n'); break;
+    case 'fifo': {
+      const r = spawnSync('mkfifo', [p]);
+      if (r.status !== 0) throw new Error(`mkfifo ${p}: ${r.stderr}`);
+      break;
+    }
+    case 'link-in': fs.symlinkSync(rel === 'VERSION' ? path.join(home, 'events.jsonl') : path.join(home, 'VERSION'), p); break;
+    case 'link-out': fs.symlinkSync(outside, p); break;
+    default: throw new Error(kind);
+  }
+}
+
+// A copy of the template state home as another state home: the same
+// length of path, so every record that names the template's path is
+// rewritten byte for byte.
+function copyHome(tmpl, to) {
+  fs.cpSync(tmpl, to, { recursive: true, verbatimSymlinks: true });
+  const a = Buffer.from(tmpl);
+  const b = Buffer.from(to);
+  for (const rel of listFiles(to)) {
+    const f = path.join(to, rel);
+    const buf = fs.readFileSync(f);
+    if (!buf.includes(a)) continue;
+    const parts = [];
+    let i = 0;
+    for (let j; (j = buf.indexOf(a, i)) !== -1; i = j + a.length) parts.push(buf.subarray(i, j), b);
+    parts.push(buf.subarray(i));
+    fs.writeFileSync(f, Buffer.concat(parts));
+  }
+}
+
+export async function corruptState({ dir, profile }) {
+  const row = newRow('3.corrupt-state');
+  const tmpl = path.join(dir, 'tmpl');
+  const proj = path.join(dir, 'proj');
+  const marker = path.join(dir, 'unloaded');
+  const env0 = baseEnv(tmpl);
+  writeWorkspace(proj, `export FOO=bar\nws-service start web -- sleep 600\non_unload ${sq(`echo unloaded >>${sq(marker)}`)}\n`);
+  await allow(proj, env0);
+  const user = sleeper();
+  const load = await run([`${BIN}/ws-export`, 'json', `--pid=${user}`], { cwd: proj, env: env0, timeout: 60000 });
+  if (load.code !== 0 || JSON.parse(load.stdout.toString()).set.FOO !== 'bar') throw new Error(`template load: ${load.stderr}`);
+  await waitFor(() => reaperOf(tmpl), 10000);
+  // The state files, discovered: what a real load with a service and an
+  // unload hook leaves (while the service runs, and after it stopped), plus
+  // what docs/state-home.md names that this load did not make.
+  const seen = new Set(listFiles(tmpl));
+  const stopped = await run([`${BIN}/ws-service`, 'stop', 'web'], { cwd: proj, env: env0, timeout: 30000 });
+  if (stopped.code !== 0) throw new Error(`template ws-service stop: ${stopped.stderr}`);
+  await stopHome(tmpl);
+  for (const f of listFiles(tmpl)) seen.add(f);
+  const [ctxAbs] = ctxDirs(tmpl);
+  const ctx = path.relative(tmpl, ctxAbs);
+  for (const extra of ['reaper.pid', 'contexts/notes.txt', `${ctx}/idle-since`, `${ctx}/unload-run/journal.json`,
+    `${ctx}/unload-run.lock`, `${ctx}/cache/build/owner`, 'gc.lock', `locks/context-${path.basename(ctx)}`]) seen.add(extra);
+  let stamp = 0;
+  let files = [...seen].filter((f) => !f.includes('/cache/stamps/') || stamp++ === 0).filter((f) => !/\.tmp\./.test(f)).sort();
+  const kinds = profile === 'short' ? ['garbage', 'dir', 'fifo', 'link-out'] : KINDS;
+  if (profile === 'short') {
+    const pick = ['context.json', `users/${user}`, 'cache/last-good.json', 'cache/build/status', 'contexts/notes.txt'];
+    files = files.filter((f) => pick.some((p) => f === p || f.endsWith(`/${p}`)));
+  }
+  row.runs = 0;
+  const outsideSum = treeSum(proj);
+  const tmplSum = treeSum(tmpl);
+  // Every file × every kind; each trial runs ws-export json and `others` of
+  // the other commands in rotation, so that every command meets every file
+  // and every kind (the full cross product would take ~3× longer).
+  const others = profile === 'short' ? 2 : 1;
+  const trials = files.flatMap((f, fi) => kinds.map((k, ki) => [f, k, fi * kinds.length + ki]));
+  await pool(3, trials, async ([rel, kind, slot], i) => {
+    const home = path.join(dir, `t${String(i).padStart(3, '0')}`);
+    const out = mkdirp(path.join(dir, `o${i}`));
+    fs.writeFileSync(path.join(out, 'target'), 'outside, never written\n');
+    const before = treeSum(out);
+    copyHome(tmpl, home);
+    const origPath = path.join(home, rel);
+    const original = fs.existsSync(origPath) && fs.lstatSync(origPath).isFile() ? fs.readFileSync(origPath) : null;
+    corrupt(home, rel, kind, original, path.join(out, 'target'));
+    const env = baseEnv(home);
+    const what = `${rel} as ${kind}`;
+    row.trials++;
+    const cmds = [CMDS[0], ...Array.from({ length: others }, (_, j) => CMDS[1 + ((slot * others + j) % (CMDS.length - 1))])];
+    for (const cmd of cmds) {
+      const r = await run([`${BIN}/${cmd[0]}`, ...cmd.slice(1).map((a) => a.replace('{pid}', String(user)))], { cwd: proj, env, timeout: 10000 });
+      judge(row, r, `${what}: ${cmd.join(' ')}`);
+      row.runs++;
+    }
+    if (treeSum(out) !== before) { row.outside++; row.notes.push(`${what}: wrote outside the state home (${out})`); }
+    // The corruption removed (the original put back): the environment comes back.
+    fs.rmSync(origPath, { recursive: true, force: true });
+    if (original) fs.writeFileSync(origPath, original);
+    const r = await run([`${BIN}/ws-export`, 'json', `--pid=${user}`], { cwd: proj, env, timeout: 30000 });
+    let foo = null;
+    try { foo = JSON.parse(r.stdout.toString()).set.FOO; } catch { /* no document */ }
+    if (judge(row, r, `${what}: recovery`) && foo !== 'bar') {
+      row.fail++;
+      row.notes.push(`${what}: the environment did not come back once the corruption was removed (exit ${r.code}): ${r.stderr.toString().trim().split('\n').slice(-1)[0] ?? ''}`);
+    }
+    await stopHome(home);
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+  if (treeSum(proj) !== outsideSum) { row.outside++; row.notes.push('the project directory changed'); }
+  if (treeSum(tmpl) !== tmplSum) { row.outside++; row.notes.push('the template state home (another home) changed'); }
+  if (lines(marker) !== 0) { row.fail++; row.notes.push('an unload hook ran while its user was alive'); }
+  await stop([{ pid: user }]);
+  row.notes.unshift(`${files.length} state files × ${kinds.length} kinds (${kinds.join(', ')}); ${row.runs} command runs over ${CMDS.length} commands, then a recovery each`);
+  return [row];
+}
+
+const CMDS = [
+  ['ws-export', 'json', '--pid={pid}'],
+  ['ws-export', 'bash', '--pid={pid}'],
+  ['ws-prompt'],
+  ['ws-list'],
+  ['ws-gc', '--dry-run'],
+  ['ws-service', 'status'],
+  ['ws-on-unload', '--list'],
+  ['ws-reaper', '--once'],
+];
+// ------------------------------------ 4. hostile values and names × shells ----
+
+// How each shell takes ws-export's code and writes each variable named in
+// $NAMES, byte for byte, to $OUT/<name>.
+const SHELLS = {
+  bash: (pre) => ['bash', '--noprofile', '--norc', '-c',
+    `eval "$(ws-export bash --pid=$$)"; ${pre} for n in $NAMES; do [ -n "\${!n+x}" ] && printf %s "\${!n}" >"$OUT/$n"; done`],
+  zsh: (pre) => ['zsh', '-f', '-c',
+    `eval "$(ws-export zsh --pid=$$)"; ${pre} for n in \${=NAMES}; do (( \${+parameters[$n]} )) && printf %s "\${(P)n}" >"$OUT/$n"; done`],
+  fish: (pre) => ['fish', '--no-config', '-c',
+    `ws-export fish --pid=$fish_pid | source; ${pre} for n in (string split ' ' -- $NAMES); if set -q $n; printf %s "$$n" >"$OUT/$n"; end; end`],
+};
+
+// roundTrip(shell, cwd, env, expected) — loads cwd's context in SHELL
+// (or JSON) and compares what arrived with `expected` (name → Buffer).
+// Returns the names that did not arrive intact, and the result.
+async function roundTrip(shell, cwd, env, expected, out) {
+  fs.rmSync(out, { recursive: true, force: true });
+  mkdirp(out);
+  const names = [...expected.keys()];
+  let r;
+  const got = new Map();
+  if (shell === 'json') {
+    const user = sleeper();
+    r = await run([`${BIN}/ws-export`, 'json', `--pid=${user}`], { cwd, env, timeout: 60000 });
+    await stop([{ pid: user }], 200);
+    let doc = null;
+    try { doc = JSON.parse(r.stdout.toString()); } catch { /* none */ }
+    for (const n of names) if (doc && typeof doc.set?.[n] === 'string') got.set(n, Buffer.from(doc.set[n]));
+  } else {
+    r = await run(SHELLS[shell](''), { cwd, env: { ...env, NAMES: names.join(' '), OUT: out }, timeout: 60000 });
+    for (const n of names) { try { got.set(n, fs.readFileSync(path.join(out, n))); } catch { /* not set */ } }
+  }
+  const bad = names.filter((n) => !got.has(n) || !got.get(n).equals(expected.get(n)));
+  return { bad, r, got };
+}
+
+const HOSTILE = (canary) => [
+  ["it's", 'single quote'],
+  ['say "hi" \\"', 'double quotes'],
+  [`$(touch ${canary}/cmdsub)`, '$(…)'],
+  [`\`touch ${canary}/backtick\``, 'backticks'],
+  [`(touch ${canary}/fishsub)`, "fish's (…)"],
+  [`x; touch ${canary}/semi; y`, 'semicolons'],
+  [`'; touch ${canary}/sqbreak; '`, 'breaking out of single quotes'],
+  [`"; touch ${canary}/dqbreak; "`, 'breaking out of double quotes'],
+  [`\\'; touch ${canary}/bsq; #`, 'backslash quote'],
+  ['line1\nline2', 'a newline'],
+  [`a\n$(touch ${canary}/nl)\nb`, 'code after a newline'],
+  ['ends with newlines\n\n', 'trailing newlines'],
+  ['\\e[31mred\\e[0m \\n \\t \\\\', 'backslash escapes, literal'],
+  ['\x1b[31mred\x1b[0m\x07\x1b]0;title\x07', 'raw ESC, BEL, OSC'],
+  [Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join(''), 'every C0 control but NUL'],
+  ['\x7f\u0085\u009b\u202e', 'DEL, C1, a bidi override'],
+  ['$HOME ${PATH} $$ $1 $@ $(( 1+1 ))', 'expansions'],
+  ['%s %n %% %b \\0', 'printf directives'],
+  ['* ? [a] ~ ~root {a,b} !! !$', 'globs, tilde, braces, history'],
+  ['-n', 'an option'],
+  ['', 'empty'],
+  ['   ', 'spaces'],
+  ['a\tb\rc\fd\ve', 'tab, CR, FF, VT'],
+  ['héllo — 日本語 🎉 \u00a0', 'non-ASCII'],
+  [`$"(touch ${canary}/nu)"`, "nushell's $\"(…)\""],
+  [`${"'".repeat(2000)}${'x'.repeat(100000)}\n$(touch ${canary}/long)`, 'long (100 KB)'],
+];
+
+export async function hostileValues({ dir, profile }) {
+  const home = path.join(dir, 'home');
+  const canary = mkdirp(path.join(dir, 'canary'));
+  const env = baseEnv(home, { WS_REAPER_IDLE: '1' });
+  const rows = [];
+  const canaries = () => fs.readdirSync(canary).length;
+  const shells = ['bash', 'zsh', 'fish', 'json'];
+
+  // Values: each read byte for byte from a file by the workspace file.
+  const vals = mkdirp(path.join(dir, 'vals'));
+  const proj = path.join(dir, 'values');
+  const expected = new Map();
+  let text = '';
+  HOSTILE(canary).forEach(([v], i) => {
+    const n = `V${String(i).padStart(2, '0')}`;
+    fs.writeFileSync(path.join(vals, n), v);
+    expected.set(n, Buffer.from(v));
+    text += `IFS= read -r -d '' ${n} <${sq(path.join(vals, n))} || true; export ${n}\n`;
+  });
+  writeWorkspace(proj, text);
+  await allow(proj, env);
+  for (const shell of shells) {
+    const row = newRow(`4.values-${shell}`);
+    row.trials = expected.size;
+    const before = canaries();
+    const { bad, r } = await roundTrip(shell, proj, env, expected, path.join(dir, `out-${shell}`));
+    judge(row, r, `${shell}: ws-export`);
+    row.fail += bad.length;
+    for (const n of bad) row.notes.push(`${n} (${HOSTILE(canary)[Number(n.slice(1))][1]}) did not round-trip`);
+    row.exec += canaries() - before;
+    rows.push(row);
+  }
+
+  // Names: project directories whose names are hostile.
+  // A name that ever became code would run `cd ..; touch x1` (no slash can
+  // be in a name): a new file next to the project directories.
+  const NAMES = ['nl\nname', 'bs\\\nnl', '\x1b[31mesc\x1b[0m', '$(cd ..;touch x1)', '`cd ..;touch x2`', `it's "q"`,
+    "'; cd ..;touch x3; '", 'sp ace', 'semi;colon', '-dash', '(fish)', '*glob?[x]', 'ünï — 日本', 'tab\there', '%s%n'];
+  const nameDirs = NAMES.slice(0, profile === 'short' ? 5 : NAMES.length).map((n) => path.join(dir, 'names', n));
+  for (const d of nameDirs) {
+    writeWorkspace(d, 'export ROOTVAR=ok\n');
+    await allow(d, env);
+  }
+  const namesBefore = () => fs.readdirSync(path.join(dir, 'names')).length;
+  const n0 = namesBefore();
+  for (const shell of shells) {
+    const row = newRow(`4.dir-names-${shell}`);
+    const before = canaries();
+    for (const d of nameDirs) {
+      row.trials++;
+      const exp = new Map([['ROOTVAR', Buffer.from('ok')], ['WS_ROOT', Buffer.from(d)]]);
+      const { bad, r } = await roundTrip(shell, d, env, exp, path.join(dir, `nout-${shell}`));
+      judge(row, r, `${shell} in ${JSON.stringify(path.basename(d))}`);
+      if (bad.length) { row.fail++; row.notes.push(`${JSON.stringify(path.basename(d))}: ${bad.join(', ')} did not arrive`); }
+    }
+    row.exec += canaries() - before;
+    rows.push(row);
+  }
+  const exec = namesBefore() - n0;
+  if (exec) rows[rows.length - 1].exec += exec;
+
+  // A value over Linux's MAX_ARG_STRLEN fails alone, with one message naming it.
+  {
+    const row = newRow('4.value-over-128k');
+    const p = path.join(dir, 'big');
+    fs.writeFileSync(path.join(vals, 'BIG'), 'y'.repeat(200 * 1024));
+    writeWorkspace(p, `IFS= read -r -d '' BIG <${sq(path.join(vals, 'BIG'))} || true; export BIG\nexport SMALL=ok\n`);
+    await allow(p, env);
+    for (const shell of shells) {
+      row.trials++;
+      const { got, r } = await roundTrip(shell, p, env, new Map([['SMALL', Buffer.from('ok')], ['BIG', Buffer.from('')]]), path.join(dir, `bout-${shell}`));
+      judge(row, r, `${shell}`);
+      const msg = r.stderr.toString();
+      if (got.get('SMALL')?.toString() !== 'ok' || got.has('BIG') || !/BIG/.test(msg)) {
+        row.fail++;
+        row.notes.push(`${shell}: SMALL=${got.get('SMALL') ?? 'unset'}, BIG ${got.has('BIG') ? 'set' : 'unset'}, message naming BIG: ${/BIG/.test(msg)}`);
+      }
+    }
+    rows.push(row);
+  }
+
+  // Bytes that are not UTF-8 (issue 18 #12, being fixed).
+  {
+    const row = newRow('4.non-utf8-value');
+    const p = path.join(dir, 'bytes');
+    const v = Buffer.from([0x61, 0xff, 0xfe, 0x80, 0xc3, 0x28, 0x62]);
+    fs.writeFileSync(path.join(vals, 'RAW'), v);
+    writeWorkspace(p, `IFS= read -r -d '' RAW <${sq(path.join(vals, 'RAW'))} || true; export RAW\n`);
+    await allow(p, env);
+    for (const shell of shells) {
+      row.trials++;
+      const { bad, r } = await roundTrip(shell, p, env, new Map([['RAW', v]]), path.join(dir, `rout-${shell}`));
+      judge(row, r, shell);
+      if (bad.length) { row.fail++; row.notes.push(`${shell}: the bytes did not round-trip`); }
+    }
+    rows.push(row);
+  }
+  await stopHome(home);
+  return rows;
+}
+// ------------------------------------------- 5. permissions and symlinks ----
+
+const isRoot = () => process.getuid?.() === 0;
+const sh = (...argv) => spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+
+// A state home with one loaded project (FOO=bar) and its user.
+async function loadedHome(dir, name, extraEnv = {}) {
+  const home = path.join(dir, `${name}-home`);
+  const proj = path.join(dir, `${name}-proj`);
+  const env = baseEnv(home, extraEnv);
+  writeWorkspace(proj, 'export FOO=bar\n');
+  await allow(proj, env);
+  const user = sleeper();
+  const r = await run([`${BIN}/ws-export`, 'json', `--pid=${user}`], { cwd: proj, env, timeout: 60000 });
+  if (r.code !== 0) throw new Error(`${name}: load failed: ${r.stderr}`);
+  return { home, proj, env, user, ctx: ctxDirs(home)[0] };
+}
+
+const fooOf = (r) => { try { return JSON.parse(r.stdout.toString()).set.FOO ?? null; } catch { return null; } };
+
+// Commands a user runs in a loaded project; each judged, messages one line.
+const USER_CMDS = [['ws-export', 'json', '--pid={pid}'], ['ws-prompt'], ['ws-list'], ['ws-gc', '--dry-run'],
+  ['ws-reaper', '--once'], ['allocate_port'], ['ws-service', 'status'], ['ws-on-unload', '--list']];
+async function everyCommand(row, what, proj, env, cmds = USER_CMDS) {
+  const user = sleeper();
+  const results = {};
+  for (let cmd of cmds) {
+    cmd = cmd.map((a) => a.replace('{pid}', String(user)));
+    const r = await run([`${BIN}/${cmd[0]}`, ...cmd.slice(1)], { cwd: proj, env: { ...env, WS_ROOT: proj }, timeout: 15000 });
+    results[cmd[0] === 'ws-export' ? 'export' : cmd.join(' ')] = r;
+    if (judge(row, r, `${what}: ${cmd.join(' ')}`)) {
+      const bad = badMessages(r);
+      if (bad.length) { row.fail++; row.notes.push(`${what}: ${cmd.join(' ')}: not a one-line ws message: ${JSON.stringify(bad[0]).slice(0, 160)}`); }
+    }
+  }
+  await stop([{ pid: user }], 200);
+  return results;
+}
+
+export async function permsAndLinks({ dir }) {
+  const rows = [];
+
+  // A read-only state home (a read-only bind mount: root ignores modes).
+  {
+    const row = newRow('5.read-only-state-home');
+    const rowPort = newRow('5.read-only-allocate_port');
+    if (!isRoot()) row.notes.push('skipped: needs root (a read-only bind mount)');
+    else {
+      row.trials++;
+      const { home, proj, env, user } = await loadedHome(dir, 'ro');
+      await stopHome(home);
+      let m = sh('mount', '--bind', home, home);
+      if (m.status === 0) m = sh('mount', '-o', 'remount,bind,ro', home);
+      if (m.status !== 0) { row.fail++; row.notes.push(`mount: ${m.stderr.trim()}`); }
+      try {
+        const res = await everyCommand(row, 'read-only', proj, env, USER_CMDS.filter((c) => c[0] !== 'allocate_port'));
+        rowPort.trials++;
+        await everyCommand(rowPort, 'read-only', proj, env, [['allocate_port']]);
+        row.notes.push(`read-only home: ws-export json exit ${res.export.code}, FOO ${fooOf(res.export) === 'bar' ? 'kept' : 'not delivered'}: ${res.export.stderr.toString().trim().split('\n')[0] ?? ''}`);
+      } finally {
+        await stopHome(home);
+        sh('umount', home);
+      }
+      await stop([{ pid: user }]);
+    }
+    rows.push(row, rowPort);
+  }
+
+  // A workspace file that is a symlink to another directory's allowed file
+  // (issue 18 #4): it must not run in A unless A was allowed.
+  {
+    const row = newRow('5.symlinked-workspace-file');
+    row.trials++;
+    const home = path.join(dir, 'sym-home');
+    const env = baseEnv(home);
+    const a = mkdirp(path.join(dir, 'sym-A'));
+    const b = path.join(dir, 'sym-B');
+    writeWorkspace(b, 'export FROM_B=1\n');
+    await allow(b, env);
+    fs.symlinkSync(path.join(b, '.workspace'), path.join(a, '.workspace'));
+    const user = sleeper();
+    const r = await run([`${BIN}/ws-export`, 'json', `--pid=${user}`], { cwd: a, env, timeout: 30000 });
+    judge(row, r, 'ws-export json in A');
+    let set = {};
+    try { set = JSON.parse(r.stdout.toString()).set; } catch { /* blocked: no document is fine */ }
+    if (set.FROM_B === '1') { row.fail++; row.notes.push('A/.workspace -> B/.workspace ran in A with B\'s approval'); }
+    await stopHome(home);
+    await stop([{ pid: user }]);
+    rows.push(row);
+  }
+
+  // A state home that is a symlink: to a safe directory (ours, 0700) it is
+  // used (issue 18 #5); to an unsafe one (0777) it is refused with 77.
+  for (const [id, mode, want] of [['5.state-home-symlink-safe', 0o700, 0], ['5.state-home-symlink-unsafe', 0o777, 77]]) {
+    const row = newRow(id);
+    row.trials++;
+    const target = path.join(dir, `${id}-target`);
+    fs.mkdirSync(target);
+    fs.chmodSync(target, mode);
+    const link = path.join(dir, `${id}-link`);
+    fs.symlinkSync(target, link);
+    const proj = path.join(dir, `${id}-proj`);
+    const env = baseEnv(link);
+    writeWorkspace(proj, 'export FOO=bar\n');
+    const al = await run([`${BIN}/ws-allow`, proj], { cwd: proj, env });
+    const user = sleeper();
+    const r = await run([`${BIN}/ws-export`, 'json', `--pid=${user}`], { cwd: proj, env, timeout: 30000 });
+    if (judge(row, r, 'ws-export json')) {
+      const ok = want === 0 ? al.code === 0 && r.code === 0 && fooOf(r) === 'bar' : r.code === 77 && al.code === 77;
+      if (!ok) {
+        row.fail++;
+        row.notes.push(`ws-allow exit ${al.code}, ws-export exit ${r.code} (want ${want}): ${(al.stderr.toString() + r.stderr.toString()).trim().split('\n')[0]}`);
+      }
+    }
+    if (want && fs.readdirSync(target).length) { row.outside++; row.notes.push('wrote into the unsafe target'); }
+    await stopHome(link);
+    await stop([{ pid: user }]);
+    rows.push(row);
+  }
+
+  // Symlinks planted inside the state home, pointing out of it (issue 18
+  // #6): nothing may be written through them.
+  for (const [id, rel] of [['5.planted-link-ports', 'ports'], ['5.planted-link-context', '{ctx}'],
+    ['5.planted-link-users', '{ctx}/users'], ['5.planted-link-events', 'events.jsonl']]) {
+    const row = newRow(id);
+    row.trials++;
+    const { home, proj, env, user, ctx } = await loadedHome(dir, id);
+    await stopHome(home);
+    const p = rel === 'ports' ? path.join(home, 'ports') : path.join(home, rel.replace('{ctx}', path.relative(home, ctx)));
+    const outside = mkdirp(path.join(dir, `${id}-outside`));
+    const target = path.join(outside, path.basename(p));
+    if (fs.existsSync(p)) fs.cpSync(p, target, { recursive: true, verbatimSymlinks: true });
+    else mkdirp(target);
+    fs.rmSync(p, { recursive: true, force: true });
+    fs.symlinkSync(target, p);
+    const before = treeSum(outside);
+    await everyCommand(row, id, proj, env);
+    await stopHome(home);
+    if (treeSum(outside) !== before) { row.outside++; row.notes.push(`${rel}: written through the planted link`); }
+    await stop([{ pid: user }]);
+    rows.push(row);
+  }
+  return rows;
+}
 export async function fullDisk() { return []; }
 export async function services() { return []; }

@@ -15,6 +15,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { knownIds, KNOWN } from './known.mjs';
+import { processesOf, stop, stopTracked } from './lib.mjs';
 import * as S from './scenarios.mjs';
 
 const profile = process.env.WS_STRESS === 'short' ? 'short' : 'full';
@@ -31,6 +32,16 @@ const scenarios = [
   ['6', 'a full disk', S.fullDisk],
   ['7', 'hostile services', S.services],
 ];
+
+// Interrupted: stop what we started (by PID), then go.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, async () => {
+    await stopTracked();
+    await stop(processesOf(tmp, true), 500);
+    fs.rmSync(tmp, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
 
 const BAD = ['lost', 'dup', 'crash', 'hang', 'exec', 'outside', 'fail'];
 const rows = [];
@@ -51,6 +62,16 @@ for (const [n, title, fn] of scenarios) {
     process.stderr.write(`ws-stress: scenario ${n} (${title}) broke the harness: ${e.stack || e}\n`);
   }
   process.stderr.write(`ws-stress: scenario ${n} (${title}) done in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+}
+
+// Nothing may outlive its scenario: a process still running for one of our
+// state homes is a leak (each scenario stops its own; this is the check).
+await stopTracked();
+const left = processesOf(tmp, true);
+if (left.length) {
+  rows.push({ scenario: '-', id: 'leftover-processes', trials: 1, fail: left.length,
+    notes: left.map((e) => { try { return `${e.pid}: ${fs.readFileSync(`/proc/${e.pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}`; } catch { return String(e.pid); } }) });
+  await stop(left, 500);
 }
 
 const known = knownIds();
