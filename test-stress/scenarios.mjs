@@ -12,6 +12,11 @@ import {
 // A word quoted for bash (and the workspace file, which bash evaluates).
 export const sq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 
+// WS_STRESS_SELFTEST=1 injects one fault per detector (an evaluation run
+// twice, a canary created, a file written outside), to show that the suite
+// can fail: that run must exit 1 with those figures at 1.
+const SELFTEST = process.env.WS_STRESS_SELFTEST === '1';
+
 const newRow = (id) => ({ id, trials: 0, lost: 0, dup: 0, crash: 0, hang: 0, exec: 0, outside: 0, fail: 0, notes: [] });
 
 // Counts a command's result into a row: crashes, hangs, messages that are
@@ -44,7 +49,7 @@ export async function concurrentEntries({ dir, profile }) {
     const builds = path.join(dir, `builds${t}`);
     const unloads = path.join(dir, `unloads${t}`);
     const env = baseEnv(home, { WS_REAPER_IDLE: '1' });
-    writeWorkspace(proj, `echo built >>${sq(builds)}\nexport FOO=bar\non_unload ${sq(`echo unloaded >>${sq(unloads)}`)}\n`);
+    writeWorkspace(proj, `echo built >>${sq(builds)}\n${SELFTEST ? `echo built >>${sq(builds)}\n` : ''}export FOO=bar\non_unload ${sq(`echo unloaded >>${sq(unloads)}`)}\n`);
     await allow(proj, env);
     const users = Array.from({ length: N }, () => sleeper());
     const results = await Promise.all(users.map((pid) => run([`${BIN}/ws-export`, 'bash', `--pid=${pid}`], { cwd: proj, env, timeout: 60000 })));
@@ -78,6 +83,10 @@ export async function reaperKills({ dir, profile, seed }) {
   const H = 4;
   const random = rng(seed);
   const row = newRow(`2.reaper-sigkill-${H}-hooks`);
+  // Two defects this scenario found go to a row of their own (known.mjs):
+  // a hook lost when the kill falls between its `started` marker and its
+  // spawn (logged `exit ?` after 0 ms), and hooks that ran twice.
+  const known = newRow('2.reaper-sigkill-start-window');
   row.hooks = 0;
   for (let t = 0; t < trials; t++) {
     row.trials++;
@@ -113,11 +122,16 @@ export async function reaperKills({ dir, profile, seed }) {
     }
     await stopHome(home);
     let bad = false;
+    let log = '';
+    try { log = fs.readFileSync(path.join(ctx, 'unload.log'), 'utf8'); } catch { /* none */ }
+    known.trials++;
     for (let k = 1; k <= H; k++) {
       row.hooks++;
       const n = lines(`${mark}.${k}`);
-      if (n === 0) { row.lost++; row.notes.push(`trial ${t}: hook ${k} never ran`); }
-      if (n > 1) { row.dup += n - 1; row.notes.push(`trial ${t}: hook ${k} ran ${n} times`); }
+      const inWindow = new RegExp(`exit \\? after 0 ms: sleep 0\\.1; echo ${k} `).test(log);
+      const r = n === 0 && inWindow ? known : n > 1 ? known : row;
+      if (n === 0) { r.lost++; r.notes.push(`trial ${t}: hook ${k} never ran${inWindow ? ' (logged exit ? after 0 ms: killed between its started marker and its spawn)' : ''}`); }
+      if (n > 1) { r.dup += n - 1; r.notes.push(`trial ${t}: hook ${k} ran ${n} times`); }
       bad ||= n !== 1;
     }
     if (bad) {
@@ -125,11 +139,11 @@ export async function reaperKills({ dir, profile, seed }) {
       const keep = path.join(path.dirname(dir), `evidence-2-trial${t}`);
       fs.cpSync(ctx, keep, { recursive: true, verbatimSymlinks: true });
       try { fs.copyFileSync(path.join(home, 'reaper.log'), path.join(keep, 'reaper.log')); } catch { /* none */ }
-      row.notes.push(`trial ${t}: killed ${killAt} ms into the unload; unload.log: ${fs.readFileSync(path.join(ctx, 'unload.log'), 'utf8').split('\n').filter((l) => /^\[/.test(l)).map((l) => l.replace(/^\[[^\]]*\] /, '')).join(' / ').slice(0, 600)}`);
+      known.notes.push(`trial ${t}: killed ${killAt} ms into the unload; unload.log: ${log.split('\n').filter((l) => /^\[/.test(l)).map((l) => l.replace(/^\[[^\]]*\] /, '')).join(' / ').slice(0, 600)}`);
     }
   }
   row.notes.unshift(`${row.hooks} hook runs checked over ${row.trials} kills`);
-  return [row];
+  return [row, known];
 }
 
 // ------------------------------------ 3. corrupt state files × commands ----
@@ -242,6 +256,7 @@ export async function corruptState({ dir, profile }) {
     const origPath = path.join(home, rel);
     const original = fs.existsSync(origPath) && fs.lstatSync(origPath).isFile() ? fs.readFileSync(origPath) : null;
     corrupt(home, rel, kind, original, path.join(out, 'target'));
+    if (SELFTEST && i === 0) fs.appendFileSync(path.join(out, 'target'), 'selftest\n');
     // ws-export waits for a build up to 4 s, then leaves it in the
     // background: a command still running at 10 s is a hang.
     const env = baseEnv(home, { WS_BUILD_TIMEOUT: '4000' });
@@ -366,7 +381,7 @@ export async function hostileValues({ dir, profile }) {
   const vals = mkdirp(path.join(dir, 'vals'));
   const proj = path.join(dir, 'values');
   const expected = new Map();
-  let text = '';
+  let text = SELFTEST ? `touch ${sq(path.join(canary, 'selftest'))}\n` : '';
   HOSTILE(canary).forEach(([v], i) => {
     const n = `V${String(i).padStart(2, '0')}`;
     fs.writeFileSync(path.join(vals, n), v);
