@@ -16,8 +16,6 @@ export const KNOWN = {
   '5.read-only-allocate_port': 'found by this suite, reported: on a read-only state home Node\'s recursive mkdir throws ENOENT for EROFS, so allocate_port exits 70 (internal error)',
   '7.service-setsid-grandchildren': 'found by this suite, reported: a double-forked setsid grandchild that ignores SIGTERM outlives the unload (the leader exits on SIGTERM, so no SIGKILL follows)',
   '6.full-disk-last-good': '#9 a full state home: ws-export prints no document, the last good environment is lost',
-  '6.full-disk-after-free': '#9 after space is freed: failing commands, half-written files',
-  '6.full-disk-unload': '#9 the reaper dies on an uncaught ENOSPC during an unload',
   '4.non-utf8-value': '#12 a value that is not valid UTF-8 arrives as U+FFFD',
 };
 
