@@ -11,6 +11,9 @@
 //   WS_STRESS_SEED=N  repeat a run's random kill points
 //   WS_STRESS_KNOWN=none | id,id   which failing cases are "known, being fixed"
 //   WS_STRESS_KEEP=1  keep the temporary directory (printed) for a post-mortem
+//   WS_STRESS_SELFTEST=1  inject one fault per detector: must exit 1
+// Needs root for the read-only mount and the tmpfs of scenarios 5 and 6.
+// The figures and what each scenario does: docs/reliability.md.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
