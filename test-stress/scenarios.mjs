@@ -120,6 +120,9 @@ export async function reaperKills({ dir, profile, seed }) {
       judge(row, once, `trial ${t} ws-reaper --once`);
       if (!fs.existsSync(path.join(ctx, 'unload-run')) && readJson(path.join(ctx, 'context.json'))?.state === 'unloaded') break;
     }
+    // A hook the killed reaper had spawned may still be running: let it end
+    // before the count (it has the context's WS_STATE_HOME).
+    await waitFor(() => processesOf(home).length === 0, 5000);
     await stopHome(home);
     let bad = false;
     let log = '';
@@ -231,7 +234,7 @@ export async function corruptState({ dir, profile }) {
   let files = [...seen].filter((f) => !f.includes('/cache/stamps/') || stamp++ === 0).filter((f) => !/\.tmp\./.test(f)).sort();
   const kinds = profile === 'short' ? ['garbage', 'dir', 'fifo', 'link-out'] : KINDS;
   if (profile === 'short') {
-    const pick = ['context.json', `users/${user}`, 'cache/last-good.json', 'contexts/notes.txt'];
+    const pick = ['context.json', `users/${user}`, 'contexts/notes.txt'];
     files = files.filter((f) => pick.some((p) => f === p || f.endsWith(`/${p}`)));
   }
   main.runs = 0;
@@ -521,8 +524,10 @@ async function everyCommand(row, what, proj, env, cmds = USER_CMDS) {
   return results;
 }
 
-export async function permsAndLinks({ dir }) {
+export async function permsAndLinks({ dir, profile }) {
   const rows = [];
+  // The short profile runs the commands that write (and ws-list, which reads everything).
+  const cmds = profile === 'short' ? USER_CMDS.filter((c) => ['ws-export', 'allocate_port', 'ws-list', 'ws-reaper'].includes(c[0])) : USER_CMDS;
 
   // A read-only state home (a read-only bind mount: root ignores modes).
   {
@@ -540,7 +545,7 @@ export async function permsAndLinks({ dir }) {
         row.notes.push(`skipped: cannot mount: ${m.stderr.trim()}`);
       } else try {
         row.trials++;
-        const res = await everyCommand(row, 'read-only', proj, env, USER_CMDS.filter((c) => c[0] !== 'allocate_port'));
+        const res = await everyCommand(row, 'read-only', proj, env, cmds.filter((c) => c[0] !== 'allocate_port'));
         rowPort.trials++;
         await everyCommand(rowPort, 'read-only', proj, env, [['allocate_port']]);
         row.notes.push(`read-only home: ws-export json exit ${res.export.code}, FOO ${fooOf(res.export) === 'bar' ? 'kept' : 'not delivered'}: ${res.export.stderr.toString().trim().split('\n')[0] ?? ''}`);
@@ -621,7 +626,7 @@ export async function permsAndLinks({ dir }) {
     fs.rmSync(p, { recursive: true, force: true });
     fs.symlinkSync(target, p);
     const before = treeSum(outside);
-    await everyCommand(row, id, proj, env);
+    await everyCommand(row, id, proj, env, cmds);
     await stopHome(home);
     if (treeSum(outside) !== before) { row.outside++; row.notes.push(`${rel}: written through the planted link`); }
     await stop([{ pid: user }]);
