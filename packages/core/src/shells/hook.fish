@@ -98,7 +98,11 @@ function _ws_utc
     end </proc/stat
   end
   read -l up rest </proc/uptime
-  set -l ms (math --scale=0 "$boot + floor($up * 1000)")
+  _ws_iso (math --scale=0 "$boot + floor($up * 1000)")
+end
+# Milliseconds since the epoch as ISO-8601 UTC (civil-from-days arithmetic).
+function _ws_iso
+  set -l ms $argv[1]
   set -l t (math --scale=0 "floor($ms / 1000)")
   set -l z (math --scale=0 "floor($t / 86400) + 719468")
   set -l era (math --scale=0 "floor($z / 146097)")
