@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, closeSync, constants, fstatSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, fstatSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readContextRecord, writeContextRecord } from '../context/record.js';
 import { emitEvent } from '../events/emit.js';
@@ -7,7 +7,7 @@ import { stopAllServices } from '../services/services.js';
 import { appendLog, openAppend, ensureDir, readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { releasePorts } from '../ports/ports.js';
 import { releaseContextHolds } from '../resources/release.js';
-import { isAlive, processStartTime, type ProcessId } from '../process/proc.js';
+import { isAlive, type ProcessId } from '../process/proc.js';
 import { tryLock } from '../state/lock.js';
 import { needsUnloadPath } from '../users/users.js';
 import { describeHook, dropUnloadHooks, listUnloadHooks, type UnloadHookRecord } from './hooks.js';
@@ -152,9 +152,21 @@ interface HookResult {
 }
 
 /**
- * Starts one hook unless a previous runner already did (the `started` marker
- * is created with O_EXCL before the start). A hook left running by a dead
- * runner is waited for, not started again.
+ * The hook's own process claims it before it runs: a bash that creates the
+ * `started` marker with O_EXCL (noclobber), writes its PID and start time
+ * there, then execs the hook. Only a process that holds the claim runs the
+ * hook, so a runner killed at any moment neither loses it (no claim yet: the
+ * next runner starts it) nor runs it twice (a claim: the next one waits for
+ * that process). $1 the start time in ms, $2 the marker; then the command.
+ */
+const CLAIM_AND_EXEC =
+  'set -C; read -r l </proc/$$/stat || exit 0; f=(${l##*) }); ' +
+  'printf \'{"pid":%d,"start":"%s","at":%s}\' $$ "${f[19]}" "$1" >"$2" 2>/dev/null || exit 0; shift 2; exec "$@"';
+
+/**
+ * Runs one hook unless a previous runner already did (its process claimed
+ * it: CLAIM_AND_EXEC). A hook left running by a dead runner is waited for,
+ * not started again.
  */
 async function runHookOnce(
   contextDir: string,
@@ -165,44 +177,30 @@ async function runHookOnce(
   now: () => Date,
 ): Promise<HookResult | undefined> {
   const base = join(runDir(contextDir), hook.seq);
+  const marker = `${base}.started`;
   if (readJson(`${base}.done`) !== undefined) return undefined;
   const timeoutMs = knob(ownEnv, 'WS_UNLOAD_TIMEOUT') * 1000;
   const log = join(contextDir, 'unload.log');
-  // The output file first: if even that cannot be made (a full disk), nothing is marked
-  // started and a later unload runs the hook.
+  if (existsSync(marker)) return awaitClaimed(base, log, hook, timeoutMs, now);
+  // The output file first: if even that cannot be made (a full disk), nothing is claimed
+  // and a later unload runs the hook.
   const out = openAppend(`${base}.out`);
-  let marker: number;
-  try {
-    marker = openSync(`${base}.started`, 'wx', 0o600);
-  } catch (error) {
-    closeSync(out);
-    // Not created (a full disk): not started either; the unload is retried.
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    // Started by a runner that died: let it finish, then log what it printed.
-    const started = readJson<ProcessId & { at: number }>(`${base}.started`);
-    const deadline = (started?.at ?? Date.now()) + timeoutMs;
-    while (started && isAlive(started) && Date.now() < deadline) await sleep(100);
-    if (started && isAlive(started)) killGroup(started.pid, 'SIGKILL');
-    const durationMs = started ? Date.now() - started.at : 0;
-    writeLogEntry(log, now(), hook, '?', durationMs, `${base}.out`, 'started by an unload runner that died; status unknown');
-    writeFileAtomic(`${base}.done`, JSON.stringify({ status: '?' }));
-    return { status: '?', durationMs };
-  }
   const startedAt = Date.now();
+  let pid: number | undefined;
   const status = await new Promise<number | string>((resolve) => {
     const [command, args] = commandFor(hook);
-    const child = spawn(command, args, { cwd: root, env, stdio: ['ignore', out, out], detached: true });
-    // Neither write may throw here: the hook is started, and a lost line is all a full disk costs
-    // (a successor finding the marker empty logs the hook's status as unknown, never runs it again).
+    const child = spawn('bash', ['-c', CLAIM_AND_EXEC, 'ws-unload-hook', String(startedAt), marker, command, ...args], {
+      cwd: root,
+      env,
+      stdio: ['ignore', out, out],
+      detached: true,
+    });
+    pid = child.pid;
+    // No write may throw here: the hook may be started, and a lost line is all a full disk costs.
     child.on('error', (error) => {
       quietly(() => writeSync(out, `cannot start: ${error.message}\n`));
       resolve(127);
     });
-    if (child.pid) {
-      const pid = child.pid;
-      quietly(() => writeSync(marker, JSON.stringify({ pid, start: processStartTime(pid) ?? '', at: startedAt })));
-    }
-    closeSync(marker);
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
@@ -215,10 +213,34 @@ async function runHookOnce(
     });
   });
   closeSync(out);
+  const claim = readJson<ProcessId>(marker);
+  if (status !== 127 && claim?.pid !== pid) {
+    // Not this runner's process that ran it: another runner's claimed it first (wait for
+    // that one), or nothing could claim it (a full disk: not run, the unload is retried).
+    if (existsSync(marker)) return awaitClaimed(base, log, hook, timeoutMs, now);
+    throw Object.assign(new Error(`cannot mark unload hook ${hook.seq} started`), { code: 'ENOSPC' });
+  }
   const durationMs = Date.now() - startedAt;
   writeLogEntry(log, new Date(startedAt), hook, status, durationMs, `${base}.out`);
   writeFileAtomic(`${base}.done`, JSON.stringify({ status }));
   return { status, durationMs };
+}
+
+/** A hook another (dead) runner's process claimed: let it finish, then log what it printed. */
+async function awaitClaimed(base: string, log: string, hook: UnloadHookRecord, timeoutMs: number, now: () => Date): Promise<HookResult> {
+  // The claim is written just after it is created: an empty one is being written.
+  let claim = readJson<ProcessId & { at: number }>(`${base}.started`);
+  for (let i = 0; !claim && i < 20; i++) {
+    await sleep(50);
+    claim = readJson<ProcessId & { at: number }>(`${base}.started`);
+  }
+  const deadline = (claim?.at ?? Date.now()) + timeoutMs;
+  while (claim && isAlive(claim) && Date.now() < deadline) await sleep(100);
+  if (claim && isAlive(claim)) killGroup(claim.pid, 'SIGKILL');
+  const durationMs = claim ? Date.now() - claim.at : 0;
+  writeLogEntry(log, now(), hook, '?', durationMs, `${base}.out`, 'started by an unload runner that died; status unknown');
+  writeFileAtomic(`${base}.done`, JSON.stringify({ status: '?' }));
+  return { status: '?', durationMs };
 }
 
 function quietly(write: () => void): void {
