@@ -76,6 +76,8 @@ _ws_finish() {
       _ws_len=$((${#_ws_n} + ${#_ws_v} + 2))
       if ((_ws_len > 131072)); then
         printf '%s %d\n' "$_ws_n" "$_ws_len" >>"$_WS_EVAL/too-long" || _ws_status=75 _ws_fail_at=nospace
+        # Gone from this shell too: no command it runs after this (mv) could start with it.
+        unset "$_ws_n"
       else
         # Every write checked: a loop's status is its last command's only.
         printf '%s=%s\0' "$_ws_n" "$_ws_v" || _ws_status=75 _ws_fail_at=nospace
