@@ -5,7 +5,10 @@ import enterZsh from './enter.zsh';
 export interface EnterScriptInput {
   shell: 'bash' | 'zsh';
   home: string;
+  /** The root's own context directory (the script lives in its cache). */
   contextDir: string;
+  /** The directory whose users/ the shell joins: a shared context's (docs/contexts.md); default contextDir. */
+  usersOf?: string;
   source: EventSource;
   /** Values before (undefined = unset) of every variable the load changes. */
   prev: EnvChanges;
@@ -60,7 +63,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
   const script = fillTemplate(shell === 'zsh' ? enterZsh : enterBash, q, {
     values: {
       REAPER_PID: homePaths(input.home).reaperPid,
-      USERS: contextPaths(input.contextDir).users,
+      USERS: contextPaths(input.usersOf ?? input.contextDir).users,
       EVENTS: homePaths(input.home).events,
       CONTEXT_JSON: json(input.source.context ?? input.source.name ?? ''),
       ROOT_JSON: json(input.source.root),

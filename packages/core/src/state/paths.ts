@@ -125,6 +125,8 @@ export const cachePaths = (contextDir: string) => {
     buildWatchStats: join(build, 'watch-stats'),
     /** What the build's file registered with on_unload (NUL-separated: kind, count, args…). */
     buildOnUnload: join(build, 'on_unload'),
+    /** The shared context the build's file declared with ws_context (docs/contexts.md). */
+    buildContext: join(build, 'context'),
     /** The private copies of the workspace file and `.workspace.local` that the driver verified and sources. */
     buildFileCopy: join(build, 'file.copy'),
     buildLocalCopy: join(build, 'local.copy'),
