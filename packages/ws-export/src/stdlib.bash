@@ -1142,7 +1142,13 @@ env_file() {
   watch_file "$file"
   local private_dir
   private_dir=$(git -C "${file%/*}" rev-parse --absolute-git-dir 2>/dev/null) && watch_file "$private_dir/ws/${file##*/}"
-  "$_WS_EXPORT" env-file "$file" >"$_WS_EVAL/env_file" || return 1
+  printf '%s\0' "$file" >>"$_WS_EVAL/env_files"
+  "$_WS_EXPORT" env-file "$file" >"$_WS_EVAL/env_file" || {
+    # 65: the file is broken (malformed JSON, a WS_* name): the workspace file fails and
+    # keeps its last good environment; an environment it does not define fails env_file only.
+    (($? == 65)) && exit 65
+    return 1
+  }
   while IFS= read -r -d '' name && IFS= read -r -d '' value; do
     export "$name=$value"
   done <"$_WS_EVAL/env_file"
