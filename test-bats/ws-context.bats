@@ -96,6 +96,12 @@ unloads_of() { jq -r --arg c "$1" 'select(.type == "context.unload" and .context
   [ "$(tmux_run "ws-prompt '%n %u %S'")" = "shared 2 1" ]
   # Both roots' hooks are registered in it, once each.
   [ "$(cd "$b" && ws-on-unload --list | wc -l)" -eq 2 ]
+  # ws exec and ws-shell -- CMD in either root see the same context, and start no second server.
+  run --separate-stderr ws exec "$b" -- sh -c 'echo "$WS_CONTEXT $WS_STATE_DIR $WEB_PORT"'
+  [ "$output" = "shared $dir1 $port1" ]
+  run --separate-stderr ws-shell "$a" --shell bash -- sh -c 'echo "$WS_CONTEXT $WS_STATE_DIR $WEB_PORT $WS_ROOT"'
+  [ "$output" = "shared $dir1 $port1 $a" ]
+  [ "$(cd "$b" && ws-service status web --json | jq -r '.[0].pid')" = "$pid1" ]
 
   # A shell in an unrelated context times the grace period: it leaves after shell one.
   tmux_start -n three bash
