@@ -196,3 +196,27 @@ EOF
   wait_until '[ "$(unloads_of second)" -eq 1 ]' 15
   [ "$(sort "$HOOKS" | tr '\n' ' ')" = "first second " ]
 }
+
+@test "ws-gc: a shared context lives on while one of its roots exists, though the root it last recorded is gone" {
+  write_workspace "$b" 'ws_context kept'
+  write_workspace "$a" 'ws_context kept'
+  start_user
+  (cd "$b" && ws-export json --pid "$user" >/dev/null 2>&1)
+  (cd "$a" && ws-export json --pid "$user" >/dev/null 2>&1)
+  [ "$(jq -r .root "$(shared_dir kept)/context.json")" = "$a" ]
+  kill "$user"
+  # Unloaded (nothing pending that would hold it anyway).
+  wait_until '[ "$(unloads_of kept)" -eq 1 ]' 15
+  rm -rf "$a"
+  run -0 --separate-stderr ws-gc --json
+  # a's own directory goes with its root; the shared context stays for b.
+  [ "$(jq -r '[.removed[] | select(.kind == "context") | .id] | join(" ")' <<<"$output")" = "$(basename "$(ctx_dir "$a")")" ] ||
+    { echo "$output" >&2; false; }
+  [ -d "$(shared_dir kept)" ]
+  [ "$(ws-list --json | jq -r '.contexts[] | select(.name == "kept") | .root')" = "$b" ]
+  # Both roots gone: it goes too.
+  rm -rf "$b"
+  run -0 --separate-stderr ws-gc --json
+  [ ! -e "$(shared_dir kept)" ]
+  [ ! -e "$(ctx_dir "$b")" ]
+}
