@@ -220,3 +220,19 @@ EOF
   [ ! -e "$(shared_dir kept)" ]
   [ ! -e "$(ctx_dir "$b")" ]
 }
+
+@test "after the shared context unloaded, each root evaluates its file again, whichever enters first" {
+  write_workspace "$a" "ws_context again; echo x >>$(printf '%q' "$BATS_TEST_TMPDIR/evals-a")"
+  write_workspace "$b" "ws_context again; echo x >>$(printf '%q' "$BATS_TEST_TMPDIR/evals-b")"
+  start_user
+  (cd "$a" && ws-export json --pid "$user" >/dev/null 2>&1)
+  (cd "$b" && ws-export json --pid "$user" >/dev/null 2>&1)
+  [ "$(lines_of "$BATS_TEST_TMPDIR/evals-a") $(lines_of "$BATS_TEST_TMPDIR/evals-b")" = "1 1" ]
+  kill "$user"
+  wait_until '[ "$(unloads_of again)" -eq 1 ]' 15
+  # a comes back first (the shared context is loaded again), then b: b's build from before the unload is void.
+  start_user
+  (cd "$a" && ws-export json --pid "$user" >/dev/null 2>&1)
+  (cd "$b" && ws-export json --pid "$user" >/dev/null 2>&1)
+  [ "$(lines_of "$BATS_TEST_TMPDIR/evals-a") $(lines_of "$BATS_TEST_TMPDIR/evals-b")" = "2 2" ]
+}

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { accessSync, appendFileSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { accessSync, appendFileSync, existsSync, closeSync, constants, fstatSync, mkdirSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { readContextRecord, writeContextRecord } from '../context/record.js';
 import { emitEvent } from '../events/emit.js';
@@ -101,8 +101,13 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
     await releaseContextHolds(home, contextDir, { env: opts.env, reason: 'unload', now });
     // The next entry must evaluate the workspace file again (its side effects happen again).
     rmSync(join(contextDir, 'cache', 'stamps'), { recursive: true, force: true });
-    // A shared context: so must every root that declared it (their caches are their own, docs/contexts.md).
-    for (const root of record?.roots ?? []) rmSync(cachePaths(rootContextDir(home, root)).stamps, { recursive: true, force: true });
+    // A shared context: so must every root that declared it (their caches are their own, docs/contexts.md);
+    // their builds from before now are void, as `ws-export reload` makes them.
+    for (const root of record?.roots ?? []) {
+      const cache = cachePaths(rootContextDir(home, root));
+      rmSync(cache.stamps, { recursive: true, force: true });
+      if (existsSync(cache.dir)) writeFileAtomic(cache.reload, `${now().toISOString()}\n`);
+    }
     // A blocked file stays blocked for the prompt; anything else is unloaded now.
     const latest = readContextRecord(contextDir) ?? record;
     if (latest) writeContextRecord(contextDir, { ...latest, state: latest.state === 'blocked' ? 'blocked' : 'unloaded', lastUsed: latest.lastUsed }, now());
