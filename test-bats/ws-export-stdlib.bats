@@ -375,28 +375,108 @@ EOF
   [ "$DB" = "$WS_STATE_DIR/db" ]
 }
 
-@test "env_file refuses WS_* names with an error naming the variable" {
+@test "env_file refuses WS_* names naming the variable and the file: the file fails, the last good environment stays" {
   mkdir -p "$W/proj"
-  echo '{"envs":{"default":{"vars":{"WS_ROOT":"/evil","OK":"1"}}}}' >"$W/proj/envs.json"
-  write_workspace "$W/proj" 'env_file envs.json || export ENV_FILE_FAILED=1'
+  echo '{"envs":{"default":{"vars":{"OK":"1"}}}}' >"$W/proj/envs.json"
+  write_workspace "$W/proj" 'env_file envs.json || export ENV_FILE_FAILED=1; export AFTER=1'
   cd "$W/proj"
   ws_load
+  [ "$OK" = 1 ]
+  echo '{"envs":{"default":{"vars":{"WS_ROOT":"/evil","OK":"2"}}}}' >"$W/proj/envs.json"
+  ws_load
   [ "$WS_ROOT" = "$W/proj" ]
-  [ "$ENV_FILE_FAILED" = 1 ]
-  grep -q 'WS_ROOT' "$ERR"
+  [ "$OK" = 1 ]
+  [ -z "${ENV_FILE_FAILED-}" ]
+  grep -qF "ws: $W/proj/envs.json: envs.default: may not set WS_ROOT (WS_* variables belong to ws)" "$ERR"
+  grep -q 'keeping the last good environment' "$ERR"
 }
 
-@test "env_file with an unknown environment or malformed JSON fails with a message" {
+@test "env_file with an unknown environment fails env_file alone, with a message naming it and those there are" {
   mkdir -p "$W/proj"
-  echo '{"envs":{"default":{"vars":{"A":"1"}}}}' >"$W/proj/envs.json"
-  echo '{"envs":' >"$W/proj/broken.json"
-  write_workspace "$W/proj" 'env_file envs.json || export E1=1; env_file broken.json || export E2=1'
+  echo '{"envs":{"default":{"vars":{"A":"1"}},"test":{}}}' >"$W/proj/envs.json"
+  write_workspace "$W/proj" 'env_file envs.json || export E1=1'
   cd "$W/proj"
   ws_load --env nosuch
   [ "$E1" = 1 ]
-  [ "$E2" = 1 ]
-  grep -q nosuch "$ERR"
-  grep -q broken.json "$ERR"
+  [ -z "${A-}" ]
+  grep -qF "ws: $W/proj/envs.json: no environment 'nosuch' (it has: default, test)" "$ERR"
+}
+
+@test "env_file with malformed JSON: ws: FILE:LINE:COL: what, and the last good environment stays" {
+  mkdir -p "$W/proj"
+  printf '%s\n' '// comment lines count as lines' '{"envs": {' '  "default": {"vars": {"A": "1"}}' '}}' >"$W/proj/envs.json"
+  write_workspace "$W/proj" 'env_file envs.json; export AFTER=1'
+  cd "$W/proj"
+  ws_load
+  [ "$A" = 1 ]
+  [ "$AFTER" = 1 ]
+  # A missing comma on line 3, column 34; then a file cut short.
+  printf '%s\n' '// comment lines count as lines' '{"envs": {' '  "default": {"vars": {"A": "2"}}' '  "test": {}' '}}' >"$W/proj/envs.json"
+  ws_load
+  [ "$A" = 1 ]
+  grep -qxF "ws: $W/proj/envs.json:4:3: expected ',' or '}' after a property value, found '\"'" "$ERR"
+  grep -q 'keeping the last good environment' "$ERR"
+  printf '{"envs": {"default": {"vars": {"A": "3"' >"$W/proj/envs.json"
+  ws_load
+  [ "$A" = 1 ]
+  grep -qxF "ws: $W/proj/envs.json:1:40: expected ',' or '}' after a property value, found the end of the file" "$ERR"
+  # A private file that is broken is named too.
+  git -C "$W/proj" init -q
+  mkdir -p "$W/proj/.git/ws"
+  echo '{"envs":{"default":{"vars":{"A":"4"}}}}' >"$W/proj/envs.json"
+  printf '{\n  envs: {}\n}\n' >"$W/proj/.git/ws/envs.json"
+  ws_load
+  [ "$A" = 1 ]
+  grep -qxF "ws: $W/proj/.git/ws/envs.json:2:3: expected a property name in double quotes, found 'e'" "$ERR"
+}
+
+@test "env_file: a // inside a line is data, only a line holding nothing but a comment is one" {
+  mkdir -p "$W/proj"
+  printf '%s\n' '  // indented comment' '{"envs":{"default":{"vars":{"URL":"http://x//y"}}}} ' >"$W/proj/envs.json"
+  write_workspace "$W/proj" 'env_file envs.json'
+  cd "$W/proj"
+  ws_load
+  [ "$URL" = "http://x//y" ]
+  printf '%s\n' '{"envs":{"default":{"vars":{"URL":"u"}}}} // trailing' >"$W/proj/envs.json"
+  ws_load
+  [ "$URL" = "http://x//y" ]
+  grep -qF "ws: $W/proj/envs.json:1:43: unexpected text after the JSON value, found '/'" "$ERR"
+}
+
+@test "ws-export envs and ws envs list the environments, public and private, aliases resolved; --json" {
+  envs_fixture "$W/repo"
+  mkdir -p "$W/repo/.git/ws"
+  echo '{"envs":{"default":{"alias-for":"mine"},"mine":{"alias-for":"prod"},"prod":{"vars":{"DB":"x"}}}}' >"$W/repo/.git/ws/envs.json"
+  cd "$W/repo"
+  ws_load
+  run --separate-stderr ws envs
+  [ "$status" -eq 0 ]
+  [ "$output" = "* default -> prod (public, private wins)
+  mine    -> prod (private)
+  prod    (public, private wins)
+  test" ]
+  run --separate-stderr ws-export envs --json
+  [ "$status" -eq 0 ]
+  [ "$(jq -r .current <<<"$output")" = default ]
+  [ "$(jq -r '.files[0].file' <<<"$output")" = "$W/repo/envs.json" ]
+  [ "$(jq -r '.files[0].private' <<<"$output")" = "$W/repo/.git/ws/envs.json" ]
+  [ "$(jq -c '[.files[0].envs[] | [.name, .aliasFor, .resolves, .from]]' <<<"$output")" = '[["default","mine","prod","both"],["mine","prod","prod","private"],["prod",null,"prod","both"],["test",null,"test","public"]]' ]
+  [ "$(jq -c '.files[0].envs[] | select(.name == "test") | .prepend.PATH' <<<"$output")" = '["{{root}}/a","{{root}}/b"]' ]
+  [ "$(jq -c '.files[0].envs[] | select(.name == "prod") | .vars' <<<"$output")" = '{"KIND":"prod","DB":"x"}' ]
+  # A file named on the command line; WS_ENV marks the selected one.
+  WS_ENV=test run --separate-stderr ws envs --json "$W/repo/envs.json"
+  [ "$(jq -r .current <<<"$output")" = test ]
+  # Nothing to list: a clear error, 66.
+  mkdir -p "$W/plain"
+  write_workspace "$W/plain" 'export X=1'
+  cd "$W/plain"
+  ws_load
+  run --separate-stderr ws envs
+  [ "$status" -eq 66 ]
+  [[ $stderr == *"the last evaluation of $W/plain/.workspace read no env_file; name one: ws-export envs FILE"* ]]
+  run --separate-stderr ws-export envs "$W/plain/none.json"
+  [ "$status" -eq 66 ]
+  [ "${#stderr_lines[@]}" -eq 1 ]
 }
 
 @test "env_file values are data: quotes, \$(...) and newlines are applied literally" {

@@ -20,6 +20,7 @@ export * from './shells/hooks.js';
 export * from './users/users.js';
 export * from './unload/hooks.js';
 export * from './context/record.js';
+export * from './context/shared.js';
 export * from './process/locate.js';
 export * from './process/run-command.js';
 export * from './unload/run.js';

@@ -1,7 +1,8 @@
 import { realpathSync } from 'node:fs';
-import { CliError, EX, colorsFor, environWithBytes, isHookShell, renderHook, runCli } from '@ws/core';
+import { CliError, EX, colorsFor, environWithBytes, isHookShell, printable, renderHook, runCli } from '@ws/core';
 import { exportEnv } from './export.js';
 import { resolveEnvFile } from './env-file.js';
+import { printEnvs } from './envs.js';
 import { cancelBuild, printBuildLog, requestReload } from './control.js';
 
 const exporterPath = () => {
@@ -18,12 +19,13 @@ await runCli({
   warningPrefix: 'ws',
   description: 'Print shell code that loads the context of the current directory and unloads the previous one.',
   args: {
-    shell: { type: 'positional', description: 'bash, zsh, fish, nu or json; `hook SHELL` for the rc-file hook; `log`, `reload` or `cancel` for the current build', required: true },
-    hookShell: { type: 'positional', description: 'the shell, after `hook`', required: false },
+    shell: { type: 'positional', description: 'bash, zsh, fish, nu or json; `hook SHELL` for the rc-file hook; `log`, `reload` or `cancel` for the current build; `envs [FILE]` for the named environments', required: true },
+    hookShell: { type: 'positional', description: 'the shell, after `hook`; the env file, after `envs`', required: false },
     pid: { type: 'string', description: 'register this PID as the user (default: the nearest shell)', valueHint: 'PID' },
     env: { type: 'string', description: 'select the named environment (sets WS_ENV)', valueHint: 'NAME' },
     follow: { type: 'boolean', alias: 'f', description: 'with log: follow a running build until it finishes' },
     live: { type: 'boolean', description: "the calling shell's hook applies a background build's result on SIGUSR1 (live apply)" },
+    json: { type: 'boolean', description: 'with envs: JSON' },
   },
   help: `Put the hook in your shell's rc file:
   bash  ~/.bashrc                  eval "$(ws-export hook bash)"
@@ -35,6 +37,11 @@ The build of the current directory's context:
   ws-export log [-f]   print the last build's log (-f: follow a running build)
   ws-export reload     evaluate the workspace file again at the next prompt
   ws-export cancel     stop a running build; the last good environment stays
+
+The named environments of an env_file (WS_ENV or --env selects one):
+  ws-export envs [FILE] [--json]   those FILE defines, public and private (<git
+                       root>/.git/ws/<basename>, which wins), aliases resolved;
+                       without FILE, those the context's last evaluation read
 
 With no last good environment, ws-export waits up to WS_BUILD_WAIT seconds
 (default 2; a progress line on a terminal) before the build goes on in the
@@ -56,9 +63,18 @@ Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was run
     if (args.shell === 'env-file') {
       // Used by the stdlib's env_file: NUL-separated names and values, never code.
       if (!args.hookShell) throw new CliError(EX.USAGE, 'env-file needs a FILE');
-      for (const [name, value] of resolveEnvFile(args.hookShell, env)) out(`${name}\0${value}\0`);
+      try {
+        for (const [name, value] of resolveEnvFile(args.hookShell, env)) out(`${name}\0${value}\0`);
+      } catch (error) {
+        // Seen in the build's log as `ws: FILE:LINE:COL: what`; the status tells env_file whether the file is broken.
+        if (!(error instanceof CliError)) throw error;
+        err(`ws: ${printable(error.message)}\n`);
+        return error.code;
+      }
       return;
     }
+    if (args.shell === 'envs') return printEnvs({ file: args.hookShell, json: Boolean(args.json), env, cwd, out });
+    if (args.json) throw new CliError(EX.USAGE, '--json goes with envs');
     if (args.shell === 'log' || args.shell === 'reload' || args.shell === 'cancel') {
       if (args.hookShell) throw new CliError(EX.USAGE, `unexpected argument '${args.hookShell}'`);
       if (args.follow && args.shell !== 'log') throw new CliError(EX.USAGE, '--follow goes with log');

@@ -7,7 +7,10 @@ import enterZsh from './enter.zsh';
 export interface EnterScriptInput {
   shell: Shell;
   home: string;
+  /** The root's own context directory (the script lives in its cache). */
   contextDir: string;
+  /** The directory whose users/ the shell joins: a shared context's (docs/contexts.md); default contextDir. */
+  usersOf?: string;
   source: EventSource;
   /** Values before (undefined = unset) of every variable the load changes. */
   prev: EnvChanges;
@@ -81,8 +84,8 @@ function templateValues(input: EnterScriptInput): Record<string, string> {
   return {
     REAPER_PID: homePaths(input.home).reaperPid,
     CONTEXTS: homePaths(input.home).contexts,
-    CTXDIR: input.contextDir,
-    USERS: contextPaths(input.contextDir).users,
+    CTXDIR: input.usersOf ?? input.contextDir,
+    USERS: contextPaths(input.usersOf ?? input.contextDir).users,
     EVENTS: homePaths(input.home).events,
     CONTEXT_JSON: json(input.source.context ?? input.source.name ?? ''),
     ROOT_JSON: json(input.source.root),

@@ -6,6 +6,8 @@ import {
   changesBetween,
   colorsFor,
   contextDir,
+  contextDirFor,
+  contextDirOfStateDir,
   contextPaths,
   diffEnv,
   emitEvent,
@@ -17,6 +19,10 @@ import {
   LOCAL_FILE,
   printable,
   markContextEntry,
+  markContextIdEntry,
+  readContextRecord,
+  sharedContextDir,
+  sharedNameOf,
   nearestShell,
   registerUser,
   sha256,
@@ -91,6 +97,8 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
   const base = baseOf(current, applied);
   const previousRoot = applied?.root;
   const pid = opts.pid ?? nearestShell();
+  // The context directory the shell is a user of: a shared one is named by the WS_STATE_DIR it has loaded (docs/contexts.md).
+  const previousDir = previousRoot ? (contextDirOfStateDir(home, applied?.diff.next.WS_STATE_DIR) ?? contextDirFor(home, previousRoot)) : undefined;
 
   const ctx = findContext({ env: current, cwd: opts.cwd, warn: say });
   let target: Env = base;
@@ -104,11 +112,18 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
   let trees: string[][] = [];
 
   const source = { context: ctx?.name ?? '', root: ctx?.root ?? '' };
+  // The directory of the context the shell is in: the root's own, or the shared one it declared (ws_context).
+  let dir: string | undefined;
   if (ctx) {
-    const dir = contextDir(home, ctx.root);
-    const paths = cachePaths(dir);
+    // The root's own directory keeps its builds, cache and entry scripts, shared or not.
+    const rootDir = contextDir(home, ctx.root);
+    const paths = cachePaths(rootDir);
+    const pointer = sharedNameOf(home, ctx.root);
+    let shared = pointer;
+    dir = shared ? sharedContextDir(home, shared) : rootDir;
     // Tells a concurrent ws-gc that this context is being entered (docs/state-home.md).
     markContextEntry(home, ctx.root, now);
+    if (dir !== rootDir) markContextIdEntry(home, basename(dir), now);
     const local = basename(ctx.file) === WORKSPACE_FILE ? join(ctx.root, LOCAL_FILE) : undefined;
     const localFile = local && existsSync(local) ? local : undefined;
     // Whatever decides trust is watched, so that ws-allow takes effect at the next prompt.
@@ -123,17 +138,19 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
       say(gate.message);
       state = 'blocked';
     } else {
+      // The build starts with the root's own; ws_context switches WS_CONTEXT and WS_STATE_DIR (stdlib.bash).
       const wsVars: Env = {
         WS_ROOT: ctx.root,
         WS_CONTEXT: ctx.name,
-        WS_STATE_DIR: contextPaths(dir).data,
+        WS_STATE_DIR: contextPaths(rootDir).data,
         WS_ENV: opts.envName || base.WS_ENV || 'default',
       };
       ensureDir(wsVars.WS_STATE_DIR!);
       const loaded = await loadFromBuild({
         home,
         ctx,
-        dir,
+        dir: rootDir,
+        ctxDir: dir,
         paths,
         current,
         base,
@@ -156,7 +173,14 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
       watches.push(...loaded.watches);
       trees = loaded.trees;
       extraWatches = loaded.extraWatches;
+      if (state === 'ready' && loaded.ctxDir !== dir) {
+        // The file declared another context (or none any more): the root moves to it now.
+        shared = loaded.context;
+        dir = loaded.ctxDir;
+        markContextIdEntry(home, basename(dir), now);
+      }
     }
+    if (shared) source.context = shared;
     if (state === 'blocked') {
       // A shell whose prompt is still inside the root stays its user while the
       // file is blocked (an edit before ws-allow must not tear the project's
@@ -170,7 +194,18 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
       if (record) emitEvent(home, 'user.join', source, { pid, shell: record.shell, tty: record.tty }, env, now);
       if (joined) ensureReaper(home, env);
     }
-    writeContextRecord(dir, { root: ctx.root, name: ctx.name, file: ctx.file, state: state as ContextState, env: target.WS_ENV ?? base.WS_ENV ?? 'default' }, now);
+    const fields = { root: ctx.root, name: ctx.name, file: ctx.file, state: state as ContextState, env: target.WS_ENV ?? base.WS_ENV ?? 'default' };
+    writeContextRecord(rootDir, { ...fields, ...(shared ? { context: shared } : {}) }, now);
+    if (shared && state !== 'blocked') {
+      const roots = readContextRecord(dir)?.roots ?? [];
+      writeContextRecord(dir, { ...fields, name: shared, roots: roots.includes(ctx.root) ? roots : [...roots, ctx.root] }, now);
+    }
+    if (pointer && pointer !== shared) {
+      // Moved out: the old shared context no longer lists this root (it unloads when its last user leaves).
+      const old = sharedContextDir(home, pointer);
+      const record = readContextRecord(old);
+      if (record?.roots) writeContextRecord(old, { ...record, roots: record.roots.filter((r) => r !== ctx.root) }, new Date(record.lastUsed));
+    }
     if (state === 'ready') emitEvent(home, 'context.load', source, { env: target.WS_ENV, file: ctx.file }, env, now);
     const stamps = paths.stampSet(now.getTime(), process.pid);
     watches = [...makeStamps(stamps.dir, watches, trust.existence, trees), ...extraWatches];
@@ -181,8 +216,8 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
     pruneStamps(paths.stamps);
   }
 
-  if (previousRoot && (!joined || previousRoot !== ctx?.root)) {
-    const left = unregisterUser(contextDir(home, previousRoot), pid);
+  if (previousRoot && previousDir && (!joined || previousDir !== dir)) {
+    const left = unregisterUser(previousDir, pid);
     if (left) emitEvent(home, 'user.leave', { root: previousRoot, context: applied?.diff.next.WS_CONTEXT ?? basename(previousRoot) }, { pid }, env, now);
   }
 
@@ -198,7 +233,7 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
   if (previousRoot && previousRoot !== target.WS_ROOT) info('unloading');
   if (target.WS_ROOT && text) info(`export ${text}`);
 
-  return renderOutput({ format: opts.format, home, ctx, source, state, watches, contents, valid, current, base, target, changes });
+  return renderOutput({ format: opts.format, home, ctx, ctxDir: dir, source, state, watches, contents, valid, current, base, target, changes });
 }
 
 /**

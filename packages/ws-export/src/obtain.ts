@@ -1,7 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import {
   applyChanges,
+  cachePaths,
+  contextNameProblem,
   contextPaths,
+  printable,
+  readText,
+  sharedContextDir,
   diffEnv,
   encodeDiff,
   knob,
@@ -21,8 +26,10 @@ import { boundedLog, markWaiting, takeWaiting } from './waiting.js';
 export interface LoadInput {
   home: string;
   ctx: Context;
-  /** The context directory and its cache paths. */
+  /** The root's own context directory and its cache paths. */
   dir: string;
+  /** The directory of the context the root belongs to: `dir`, or the shared one its last evaluation declared (docs/contexts.md). */
+  ctxDir: string;
   paths: CachePaths;
   /** The shell's environment, and that environment without what ws applied. */
   current: Env;
@@ -56,6 +63,9 @@ export interface Loaded {
   watches: string[];
   trees: string[][];
   extraWatches: string[];
+  /** A ready build: the shared context its file declared (ws_context), if any, and that context's directory. */
+  context?: string;
+  ctxDir: string;
 }
 
 /**
@@ -70,7 +80,7 @@ export async function loadFromBuild(input: LoadInput): Promise<Loaded> {
     input.info(`building ${ctx.name} in the background…`);
     // When it is over this shell is shown its output, and signalled if its hook applies it live.
     markWaiting(paths.dir, input.pid, input.live);
-    return { state: 'building', target: lastGood(input), watches: [], trees: [], extraWatches: [paths.buildStatus, '', ''] };
+    return { state: 'building', target: lastGood(input), watches: [], trees: [], extraWatches: [paths.buildStatus, '', ''], ctxDir: input.ctxDir };
   }
   const { request, result } = outcome;
   // A build this process waited for shows all its output, as a foreground build does; one that
@@ -79,18 +89,25 @@ export async function loadFromBuild(input: LoadInput): Promise<Loaded> {
   const log = outcome.showLog ? readBuildLog(paths, request) : waited ? boundedLog(readBuildLog(paths, request)) : '';
   input.err(log);
   const fresh = { ...request.base, ...request.wsVars };
-  const problem = result.ok ? wsViolation(result.env!, fresh) : undefined;
+  // ws_context NAME switched WS_CONTEXT and WS_STATE_DIR to the shared context's (stdlib.bash).
+  const declared = result.ok ? readText(paths.buildContext) : undefined;
+  const declaredProblem = declared !== undefined ? contextNameProblem(declared) : undefined;
+  const ctxDir = declared !== undefined && !declaredProblem ? sharedContextDir(input.home, declared) : input.dir;
+  const expected = declared !== undefined && !declaredProblem ? { ...fresh, WS_CONTEXT: declared, WS_STATE_DIR: contextPaths(ctxDir).data } : fresh;
+  const problem = declaredProblem ? `ws_context: refused name ${printable(JSON.stringify(declared))}: ${declaredProblem}` : result.ok ? wsViolation(result.env!, expected) : undefined;
   if (!result.ok || problem) {
     if (!log) input.err(boundedLog(readBuildLog(paths, request)));
     input.fail(problem ? `ws: ${ctx.file}: ${problem}` : failureLine(ctx, result));
-    return { state: 'error', target: lastGood(input), watches: result.watches, trees: result.trees ?? [], extraWatches: [] };
+    return { state: 'error', target: lastGood(input), watches: result.watches, trees: result.trees ?? [], extraWatches: [], ctxDir: input.ctxDir };
   }
   // The build ran on the base of the shell that started it; apply what it changed to ours.
   const target = applyChanges({ ...base, ...wsVars }, diffEnv(fresh, result.env!).next);
   writeFileAtomic(paths.lastGood, encodeDiff(diffEnv(base, target)));
   writeFileAtomic(paths.loadedEnv, JSON.stringify(target));
-  for (const hook of result.hooks) registerUnloadHook(input.dir, hook, input.now);
-  return { state: 'ready', target, watches: result.watches, trees: result.trees ?? [], extraWatches: [] };
+  // A shared context's unload runs its hooks with the environment a root last loaded.
+  if (ctxDir !== input.dir) writeFileAtomic(cachePaths(ctxDir).loadedEnv, JSON.stringify(target));
+  for (const hook of result.hooks) registerUnloadHook(ctxDir, hook, input.now);
+  return { state: 'ready', target, watches: result.watches, trees: result.trees ?? [], extraWatches: [], context: declared, ctxDir };
 }
 
 type BuildOutcome = { kind: 'pending' } | { kind: 'done'; request: BuildRequest; result: BuildResult; showLog: boolean };
@@ -150,7 +167,7 @@ async function obtainUntil(input: LoadInput, deadline: number, onWait: () => voi
     sameApproval(r.fileApproval, approved.file) &&
     sameApproval(r.local ? r.localApproval : undefined, localFile ? approved.local : undefined);
   // Builds from before the last unload or `ws-export reload` are void.
-  const unloadedAt = Math.max(unloadTime(input.dir), reloadTime(input.dir));
+  const unloadedAt = Math.max(unloadTime(input.dir), unloadTime(input.ctxDir), reloadTime(input.dir));
   let ours: string | undefined;
   let builds = 0;
   for (;;) {

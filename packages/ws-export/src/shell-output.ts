@@ -15,6 +15,8 @@ export interface OutputInput {
   format: Shell | 'nu' | 'json';
   home: string;
   ctx: Context | undefined;
+  /** The directory of the context the shell is in (a shared one's, docs/contexts.md). */
+  ctxDir?: string;
   source: EventSource;
   state: ContextState | '';
   /** Watch triples (stamps.ts) and the validity marker ('' unless ready). */
@@ -45,7 +47,7 @@ export function renderOutput(input: OutputInput): string {
   const applied = diffEnv(base, target);
   const revert =
     ctx && state === 'ready' && target.WS_ROOT === ctx.root && target.WS_DIFF
-      ? renderRevert({ shell: format, home: input.home, contextDir: contextDir(input.home, ctx.root), source: input.source, prev: applied.prev, diff: target.WS_DIFF! })
+      ? renderRevert({ shell: format, home: input.home, contextDir: input.ctxDir ?? contextDir(input.home, ctx.root), source: input.source, prev: applied.prev, diff: target.WS_DIFF! })
       : NO_REVERT[format];
   code += revert;
   // fish's hook loops over $_ws_watch itself; bash and zsh get one [[ ]].
@@ -56,6 +58,7 @@ export function renderOutput(input: OutputInput): string {
       shell: format,
       home: input.home,
       contextDir: contextDir(input.home, ctx.root),
+      usersOf: input.ctxDir,
       source: input.source,
       prev: applied.prev,
       changes: { ...applied.next, WS_DIFF: target.WS_DIFF },
@@ -95,15 +98,15 @@ function knownLine(shell: Shell, root: string, script: string): string {
 export const COMPLETE = '# ws-export: complete\n';
 
 /** The hook's own variables: what it compares at the next prompt to skip ws-export. */
-function locals({ home, ctx, state, watches, valid, current, target }: OutputInput): ShellLocals {
+function locals({ home, ctx, ctxDir, source, state, watches, valid, current, target }: OutputInput): ShellLocals {
   const ceil = [...ceilings(current)];
   const knobs = [current.WS_WORKSPACE, current.WS_CEILING_DIRS, current.WS_ENVRC, target.WS_ENV].map((v) => v ?? '').join('\x1f');
   return {
     _ws_pwd: current.PWD ?? '',
     _ws_root: ctx?.root ?? '',
-    _ws_name: printable(ctx?.name ?? ''), // shown by the process-free prompt only: made printable
+    _ws_name: printable(ctx ? source.context || ctx.name : ''), // shown by the process-free prompt only: made printable
     _ws_state: state,
-    _ws_ctxdir: ctx ? contextDir(home, ctx.root) : '',
+    _ws_ctxdir: ctx ? (ctxDir ?? contextDir(home, ctx.root)) : '',
     _ws_knobs: knobs,
     _ws_ceil: ceil,
     _ws_valid: valid,

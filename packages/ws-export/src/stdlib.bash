@@ -1079,6 +1079,31 @@ __dump_at_exit() {
 
 # ---- ws's own ------------------------------------------------------------
 
+# ws_context NAME: this root belongs to the shared context NAME (docs/contexts.md):
+# every root that declares it shares WS_CONTEXT, WS_STATE_DIR, users,
+# services, ports and unload hooks. It switches WS_CONTEXT and WS_STATE_DIR
+# where it is called, so it comes first in the file, before allocate_port,
+# service or on_unload. NAME: letters, digits, ".", "_", "-", starting with
+# a letter or digit, at most 64; anything else fails the file.
+ws_context() {
+  local name=${1-} where=${BASH_SOURCE[1]-} hash
+  case $where in
+    "$_WS_EVAL/file.copy") where=$_WS_FILE ;;
+    "$_WS_EVAL/local.copy") where=$_WS_LOCAL ;;
+  esac
+  if (($# != 1)) || ((${#name} > 64)) || [[ ! $name =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]]; then
+    (($# == 1)) || name="$*"
+    printf -v name '%q' "$name"
+    printf 'ws: %s: ws_context: refused name %s (letters, digits, ".", "_", "-", starting with a letter or digit, at most 64)\n' "$where" "$name" >&2
+    exit 65
+  fi
+  hash=$(printf 'ws_context:%s' "$name" | command -p sha256sum) || exit 70
+  # The shared context's directory, beside this root's own (…/contexts/<id>/cache/build is $_WS_EVAL).
+  export WS_CONTEXT=$name WS_STATE_DIR=${_WS_EVAL%/*/*/*}/${name:0:40}-${hash:0:12}/data
+  command -p mkdir -p -m 700 "${WS_STATE_DIR%/data}" "$WS_STATE_DIR" || exit 73
+  printf '%s' "$name" >"$_WS_EVAL/context"
+}
+
 # on_unload FILE | on_unload 'SHELL COMMAND' | on_unload -- CMD ARGS...:
 # run it when the context's last user leaves (see ws-on-unload).
 on_unload() {
@@ -1117,7 +1142,13 @@ env_file() {
   watch_file "$file"
   local private_dir
   private_dir=$(git -C "${file%/*}" rev-parse --absolute-git-dir 2>/dev/null) && watch_file "$private_dir/ws/${file##*/}"
-  "$_WS_EXPORT" env-file "$file" >"$_WS_EVAL/env_file" || return 1
+  printf '%s\0' "$file" >>"$_WS_EVAL/env_files"
+  "$_WS_EXPORT" env-file "$file" >"$_WS_EVAL/env_file" || {
+    # 65: the file is broken (malformed JSON, a WS_* name): the workspace file fails and
+    # keeps its last good environment; an environment it does not define fails env_file only.
+    (($? == 65)) && exit 65
+    return 1
+  }
   while IFS= read -r -d '' name && IFS= read -r -d '' value; do
     export "$name=$value"
   done <"$_WS_EVAL/env_file"

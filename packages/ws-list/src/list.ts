@@ -37,6 +37,8 @@ export interface ListJson {
     unloadPending: boolean;
     hooks: number;
     roots: string[];
+    /** A shared context (ws_context NAME): the roots that declared it; null for a context of one root. */
+    sharedRoots: string[] | null;
     problems: Problem[];
   }>;
   ports: Array<{ proto: string; port: number; key: string; context: string | null; name: string | null; root: string | null; created: string; expires: string | null; stale: boolean }>;
@@ -44,6 +46,12 @@ export interface ListJson {
   resources?: Array<{ kind: string; hash: string; path: string; disk: number; roots: string[]; state: string; holders: string[] }>;
   problems: Problem[];
 }
+
+/**
+ * The contexts as listed: a root of a shared context holds only its own
+ * cache, and is shown as one of the shared context's roots (docs/contexts.md).
+ */
+const listed = (inv: Inventory) => inv.contexts.filter((c) => c.sharedIn === undefined);
 
 /** Reads the state home of `env` without creating or changing anything. */
 export function inventoryOf(env: NodeJS.ProcessEnv, resources: boolean, now: Date): Inventory {
@@ -59,7 +67,7 @@ export function toJson(inv: Inventory, resources: boolean, now: Date): ListJson 
   const json: ListJson = {
     v: 1,
     home: inv.home,
-    contexts: inv.contexts.map((c) => ({
+    contexts: listed(inv).map((c) => ({
       id: c.id,
       name: c.name,
       root: c.root ?? null,
@@ -80,6 +88,7 @@ export function toJson(inv: Inventory, resources: boolean, now: Date): ListJson 
       unloadPending: c.unloadPending,
       hooks: c.hooks,
       roots: c.rootedBy,
+      sharedRoots: c.roots ?? null,
       problems: c.problems,
     })),
     ports: inv.ports.map((r) => ({
@@ -158,13 +167,13 @@ function stateCell(state: string, c: Colors): Cell {
 
 /** The aligned table of `ws-list` (colored on a terminal, plain when piped or with NO_COLOR). */
 export function renderTable(inv: Inventory, resources: boolean, now: Date, c: Colors): string {
-  const rows = inv.contexts.map((ctx): Cell[] => {
+  const rows = listed(inv).map((ctx): Cell[] => {
     const users = ctx.users.map((u) => `${u.pid} ${u.shell ?? '?'} ${tty(u.tty)}`).join(', ');
     const dead = ctx.deadUsers.length ? `${users ? ' ' : ''}(+${ctx.deadUsers.length} dead)` : '';
     const services = ctx.services.map((s) => [s.name, s.state, s.pid ?? '', s.port ? `:${s.port}` : ''].filter((x) => x !== '').join(' ')).join(', ');
     const ports = ctx.ports.map((r) => `${r.proto}/${r.port}`).join(', ');
     const gone = ctx.rootExists === false ? ' (gone)' : ctx.fileExists === false ? ' (no workspace file)' : '';
-    const root = printable(ctx.root ?? '?');
+    const root = printable(ctx.roots?.join(', ') || ctx.root || '?');
     return [
       plain(ctx.name),
       stateCell(ctx.state, c),

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import {
   CliError,
   EX,
-  contextDir,
+  contextDirFor,
+  sharedNameOf,
   contextPaths,
   describeHook,
   ensureStateHome,
@@ -18,10 +19,10 @@ import {
 
 /** The context to act on: the loaded one (WS_ROOT), else the one of the current directory. */
 function currentContextDir(home: string, env: NodeJS.ProcessEnv, cwd: string, err: (text: string) => void): { dir: string; root: string; name: string; file?: string } {
-  if (env.WS_ROOT) return { dir: contextDir(home, env.WS_ROOT), root: env.WS_ROOT, name: env.WS_CONTEXT ?? env.WS_ROOT };
+  if (env.WS_ROOT) return { dir: contextDirFor(home, env.WS_ROOT, env), root: env.WS_ROOT, name: env.WS_CONTEXT ?? env.WS_ROOT };
   const ctx = findContext({ env, cwd, warn: (line) => err(`${line}\n`) });
   if (!ctx) throw new CliError(EX.NOINPUT, `not in a context: WS_ROOT is not set and there is no workspace file in ${cwd} or above`);
-  return { dir: contextDir(home, ctx.root), root: ctx.root, name: ctx.name, file: ctx.file };
+  return { dir: contextDirFor(home, ctx.root), root: ctx.root, name: sharedNameOf(home, ctx.root) ?? ctx.name, file: ctx.file };
 }
 
 function hookFrom(file: string | undefined, rest: string[], cwd: string): UnloadHook {

@@ -3,6 +3,8 @@ import {
   CliError,
   EX,
   contextDir,
+  contextDirFor,
+  sharedNameOf,
   ensureStateHome,
   findContext,
   isHookShell,
@@ -81,13 +83,14 @@ Exit codes: 0 ok, 64 usage, 77 unsafe state home.`,
     const home = ensureStateHome(env);
     const local = join(ctx.root, LOCAL_FILE);
     const files = [ctx.file, ...(ctx.file.endsWith('/.workspace') && existsSync(local) ? [local] : [])];
-    const dir = contextDir(home, ctx.root);
+    // Services and users are the shared context's (ws_context, docs/contexts.md); the state is the root's.
+    const dir = contextDirFor(home, ctx.root, env);
     const noColor = 'NO_COLOR' in env;
     // In a prompt the output is captured, not a terminal: --shell says it is meant for one.
     const color: Markers | undefined = noColor ? undefined : args.shell ? (args.shell as Markers) : process.stdout.isTTY ? 'plain' : undefined;
     const services = listServices(dir);
     const data = {
-      name: ctx.name,
+      name: env.WS_ROOT === ctx.root && env.WS_CONTEXT ? env.WS_CONTEXT : (sharedNameOf(home, ctx.root) ?? ctx.name),
       env: env.WS_ROOT === ctx.root ? env.WS_ENV ?? 'default' : env.WS_ENV || 'default',
       state: stateOf(home, env, ctx.root, files),
       users: listUsers(dir).live.length,

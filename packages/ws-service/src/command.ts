@@ -7,7 +7,8 @@ import {
   EX,
   RESTART_POLICIES,
   ServiceError,
-  contextDir,
+  contextDirFor,
+  sharedNameOf,
   ensureReaper,
   ensureStateHome,
   findContext,
@@ -81,11 +82,11 @@ function currentContext(home: string, env: NodeJS.ProcessEnv, cwd: string, warn:
   if (env.WS_ROOT) {
     const root = resolve(cwd, env.WS_ROOT);
     if (!existsSync(root)) throw new CliError(EX.NOINPUT, `WS_ROOT=${env.WS_ROOT}: no such directory`);
-    return { root, name: env.WS_CONTEXT || basename(root) || '/', dir: contextDir(home, root) };
+    return { root, name: env.WS_CONTEXT || basename(root) || '/', dir: contextDirFor(home, root, env) };
   }
   const found = findContext({ env, cwd, warn });
   if (!found) throw new CliError(EX.NOINPUT, `not in a context: WS_ROOT is not set and there is no workspace file in ${cwd} or above`);
-  return { root: found.root, name: found.name, dir: contextDir(home, found.root) };
+  return { root: found.root, name: sharedNameOf(home, found.root) ?? found.name, dir: contextDirFor(home, found.root) };
 }
 
 type Context = ReturnType<typeof currentContext>;

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { realpathSync } from 'node:fs';
 import { CliError, EX, colorsFor, runCli } from '@ws/core';
-import { COMPLETION_SHELLS } from './commands.js';
+import { COMPLETION_SHELLS, commandNamed } from './commands.js';
 import { complete } from './complete.js';
 import { renderCompletion } from './completion.js';
 import { resolveCommand } from './dispatch.js';
@@ -53,7 +53,7 @@ await runCli(
           out(candidates.kind === 'files' ? 'files\n' : `words\n${candidates.words.map((w) => `${w}\n`).join('')}`);
           return;
         }
-        return run(resolveCommand(word!, env), argv.slice(1));
+        return run(resolveCommand(word!, env), [...(commandNamed(word!)?.prefix ?? []), ...argv.slice(1)]);
       }
       const c = colorsFor(process.stdout, env);
       if (args.command === undefined || (args.command === 'help' && (args.topic === undefined || args.topic === 'help'))) {
@@ -61,7 +61,7 @@ await runCli(
         return;
       }
       if (args.command === 'help') {
-        if (args.topic !== 'completion') return run(resolveCommand(args.topic!, env), ['--help']);
+        if (args.topic !== 'completion') return run(resolveCommand(args.topic!, env), [...(commandNamed(args.topic!)?.prefix ?? []), '--help']);
         out('usage: ws completion bash|zsh|fish\n');
         return;
       }

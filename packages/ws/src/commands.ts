@@ -17,6 +17,8 @@ export interface Command extends Completion {
   name: string;
   /** The program it runs. */
   binary: string;
+  /** Words put before the user's arguments (`ws envs` is `ws-export envs`). */
+  prefix?: readonly string[];
   summary: string;
 }
 
@@ -38,13 +40,23 @@ export const COMMANDS: readonly Command[] = [
     binary: 'ws-export',
     summary: 'load and unload the context of the current directory (the shell hook)',
     ...exportFlags,
+    flags: [...exportFlags.flags!, '--json'],
     subcommands: {
       ...Object.fromEntries([...SHELLS_WORDS, 'json'].map((shell) => [shell, exportFlags])),
       hook: { args: 'shells' },
       log: { flags: ['--follow', '-f'], args: 'none' },
       reload: { args: 'none' },
       cancel: { args: 'none' },
+      envs: { flags: ['--json'], args: 'files' },
     },
+  },
+  {
+    name: 'envs',
+    binary: 'ws-export',
+    prefix: ['envs'],
+    summary: "the named environments of the context's env_file, aliases resolved",
+    flags: ['--json'],
+    args: 'files',
   },
   { name: 'allow', binary: 'ws-allow', summary: 'allow the current content of a workspace file', flags: ['--list', '--json'] },
   { name: 'deny', binary: 'ws-deny', summary: 'revoke and block a workspace file' },

@@ -1,5 +1,5 @@
 import { basename } from 'node:path';
-import { contextDir, contextDirOf, contextIds, findContext, listServices, readContextRecord, stateHomePath } from '@ws/core';
+import { contextDirFor, contextDirOf, contextIds, findContext, listServices, readContextRecord, stateHomePath } from '@ws/core';
 import { COMMANDS, COMPLETION_SHELLS, EVENT_TYPES, SHELL_WORDS, commandNamed, commandOfBinary, type ArgKind, type Command, type Completion } from './commands.js';
 import { commandNames } from './names.js';
 
@@ -96,7 +96,7 @@ function serviceNames(env: NodeJS.ProcessEnv, cwd: string): string[] {
   try {
     const root = env.WS_ROOT || findContext({ env, cwd })?.root;
     if (!root) return [];
-    return listServices(contextDir(stateHomePath(env), root)).map((s) => s.name);
+    return listServices(contextDirFor(stateHomePath(env), root, env)).map((s) => s.name);
   } catch {
     return [];
   }

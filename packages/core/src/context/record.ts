@@ -13,6 +13,10 @@ export interface ContextRecord {
   state: ContextState;
   /** The selected environment name (WS_ENV). */
   env: string;
+  /** A root's record: the shared context (`ws_context NAME`) its last evaluation declared. */
+  context?: string;
+  /** A shared context's record: every root that declared it (docs/contexts.md). */
+  roots?: string[];
 }
 
 export const contextRecordPath = (contextDir: string) => join(contextDir, 'context.json');

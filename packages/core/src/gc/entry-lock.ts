@@ -25,9 +25,14 @@ export const takeEntryLock = (home: string, id: string) => tryLock(contextLockPa
  * lock (a stuck collector) only loses the protection, not the prompt.
  */
 export function markContextEntry(home: string, root: string, now = new Date()): void {
-  const release = takeEntryLock(home, contextId(root));
+  markContextIdEntry(home, contextId(root), now);
+}
+
+/** markContextEntry for context `id` (a shared context's, docs/contexts.md). */
+export function markContextIdEntry(home: string, id: string, now = new Date()): void {
+  const release = takeEntryLock(home, id);
   try {
-    const users = contextPaths(contextDirOf(home, contextId(root))).users;
+    const users = contextPaths(contextDirOf(home, id)).users;
     ensureDir(users);
     utimesSync(users, now, now);
   } catch {

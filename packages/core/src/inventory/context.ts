@@ -35,6 +35,10 @@ export interface ContextEntry {
   /** From context.json, else recovered from the context's other files (cache/loaded-env.json, a service spec, a port reservation). */
   root?: string;
   file?: string;
+  /** A shared context (ws_context NAME, docs/contexts.md): every root that declared it. */
+  roots?: string[];
+  /** A root of a shared context: its name (this directory holds only the root's cache). */
+  sharedIn?: string;
   /** The context's state as contextState() tells it, or `unknown` without a valid context.json. */
   state: string;
   env?: string;
@@ -155,8 +159,11 @@ export function readContextDir(dir: string, id: string, opts: ReadContextOptions
   }
   const users = part(p.users) ? readContextUsers(dir, problems) : { live: [], dead: [], registering: [] };
   const services = part(p.services) ? readServiceRows(dir, problems) : [];
-  const root = record?.root ?? recoverRoot(dir, id, ports);
-  const file = record?.file;
+  // A shared context lives while any of its roots does: one that disappeared does not orphan it.
+  const roots = Array.isArray(record?.roots) ? record.roots.filter((r): r is string => typeof r === 'string') : undefined;
+  const alive = roots?.find((r) => pathExists(r));
+  const root = alive ?? record?.root ?? recoverRoot(dir, id, ports);
+  const file = alive && alive !== record?.root ? undefined : record?.file;
   const lastUsed = [time(record?.lastUsed), users.mtimeMs].filter((ms): ms is number => ms !== undefined);
   // Without a known last use, the newest file in the directory stands for it: walk it even if disk use was not asked for.
   const known = record !== undefined && lastUsed.length > 0;
@@ -168,6 +175,8 @@ export function readContextDir(dir: string, id: string, opts: ReadContextOptions
     name: record?.name ?? id,
     root,
     file,
+    ...(roots ? { roots } : {}),
+    ...(typeof record?.context === 'string' ? { sharedIn: record.context } : {}),
     // The one definition of a context's state (context/state.ts): ws-prompt shows the same.
     state: (record && contextState(dir, record)) ?? 'unknown',
     env: record?.env,

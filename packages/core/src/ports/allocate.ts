@@ -6,7 +6,8 @@ import { CliError, EX } from '../cli/errors.js';
 import { knob } from '../env/knobs.js';
 import { emitEvent } from '../events/emit.js';
 import { readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
-import { contextId, sha256 } from '../state/home.js';
+import { sha256 } from '../state/home.js';
+import { contextIdFor, sharedNameOf } from '../context/shared.js';
 import { lock, tryLock } from '../state/lock.js';
 import { contextDirOf, contextPaths, portReservationPath } from '../state/paths.js';
 import type { ProcessId } from '../process/proc.js';
@@ -74,7 +75,8 @@ export const portMemoryPath = (home: string, id: string) => contextPaths(context
 export function portContext({ env, cwd, home }: { env: NodeJS.ProcessEnv; cwd: string; home: string }): PortContext | undefined {
   if (env.WS_ROOT) {
     const root = resolve(cwd, env.WS_ROOT);
-    return { id: contextId(root), root, name: env.WS_CONTEXT || basename(root) || '/' };
+    // A shared context's reservations are keyed by the shared context (docs/contexts.md).
+    return { id: contextIdFor(home, root, env), root, name: env.WS_CONTEXT || basename(root) || '/' };
   }
   const found = findContext({ env, cwd });
   if (!found) return undefined;
@@ -85,7 +87,7 @@ export function portContext({ env, cwd, home }: { env: NodeJS.ProcessEnv; cwd: s
   } catch {
     return undefined;
   }
-  return { id: contextId(found.root), root: found.root, name: found.name };
+  return { id: contextIdFor(home, found.root), root: found.root, name: sharedNameOf(home, found.root) ?? found.name };
 }
 
 interface PortMemory {

@@ -284,6 +284,8 @@ function cachedUsers(dir: string): UserListing {
 function needsUnload(dir: string, record: ContextRecord | undefined): boolean {
   if (!record) return false;
   if (existsSync(contextPaths(dir).needsUnload)) return true;
+  // A root of a shared context: its users, hooks and services are the shared context's (docs/contexts.md).
+  if (typeof record.context === 'string') return false;
   return record.state !== 'unloaded' && record.state !== 'blocked';
 }
 

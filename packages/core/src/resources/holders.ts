@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { CliError, EX } from '../cli/errors.js';
-import { contextId } from '../state/home.js';
+import { contextIdFor } from '../context/shared.js';
 import { isResourceHash } from './inputs.js';
 import { ensureDir, readJson, rmQuiet, writeFileAtomic } from '../state/atomic.js';
 import { formatHolder, liveHolder, readHolder } from '../state/lock.js';
@@ -136,7 +136,7 @@ export function holderFor(choice: HolderChoice): Holder {
   }
   if (env.WS_RESOURCE_HASH && isResourceHash(env.WS_RESOURCE_HASH) && !choice.hold) return { kind: 'resource', hash: env.WS_RESOURCE_HASH };
   if (choice.hold !== 'shell' && env.WS_ROOT) {
-    const id = contextId(env.WS_ROOT);
+    const id = contextIdFor(choice.home, env.WS_ROOT, env);
     if (statSync(contextDirOf(choice.home, id), { throwIfNoEntry: false })?.isDirectory()) {
       return { kind: 'context', id, root: env.WS_ROOT, name: env.WS_CONTEXT || basename(env.WS_ROOT) || '/' };
     }

@@ -1,4 +1,6 @@
+import { basename } from 'node:path';
 import { ensureDir } from '../state/atomic.js';
+import { contextId } from '../state/home.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CliError, EX } from '../cli/errors.js';
 import { lock } from '../state/lock.js';
@@ -67,7 +69,9 @@ export async function startService(req: StartRequest): Promise<StartResult> {
   // Another start of the same service may be waiting for its readiness: wait for it, then look.
   const release = lock(paths.lock, (options.readyTimeout + options.stopTimeout + 10) * 1000);
   try {
-    const fingerprint = serviceFingerprint(req.argv, req.root, env, req.env);
+    // A shared context's service is the same from any of its roots (docs/contexts.md): their root and cwd do not count.
+    const shared = basename(contextDir) !== contextId(req.root);
+    const fingerprint = shared ? serviceFingerprint(req.argv, '', withoutRoot(env), req.env) : serviceFingerprint(req.argv, req.root, env, req.env);
     const old = readServiceSpec(contextDir, name);
     let state = readServiceState(contextDir, name);
     const now = new Date().toISOString();
@@ -159,4 +163,10 @@ async function waitForDependencies(contextDir: string, spec: ServiceSpec, deadli
       await sleep(POLL_MS);
     }
   }
+}
+
+/** A service's environment without the variable that names the root it was started from. */
+function withoutRoot(env: Record<string, string>): Record<string, string> {
+  const { WS_ROOT: _root, ...rest } = env;
+  return rest;
 }

@@ -127,6 +127,10 @@ export const cachePaths = (contextDir: string) => {
     buildWatchStats: join(build, 'watch-stats'),
     /** What the build's file registered with on_unload (NUL-separated: kind, count, args…). */
     buildOnUnload: join(build, 'on_unload'),
+    /** The shared context the build's file declared with ws_context (docs/contexts.md). */
+    buildContext: join(build, 'context'),
+    /** The env files the build's file read with env_file (NUL-separated paths), for `ws-export envs`. */
+    buildEnvFiles: join(build, 'env_files'),
     /** The private copies of the workspace file and `.workspace.local` that the driver verified and sources. */
     buildFileCopy: join(build, 'file.copy'),
     buildLocalCopy: join(build, 'local.copy'),

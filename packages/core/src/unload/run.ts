@@ -13,6 +13,7 @@ import { needsUnloadPath } from '../users/users.js';
 import { describeHook, dropUnloadHooks, listUnloadHooks, type UnloadHookRecord } from './hooks.js';
 import { adoptBuildHooks, readNulList } from './build-hooks.js';
 import { cachePaths } from '../state/paths.js';
+import { contextDir as rootContextDir } from '../state/home.js';
 import { knob } from '../env/knobs.js';
 
 /** contexts/<id>/unload-run/journal.json: the unload in progress, so a successor can finish it. */
@@ -100,6 +101,13 @@ export async function runUnload(home: string, contextDir: string, opts: UnloadOp
     await releaseContextHolds(home, contextDir, { env: opts.env, reason: 'unload', now });
     // The next entry must evaluate the workspace file again (its side effects happen again).
     rmSync(join(contextDir, 'cache', 'stamps'), { recursive: true, force: true });
+    // A shared context: so must every root that declared it (their caches are their own, docs/contexts.md);
+    // their builds from before now are void, as `ws-export reload` makes them.
+    for (const root of record?.roots ?? []) {
+      const cache = cachePaths(rootContextDir(home, root));
+      rmSync(cache.stamps, { recursive: true, force: true });
+      if (existsSync(cache.dir)) writeFileAtomic(cache.reload, `${now().toISOString()}\n`);
+    }
     // A blocked file stays blocked for the prompt; anything else is unloaded now.
     const latest = readContextRecord(contextDir) ?? record;
     if (latest) writeContextRecord(contextDir, { ...latest, state: latest.state === 'blocked' ? 'blocked' : 'unloaded', lastUsed: latest.lastUsed }, now());
