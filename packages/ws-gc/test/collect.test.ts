@@ -102,6 +102,17 @@ describe('collectGarbage', () => {
     expect(Math.abs(statSync(join(ctx, 'users')).mtimeMs - mtime)).toBeLessThan(1000);
   });
 
+  it("removes a live shell's record that says it left, with no user.leave (the shell emitted its own)", async () => {
+    const { ctx } = makeContext('shop', { daysAgo: 40 });
+    writeFileSync(join(ctx, 'users', '999999999'), JSON.stringify({ pid: 999999999, start: '1', joined: '' }));
+    writeFileSync(join(ctx, 'users', String(process.pid)), JSON.stringify({ ...me(), joined: '', left: '2026-01-01T00:00:00.000Z' }));
+    const result = await collectGarbage({ env });
+    expect(result.removed.map((i) => `${i.kind} ${i.pid}`).sort()).toEqual([`user ${process.pid}`, 'user 999999999'].sort());
+    expect(readdirSync(join(ctx, 'users'))).toEqual([]);
+    const leaves = readFileSync(join(home, 'events.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'user.leave');
+    expect(leaves.map((e) => e.pid)).toEqual([999999999]);
+  });
+
   it('reports and survives a messy state home', async () => {
     const a = makeContext('a');
     writeFileSync(join(a.ctx, 'context.json'), '{"root": "/tr');
