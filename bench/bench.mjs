@@ -197,18 +197,59 @@ const trivial = project('trivial', 'export TRIVIAL=1\n');
     }
   }
   spawnSync('chmod', ['-R', 'go-w', stateHome]);
-  const reaper = spawn(process.execPath, [join(repo, 'packages/ws-reaper/bin/ws-reaper.mjs'), '--foreground'], { env: { ...env, WS_STATE_HOME: stateHome }, stdio: 'ignore' });
-  await new Promise((r) => setTimeout(r, 2000));
-  const ticks = () => readFileSync(`/proc/${reaper.pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13).reduce((a, b) => a + Number(b), 0);
-  const seconds = quick ? 5 : 10;
+  // Started as every command starts it: what stays resident is the watcher
+  // (bash), which runs the Node reaper only while there is work.
+  const fEnv = { ...env, WS_STATE_HOME: stateHome };
+  execFileSync(process.execPath, [join(repo, 'packages/ws-reaper/bin/ws-reaper.mjs')], { env: fEnv, stdio: 'ignore' });
+  const stat = (pid) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  let watcher;
+  for (let i = 0; i < 200 && !watcher; i++) {
+    try {
+      watcher = Number(readFileSync(join(stateHome, 'reaper.pid'), 'utf8').split(' ')[0]) || undefined;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  // Every process of the reaper: the watcher and its children (a worker while one runs).
+  const resident = () => [watcher, ...readdirSync('/proc').filter((p) => /^\d+$/.test(p) && Number(p) !== watcher).filter((p) => {
+    try {
+      return Number(stat(p)[1]) === watcher;
+    } catch {
+      return false;
+    }
+  }).map(Number)];
+  // Its first sweep (a worker, which exits when it has nothing to do) is not
+  // idle: wait until the watcher has reaped it (its children's CPU time counts).
+  const reaped = () => stat(watcher).slice(13, 15).some((t) => Number(t) > 0);
+  for (let i = 0; i < 200 && (resident().length > 1 || !reaped()); i++) await new Promise((r) => setTimeout(r, 100));
+  // utime + stime of each, plus cutime + cstime of the watcher: the workers it started and reaped.
+  const ticks = () => resident().reduce((sum, pid, i) => {
+    try {
+      return sum + stat(pid).slice(11, i === 0 ? 15 : 13).reduce((a, b) => a + Number(b), 0);
+    } catch {
+      return sum;
+    }
+  }, 0);
+  const seconds = quick ? 10 : 30;
   const t0 = ticks();
-  await new Promise((r) => setTimeout(r, seconds * 1000));
+  let rss = 0;
+  for (let i = 0; i < seconds; i++) {
+    await new Promise((r) => setTimeout(r, 1000));
+    const now = resident().reduce((sum, pid) => {
+      try {
+        return sum + Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) / 1024;
+      } catch {
+        return sum;
+      }
+    }, 0);
+    rss = Math.max(rss, now);
+  }
   const cpu = ((ticks() - t0) / 100 / seconds) * 100;
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${reaper.pid}/status`, 'utf8'))[1]) / 1024;
-  reaper.kill('SIGKILL');
+  const processes = resident().length;
+  for (const pid of resident()) process.kill(pid, 'SIGKILL');
   for (const s of sleepers) s.kill('SIGKILL');
-  record('f1', 'reaper CPU, 100 contexts / 300 users, idle', cpu, undefined, '≤ 1 % of a core', '%');
-  record('f2', 'reaper RSS, 100 contexts / 300 users', rss, undefined, '≤ 60 MB', 'MB');
+  record('f1', 'reaper CPU (all its processes), 100 contexts / 300 users, idle', cpu, undefined, '≤ 0.2 % of a core', '%', `${seconds} s`);
+  record('f2', 'reaper RSS (all its processes), 100 contexts / 300 users, idle', rss, undefined, '≤ 15 MB', 'MB', `the largest sum seen; ${processes} process(es) at the end`);
 }
 
 // (g) 200 concurrent allocate_port: duplicates.

@@ -17,6 +17,7 @@ import {
   nearestShell,
   registerUser,
   unregisterUser,
+  wakeReaper,
   WORKSPACE_FILE,
   writeContextRecord,
   writeFileAtomic,
@@ -163,6 +164,8 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
 
   if (previousRoot && (!joined || previousRoot !== ctx?.root)) {
     const left = unregisterUser(contextDir(home, previousRoot), pid);
+    // The watcher looks now: the context may have lost its last user.
+    if (left) wakeReaper(home, contextDir(home, previousRoot));
     if (left) emitEvent(home, 'user.leave', { root: previousRoot, context: applied?.diff.next.WS_CONTEXT ?? basename(previousRoot) }, { pid }, env, now);
   }
 

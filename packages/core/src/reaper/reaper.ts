@@ -1,17 +1,18 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
 import { readContextRecord, type ContextRecord } from '../context/record.js';
 import { emitEvent } from '../events/emit.js';
 import { readText, rmQuiet, writeFileAtomic } from '../state/atomic.js';
-import { liveHolder } from '../state/lock.js';
+import { clearStaleLock, liveHolder } from '../state/lock.js';
 import { contextDirOf, contextPaths, homePaths, userRecordPath } from '../state/paths.js';
 import { locateBinary } from '../process/locate.js';
 import { withoutInheritedFds } from '../process/proc.js';
-import { superviseServices } from '../services/services.js';
+import { needsSupervision, superviseServices } from '../services/services.js';
 import { sweepResources } from '../resources/release.js';
 import { runUnload, unloadPending } from '../unload/run.js';
 import { isLiveUser, listUsers, type UserListing, type UserRecord } from '../users/users.js';
 import { knob } from '../env/knobs.js';
+import watcherScript from './watcher.bash';
 
 /** The reaper's pid file and lock, relative to the state home (= homePaths(home).reaperPid). */
 export const REAPER_PID_FILE = 'reaper.pid';
@@ -21,17 +22,29 @@ export function runningReaper(home: string): number | undefined {
   return liveHolder(homePaths(home).reaperPid)?.pid;
 }
 
+/** The watcher's FIFO (docs/unload.md): a line written to it makes the reaper look now. */
+export const REAPER_WAKE_FILE = 'reaper.wake';
+
 /**
  * Starts the reaper unless one is running: detached in its own session, so
- * closing the terminal does not kill it. Racing starters are fine: all but
- * one lose the lock and exit at once.
+ * closing the terminal does not kill it. On Linux what stays resident is the
+ * watcher (watcher.bash, builtins only), which starts the Node reaper
+ * (`ws-reaper --worker`) only when there is work; elsewhere the Node reaper
+ * itself. Racing starters are fine: all but one lose the lock and exit at
+ * once. With `wake`, a running reaper is told to look now (a new service to
+ * supervise, a resource to watch).
  */
-export function ensureReaper(home: string, env: NodeJS.ProcessEnv): void {
-  if (runningReaper(home) !== undefined) return;
+export function ensureReaper(home: string, env: NodeJS.ProcessEnv, opts: { wake?: boolean } = {}): void {
+  if (runningReaper(home) !== undefined) {
+    if (opts.wake) wakeReaper(home);
+    return;
+  }
   const binary = locateBinary('ws-reaper', env);
   if (!binary) return;
+  // A lock left by a killed reaper is moved aside here: the watcher only creates one.
+  clearStaleLock(homePaths(home).reaperPid);
   try {
-    const [command, args] = withoutInheritedFds(process.execPath, [binary, '--foreground']);
+    const [command, args] = withoutInheritedFds(...reaperCommand(binary, env));
     const child = spawn(command, args, {
       detached: true,
       stdio: 'ignore',
@@ -45,12 +58,51 @@ export function ensureReaper(home: string, env: NodeJS.ProcessEnv): void {
   }
 }
 
+/** watcher.bash without its ## lines (notes for its readers, not for bash). */
+const WATCHER = watcherScript
+  .split('\n')
+  .filter((line) => !line.startsWith('##'))
+  .join('\n');
+
+/** The resident reaper's command line: the watcher on Linux, else the Node reaper. */
+export function reaperCommand(binary: string, env: NodeJS.ProcessEnv): [string, string[]] {
+  if (process.platform !== 'linux') return [process.execPath, [binary, '--node']];
+  return ['bash', ['--noprofile', '--norc', '-c', WATCHER, 'ws-reaper', process.execPath, binary, String(knob(env, 'WS_REAPER_IDLE'))]];
+}
+
+/**
+ * Writes one line to reaper.wake if it is a FIFO (never blocks: opened
+ * read-write and non-blocking; a full pipe drops the line, the watcher is
+ * awake then anyway). The departure protocol's wake-up, from Node.
+ */
+export function wakeReaper(home: string, line = home): void {
+  const path = `${home}/${REAPER_WAKE_FILE}`;
+  try {
+    if (!lstatSync(path).isFIFO()) return;
+    const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    try {
+      writeSync(fd, `${line}\n`);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* no watcher: the next start sweeps everything */
+  }
+}
+
+/** Forget the cached user listings: the next sweep reads every record (the watcher was woken). */
+export function forgetUsers(): void {
+  userCache.clear();
+}
+
 export interface SweepResult {
   liveUsers: number;
   /** Contexts with no users that wait for their grace period or an unload. */
   waiting: number;
   /** When the earliest grace period ends (ms since the epoch), so the caller can wake up then. */
   nextDue?: number;
+  /** Contexts with services to supervise (running, starting, stopping, in backoff): the Node reaper stays for them. */
+  supervising: number;
 }
 
 export interface SweepOptions {
@@ -77,7 +129,7 @@ const graceMs = (env: NodeJS.ProcessEnv) => knob(env, 'WS_UNLOAD_GRACE') * 1000;
 export async function sweep(home: string, opts: SweepOptions): Promise<SweepResult> {
   sweepNumber++;
   const now = opts.now ?? (() => new Date());
-  const result: SweepResult = { liveUsers: 0, waiting: 0 };
+  const result: SweepResult = { liveUsers: 0, waiting: 0, supervising: 0 };
   let ids: string[];
   try {
     ids = readdirSync(homePaths(home).contexts);
@@ -122,7 +174,10 @@ async function sweepContext(home: string, dir: string, opts: SweepOptions, now: 
   const paths = contextPaths(dir);
   // Restarts crashed services (--restart); not in a context being unloaded.
   const has = entries(dir);
-  if (!opts.inFlight?.has(dir) && has.services) await superviseServices(home, dir, opts.env);
+  if (!opts.inFlight?.has(dir) && has.services) {
+    await superviseServices(home, dir, opts.env);
+    if (needsSupervision(dir)) result.supervising++;
+  }
   let users = cachedUsers(dir);
   // Before acting on "no users", look again without the cache.
   if (users.live.length === 0) users = listUsers(dir);
@@ -135,7 +190,7 @@ async function sweepContext(home: string, dir: string, opts: SweepOptions, now: 
   for (const dead of users.dead) {
     rmQuiet(userRecordPath(dir, dead.name));
     if (!dead.record) opts.log?.(`removed corrupt user record ${dir}/users/${dead.name}`);
-    if (record) emitEvent(home, 'user.leave', record, { pid: dead.record?.pid ?? Number(dead.name), reason: 'exited' }, opts.env, now());
+    if (record) emitEvent(home, 'user.leave', record, { pid: dead.record?.pid ?? Number(dead.name), reason: dead.record?.left === undefined ? 'exited' : 'left' }, opts.env, now());
   }
   result.liveUsers += users.live.length;
   const idleMarker = paths.idleSince;

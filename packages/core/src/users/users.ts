@@ -10,6 +10,8 @@ export interface UserRecord {
   shell?: string;
   tty?: string;
   joined: string;
+  /** Set by a shell that left without a process (the departure record): no longer a user. */
+  left?: string;
 }
 
 const usersDir = (contextDir: string) => contextPaths(contextDir).users;
@@ -31,7 +33,7 @@ export function registerUser(contextDir: string, pid: number, now = new Date()):
   if (start === undefined) return undefined;
   if (!existsSync(needsUnloadPath(contextDir))) writeFileAtomic(needsUnloadPath(contextDir), `${now.toISOString()}\n`);
   const existing = readUserRecord(path);
-  if (existing && existing.start === start) return undefined;
+  if (existing && existing.start === start && existing.left === undefined) return undefined;
   const record: UserRecord = { pid, start, shell: processName(pid), tty: processTty(pid), joined: now.toISOString() };
   writeFileAtomic(path, `${JSON.stringify(record)}\n`);
   return record;
@@ -79,7 +81,8 @@ export function listUsers(contextDir: string): UserListing {
     if (name.includes('.tmp.')) continue;
     const path = userRecordPath(contextDir, name);
     const record = readUserRecord(path);
-    if (record && isLiveUser(record)) listing.live.push(record);
+    // A departure record (`left`) is a user who is gone, like a dead one.
+    if (record && record.left === undefined && isLiveUser(record)) listing.live.push(record);
     else if (!record && isYoung(path)) {
       // The hook's cached entry writes its record with a plain `printf >` (no
       // process to rename with): it may be mid-write. Unreadable and under
