@@ -68,13 +68,30 @@ start_user() {
 
 lines_of() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 
+# The resident reapers of the state home (state_home): watchers (bash -c WATCHER ws-reaper
+# ...), and Node reapers that hold reaper.pid themselves (--node, --once);
+# not the workers a watcher starts and that exit when idle (workers below).
 reapers() {
   local file pid argv
-  HOME=/ grep -lzxF "WS_STATE_HOME=$WS_STATE_HOME" /proc/[0-9]*/environ 2>/dev/null |
+  HOME=/ grep -lzxF "WS_STATE_HOME=$(state_home)" /proc/[0-9]*/environ 2>/dev/null |
     while IFS= read -r file; do
       pid=${file#/proc/} pid=${pid%/environ}
       { mapfile -d '' -t argv <"/proc/$pid/cmdline"; } 2>/dev/null || continue
-      [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ ]] && echo "$pid"
+      if [[ ${argv[0]:-} == bash && ${argv[3]:-} == -c && ${argv[5]:-} == ws-reaper ]] ||
+        [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ && ${argv[2]:-} != --worker ]]; then
+        echo "$pid"
+      fi
+    done
+}
+
+# The Node workers (ws-reaper --worker) running for the state home.
+workers() {
+  local file pid argv
+  HOME=/ grep -lzxF "WS_STATE_HOME=$(state_home)" /proc/[0-9]*/environ 2>/dev/null |
+    while IFS= read -r file; do
+      pid=${file#/proc/} pid=${pid%/environ}
+      { mapfile -d '' -t argv <"/proc/$pid/cmdline"; } 2>/dev/null || continue
+      [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ && ${argv[2]:-} == --worker ]] && echo "$pid"
     done
 }
 
