@@ -68,30 +68,23 @@ start_user() {
 
 lines_of() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 
-# The resident reapers of the state home (state_home): watchers (bash -c WATCHER ws-reaper
-# ...), and Node reapers that hold reaper.pid themselves (--node, --once);
-# not the workers a watcher starts and that exit when idle (workers below).
-reapers() {
-  local file pid argv
+# reapers — the resident reapers of the state home (state_home): watchers
+# (bash -c WATCHER ws-reaper ...), and Node reapers that hold reaper.pid
+# themselves (--node, --once). workers — the Node workers (ws-reaper
+# --worker) a watcher starts, which exit when idle.
+reapers() { _reaper_processes resident; }
+workers() { _reaper_processes worker; }
+_reaper_processes() {
+  local kind=$1 file pid argv
   HOME=/ grep -lzxF "WS_STATE_HOME=$(state_home)" /proc/[0-9]*/environ 2>/dev/null |
     while IFS= read -r file; do
       pid=${file#/proc/} pid=${pid%/environ}
       { mapfile -d '' -t argv <"/proc/$pid/cmdline"; } 2>/dev/null || continue
-      if [[ ${argv[0]:-} == bash && ${argv[3]:-} == -c && ${argv[5]:-} == ws-reaper ]] ||
-        [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ && ${argv[2]:-} != --worker ]]; then
+      if [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ ]]; then
+        if [[ ${argv[2]:-} == --worker ]]; then [[ $kind == worker ]] && echo "$pid"; else [[ $kind == resident ]] && echo "$pid"; fi
+      elif [[ $kind == resident && ${argv[0]:-} == bash && ${argv[3]:-} == -c && ${argv[5]:-} == ws-reaper ]]; then
         echo "$pid"
       fi
-    done
-}
-
-# The Node workers (ws-reaper --worker) running for the state home.
-workers() {
-  local file pid argv
-  HOME=/ grep -lzxF "WS_STATE_HOME=$(state_home)" /proc/[0-9]*/environ 2>/dev/null |
-    while IFS= read -r file; do
-      pid=${file#/proc/} pid=${pid%/environ}
-      { mapfile -d '' -t argv <"/proc/$pid/cmdline"; } 2>/dev/null || continue
-      [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ && ${argv[2]:-} == --worker ]] && echo "$pid"
     done
 }
 
