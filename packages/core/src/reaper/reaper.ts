@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, constants, existsSync, lstatSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readdirSync, readSync, statSync, writeSync } from 'node:fs';
 import { readContextRecord, type ContextRecord } from '../context/record.js';
 import { emitEvent } from '../events/emit.js';
 import { readText, rmQuiet, writeFileAtomic } from '../state/atomic.js';
@@ -67,7 +67,7 @@ const WATCHER = watcherScript
 /** The resident reaper's command line: the watcher on Linux, else the Node reaper. */
 export function reaperCommand(binary: string, env: NodeJS.ProcessEnv): [string, string[]] {
   if (process.platform !== 'linux') return [process.execPath, [binary, '--node']];
-  return ['bash', ['--noprofile', '--norc', '-c', WATCHER, 'ws-reaper', process.execPath, binary, String(knob(env, 'WS_REAPER_IDLE'))]];
+  return ['bash', ['--noprofile', '--norc', '-c', WATCHER, 'ws-reaper', process.execPath, binary, String(Math.ceil(knob(env, 'WS_REAPER_IDLE')))]];
 }
 
 /**
@@ -143,7 +143,7 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
     } catch (error) {
       // One broken context (a stray file in contexts/, a corrupt entry) must
       // never stop the others from unloading.
-      logOnce(opts, `skipping ${dir}: ${(error as Error).message}`);
+      logOnce(home, opts, `skipping ${dir}: ${(error as Error).message}`);
     }
   }
   // Resources nothing holds any more are released; one held by a live process keeps the reaper.
@@ -152,10 +152,31 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
 }
 
 const logged = new Set<string>();
-function logOnce(opts: SweepOptions, line: string): void {
+/**
+ * Logs a standing problem once per state home, not once per sweep: the
+ * reaper's workers come and go, so "once" also looks at the end of reaper.log.
+ */
+function logOnce(home: string, opts: SweepOptions, line: string): void {
   if (logged.has(line)) return;
   logged.add(line);
+  if (tailOf(homePaths(home).reaperLog, 64 * 1024).includes(`] ${line}\n`)) return;
   opts.log?.(line);
+}
+
+/** The last `bytes` of a file ('' if it cannot be read). */
+function tailOf(path: string, bytes: number): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const size = fstatSync(fd).size;
+    const buffer = Buffer.alloc(Math.min(size, bytes));
+    readSync(fd, buffer, 0, buffer.length, size - buffer.length);
+    return buffer.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 function pidExists(pid: number): boolean {
