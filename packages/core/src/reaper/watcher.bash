@@ -16,7 +16,7 @@ lock=$home/reaper.pid wake=$home/reaper.wake log=$home/reaper.log
 # file opened); every DIRS ticks the directories' mtimes; every FULL
 # ticks (a minute) every record and every start time: a PID recycled
 # between two ticks, a departure whose writer could not wake us.
-tick=0.5 dirs=8 full=120
+tick=0.7 dirs=6 full=86
 
 note() {
   local t
