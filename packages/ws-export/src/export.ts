@@ -150,6 +150,8 @@ export async function exportEnv(opts: ExportOptions): Promise<string> {
       const record = joined ? registerUser(dir, pid, now) : undefined;
       if (record) emitEvent(home, 'user.join', source, { pid, shell: record.shell, tty: record.tty }, env, now);
       if (joined) ensureReaper(home, env);
+      // A running watcher reads the new record now, not at its next look at the directories.
+      if (record) wakeReaper(home, dir);
     }
     writeContextRecord(dir, { root: ctx.root, name: ctx.name, file: ctx.file, state: state as ContextState, env: target.WS_ENV ?? base.WS_ENV ?? 'default' }, now);
     if (state === 'ready') emitEvent(home, 'context.load', source, { env: target.WS_ENV, file: ctx.file }, env, now);

@@ -69,7 +69,7 @@ marks=("$home/reaper.mark.0" "$home/reaper.mark.1") m=0
 : >"${marks[0]}"
 
 declare -A users=() sig=() odd=()
-live=() need=1 woke=0 quiet=0 worker='' wstart='' busy=$SECONDS stop=0 next=0
+line='' live=() need=1 woke=0 quiet=0 worker='' wstart='' busy=$SECONDS stop=0 next=0
 trap 'stop=1' TERM INT HUP
 
 # (Re)reads the user records of context $1: users[$1] = its live PIDs. A dead
@@ -180,7 +180,7 @@ worker_ended() {
   start_of "$worker" && [[ $st == "$wstart" ]] && return 1
   wait "$worker" 2>/dev/null
   # 75: another worker holds reaper.worker (one whose watcher was killed): it does the work.
-  (($? == 75)) && woke=0 next=$((SECONDS + 5)) || next=$((SECONDS + 1))
+  (($? == 75)) && woke=0 next=$((SECONDS + 5))
   worker='' busy=$SECONDS
   return 0
 }
@@ -188,10 +188,20 @@ worker_ended() {
 full_scan
 need=1 n=0
 while ((!stop)); do
-  if read -r -t "$tick" -u 3 _; then
-    # Drain what else is there; each line just means "look now".
-    while read -r -t 0.01 -u 3 _; do :; done
-    need=1
+  if read -r -t "$tick" -u 3 line; then
+    # This line and what else is there: a context directory (a user joined or
+    # left it) is read again now, and is work only if read_ctx finds some;
+    # any other line is work.
+    while :; do
+      if [[ $line == "$home"/contexts/* && ${line#"$home"/contexts/} != */* && -d $line ]]; then
+        read_ctx "$line"
+        look_ctx "$line"
+        flatten
+      else
+        need=1
+      fi
+      read -r -t 0.01 -u 3 line || break
+    done
     # A running worker looks again at its next sweep (it watches this file's mtime).
     [[ $worker ]] && woke=1 && : >"$home/reaper.poke"
   fi
@@ -201,9 +211,14 @@ while ((!stop)); do
     if worker_ended; then
       # What the worker left: look at everything, without calling it back for
       # what it has seen (a dead user it could not remove waits a second).
-      quiet=1 need=$woke woke=0
+      quiet=1 need=0
       full_scan
       quiet=0
+      # Work found right away is work the worker could not do (a record it
+      # cannot remove): wait a second or two before the next one. A wake-up
+      # while it ran is new work: at once.
+      ((need)) && next=$((SECONDS + 2))
+      ((woke)) && need=1 woke=0
     fi
     continue
   fi
