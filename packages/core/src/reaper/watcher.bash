@@ -202,8 +202,9 @@ while ((!stop)); do
       fi
       read -r -t 0.01 -u 3 line || break
     done
-    # A running worker looks again at its next sweep (it watches this file's mtime).
-    [[ $worker ]] && woke=1 && : >"$home/reaper.poke"
+    # Work for a running worker: it looks again at its next sweep (it watches
+    # this file's mtime), and if it has ended by then, the next one does.
+    [[ $worker ]] && ((need)) && woke=1 && : >"$home/reaper.poke"
   fi
   ((stop)) && break
   n=$((n + 1))
