@@ -229,7 +229,7 @@ EOF
   grep -B1 'exit timeout' "$log" | grep -qx '  | 100000'
 }
 
-@test "the reaper SIGKILLed while the second of three slow hooks runs: after a restart each hook ran exactly once" {
+@test "the reaper (watcher and worker) SIGKILLed while the second of three slow hooks runs: after a restart each hook ran exactly once" {
   mkdir -p "$proj"
   m="$BATS_TEST_TMPDIR/marker"
   write_workspace "$proj" <<EOF
@@ -245,8 +245,10 @@ EOF
   # Hooks run last registered first: 3, then 2 (started once 3 has written).
   wait_until '[ -e "$m.3" ]' 10
   wait_until '[ -e "$(ctx_dir)/unload-run/000002.started" ]' 5
-  kill -KILL "$reaper"
-  wait_until "! _wsh_alive $reaper" 5
+  # The whole reaper: its watcher and the Node worker running the unload.
+  read -r worker _ <"$home/reaper.worker"
+  kill -KILL "$reaper" "$worker"
+  wait_until "! _wsh_alive $reaper && ! _wsh_alive $worker" 5
   [ ! -e "$m.2" ]
   [ ! -e "$m.1" ]
   # A new sweep resumes: it lets hook 2 finish, does not start it again, runs 1.

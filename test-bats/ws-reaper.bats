@@ -271,3 +271,148 @@ reaper_pid() {
   touch "$gate"
   wait_until 'grep -q slow-end "$LOG"' 10
 }
+
+# -------------------------------------------------------- the watcher ----
+# What stays resident is a bash watcher holding reaper.pid; it starts the
+# Node reaper (ws-reaper --worker, holding reaper.worker) only when there is
+# work, and that exits when idle again (docs/unload.md, "The watcher").
+
+# idle_reaper — starts the reaper and waits until only the watcher is left
+# (the worker of its first sweep has exited); $pid is the watcher.
+idle_reaper() {
+  ws-reaper 2>/dev/null
+  wait_until 'reaper_pid >/dev/null' 5
+  pid=$(reaper_pid)
+  wait_until '[ -z "$(workers)" ]' 10
+}
+
+@test "the watcher alone stays while users just live, and notices a SIGKILLed one" {
+  make_context proj ready
+  start_user
+  add_user "$ctx" "$user"
+  keep=$user
+  start_user
+  add_user "$ctx" "$user"
+  idle_reaper
+  # The holder of reaper.pid is the bash watcher, and it is all that runs.
+  [ "$(cat "/proc/$pid/comm")" = bash ]
+  [ "$(reapers)" = "$pid" ]
+  kill -KILL "$user"
+  wait_until "[ ! -e '$ctx/users/$user' ]" 10
+  grep -q "\"type\":\"user.leave\".*\"pid\":$user,\"reason\":\"exited\"" "$home/events.jsonl"
+  [ -e "$ctx/users/$keep" ]
+  # The worker it started for that goes again; the watcher stays.
+  wait_until '[ -z "$(workers)" ]' 10
+  [ "$(reaper_pid)" = "$pid" ]
+}
+
+@test "the watcher notices a recycled PID: a record whose live PID has another start time" {
+  make_context proj ready
+  start_user
+  add_user "$ctx" "$user"
+  keep=$user
+  idle_reaper
+  start_user
+  # Written as ws-export writes a record (a temporary name, then a rename).
+  printf '{"pid":%d,"start":"1","joined":"2026-01-01T00:00:00.000Z"}\n' "$user" >"$ctx/users/$user.tmp.1"
+  mv "$ctx/users/$user.tmp.1" "$ctx/users/$user"
+  wait_until "[ ! -e '$ctx/users/$user' ]" 15
+  _wsh_alive "$user"
+  [ -e "$ctx/users/$keep" ]
+  grep -q "\"type\":\"user.leave\".*\"pid\":$user" "$home/events.jsonl"
+}
+
+@test "a departure record written by hand, and a line on reaper.wake: the unload runs after the grace, once" {
+  make_context proj ready
+  start_user
+  add_user "$ctx" "$user"
+  add_hook "$ctx" sh -c 'echo ran >>"$LOG"'
+  idle_reaper
+  [ -p "$home/reaper.wake" ]
+  [ "$(stat -c %a "$home/reaper.wake")" = 600 ]
+  # The protocol: the join record's JSON plus "left", rewritten in place; then
+  # one line (the context directory) to reaper.wake, opened read-write.
+  record=$(cat "$ctx/users/$user")
+  printf '%s,"left":"%s"}\n' "${record%\}}" "$(date -u +%Y-%m-%dT%H:%M:%S.000Z)" >"$ctx/users/$user"
+  printf '%s\n' "$ctx" 1<>"$home/reaper.wake"
+  wait_until '[ -s "$LOG" ]' 10
+  _wsh_alive "$user" # the shell lives on: it only left
+  [ ! -e "$ctx/users/$user" ]
+  grep -q "\"type\":\"user.leave\".*\"pid\":$user,\"reason\":\"left\"" "$home/events.jsonl"
+  grep -q '"state":"unloaded"' "$ctx/context.json"
+  wait_until '[ -z "$(workers)" ]' 10
+  [ "$(cat "$LOG")" = ran ]
+  [ "$(grep -c '\] unload done$' "$ctx/unload.log")" -eq 1 ]
+}
+
+@test "reaper.wake: something else in its place is replaced by a FIFO of our own" {
+  echo stray >"$home/reaper.wake"
+  idle_reaper
+  [ -p "$home/reaper.wake" ]
+  [ ! -L "$home/reaper.wake" ]
+  [ "$(stat -c %a "$home/reaper.wake")" = 600 ]
+}
+
+# three_slow_hooks — a context with a live user and hooks 1, 2, 3 that take
+# a while each and count their runs in $m.N (they run 3, 2, 1).
+three_slow_hooks() {
+  make_context "${1:-proj}" ready
+  start_user
+  add_user "$ctx" "$user"
+  m="$BATS_TEST_TMPDIR/marker-${1:-proj}"
+  for n in 1 2 3; do add_hook "$ctx" sh -c "sleep 0.5; echo $n >>'$m.$n'"; done
+}
+
+# Each hook of three_slow_hooks ran exactly once, and the unload is over.
+assert_each_once() {
+  wait_until "[ ! -e '$ctx/unload-run' ] && grep -q '\] unload done\$' '$ctx/unload.log'" 20
+  for n in 1 2 3; do [ "$(lines_of "$m.$n")" -eq 1 ]; done
+  [ "$(grep -c '\] unload done$' "$ctx/unload.log")" -eq 1 ]
+}
+
+@test "the worker SIGKILLed during an unload: the watcher starts another, which resumes it; each hook ran once" {
+  three_slow_hooks
+  idle_reaper
+  kill "$user"
+  wait_until "[ -e '$ctx/unload-run/000002.started' ]" 15
+  read -r worker _ <"$home/reaper.worker"
+  kill -KILL "$worker"
+  assert_each_once
+  grep -q 'unload resumed' "$ctx/unload.log"
+  grep -q 'exit ? after [0-9]* ms: .*echo 2 .*(started by an unload runner that died' "$ctx/unload.log"
+  [ "$(reaper_pid)" = "$pid" ]
+}
+
+@test "the watcher SIGKILLed during an unload: the worker finishes it and starts a new watcher; each hook ran once" {
+  three_slow_hooks
+  idle_reaper
+  kill "$user"
+  wait_until "[ -e '$ctx/unload-run/000002.started' ]" 15
+  kill -KILL "$pid"
+  assert_each_once
+  wait_until 'reaper_pid >/dev/null && [ "$(reaper_pid)" != "$pid" ]' 10
+}
+
+@test "SIGKILL of the watcher, the worker or both at random moments of unloads: nothing lost, nothing twice" {
+  for round in 1 2 3 4; do
+    three_slow_hooks "round$round"
+    idle_reaper
+    kill "$user"
+    # A random moment: once hook N has started, or before any has.
+    n=$((RANDOM % 4))
+    if ((n)); then wait_until "[ -e '$ctx/unload-run/00000$n.started' ]" 15; else wait_until "[ -e '$ctx/unload-run' ]" 15; fi
+    victims=()
+    case $((RANDOM % 3)) in
+      0) victims=("$pid") ;;
+      1) read -r w _ <"$home/reaper.worker" && victims=("$w") ;;
+      2) read -r w _ <"$home/reaper.worker" && victims=("$pid" "$w") ;;
+    esac
+    kill -KILL "${victims[@]}"
+    # Both gone: the next command that needs a reaper starts one (here, by hand).
+    if ((${#victims[@]} == 2)); then
+      for v in "${victims[@]}"; do wait_until "! _wsh_alive $v" 5; done
+      ws-reaper 2>/dev/null
+    fi
+    assert_each_once
+  done
+}

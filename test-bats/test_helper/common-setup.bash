@@ -195,8 +195,10 @@ _wsh_leftovers() {
 # Reapers whose state home is inside this test's temp dir.
 _wsh_reapers() {
   local file pid start cmdline
+  # reaper.pid: the watcher (or a Node reaper); reaper.worker: the Node worker it started.
   for file in "$XDG_STATE_HOME/ws/reaper.pid" "${WS_STATE_HOME:+$WS_STATE_HOME/reaper.pid}" \
-    $(find "$BATS_TEST_TMPDIR" -maxdepth 6 -name reaper.pid 2>/dev/null); do
+    "$XDG_STATE_HOME/ws/reaper.worker" "${WS_STATE_HOME:+$WS_STATE_HOME/reaper.worker}" \
+    $(find "$BATS_TEST_TMPDIR" -maxdepth 6 \( -name reaper.pid -o -name reaper.worker \) 2>/dev/null); do
     [[ -n $file && -f $file && $file == "$BATS_TEST_TMPDIR"/* ]] || continue
     read -r pid _ <"$file" || true
     [[ $pid =~ ^[0-9]+$ ]] || continue

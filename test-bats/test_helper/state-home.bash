@@ -68,13 +68,23 @@ start_user() {
 
 lines_of() { if [[ -f $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 
-reapers() {
-  local file pid argv
-  HOME=/ grep -lzxF "WS_STATE_HOME=$WS_STATE_HOME" /proc/[0-9]*/environ 2>/dev/null |
+# reapers — the resident reapers of the state home (state_home): watchers
+# (bash -c WATCHER ws-reaper ...), and Node reapers that hold reaper.pid
+# themselves (--node, --once). workers — the Node workers (ws-reaper
+# --worker) a watcher starts, which exit when idle.
+reapers() { _reaper_processes resident; }
+workers() { _reaper_processes worker; }
+_reaper_processes() {
+  local kind=$1 file pid argv
+  HOME=/ grep -lzxF "WS_STATE_HOME=$(state_home)" /proc/[0-9]*/environ 2>/dev/null |
     while IFS= read -r file; do
       pid=${file#/proc/} pid=${pid%/environ}
       { mapfile -d '' -t argv <"/proc/$pid/cmdline"; } 2>/dev/null || continue
-      [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ ]] && echo "$pid"
+      if [[ ${argv[1]:-} =~ /ws-reaper(\.mjs)?$ ]]; then
+        if [[ ${argv[2]:-} == --worker ]]; then [[ $kind == worker ]] && echo "$pid"; else [[ $kind == resident ]] && echo "$pid"; fi
+      elif [[ $kind == resident && ${argv[0]:-} == bash && ${argv[3]:-} == -c && ${argv[5]:-} == ws-reaper ]]; then
+        echo "$pid"
+      fi
     done
 }
 

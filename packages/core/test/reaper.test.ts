@@ -54,7 +54,7 @@ describe('sweep', () => {
     const clock = () => new Date(now);
 
     const first = await sweep(home, { env, now: clock });
-    expect(first).toEqual({ liveUsers: 0, waiting: 1, nextDue: t0 + 2000 });
+    expect(first).toEqual({ liveUsers: 0, waiting: 1, supervising: 0, nextDue: t0 + 2000 });
     expect(users(ctx)).toEqual([]);
     expect(readFileSync(join(home, 'events.jsonl'), 'utf8')).toMatch(new RegExp(`"type":"user.leave".*"pid":${pid}`));
 
@@ -63,14 +63,14 @@ describe('sweep', () => {
     expect(ran()).toEqual([]);
 
     now = t0 + 2000;
-    expect(await sweep(home, { env, now: clock })).toEqual({ liveUsers: 0, waiting: 0 });
+    expect(await sweep(home, { env, now: clock })).toEqual({ liveUsers: 0, waiting: 0, supervising: 0 });
     expect(ran()).toEqual(['proj']);
     expect(readContextRecord(ctx)?.state).toBe('unloaded');
     expect(existsSync(join(ctx, 'idle-since'))).toBe(false);
 
     // Unloaded: nothing more to do.
     now = t0 + 10_000;
-    expect(await sweep(home, { env, now: clock })).toEqual({ liveUsers: 0, waiting: 0 });
+    expect(await sweep(home, { env, now: clock })).toEqual({ liveUsers: 0, waiting: 0, supervising: 0 });
     expect(ran()).toEqual(['proj']);
   });
 
@@ -125,11 +125,25 @@ describe('sweep', () => {
     expect(ran()).toEqual(['proj']);
   });
 
+  it('counts a departure record (a live shell that wrote "left") as gone: removed, user.leave "left", unloaded', async () => {
+    const ctx = makeContext('proj');
+    const record = registerUser(ctx, process.pid)!;
+    writeFileSync(join(ctx, 'users', String(process.pid)), `${JSON.stringify({ ...record, left: new Date().toISOString() })}\n`);
+    const result = await sweep(home, { env: { ...env, WS_UNLOAD_GRACE: '0' } });
+    expect(result.liveUsers).toBe(0);
+    expect(users(ctx)).toEqual([]);
+    expect(ran()).toEqual(['proj']);
+    expect(readFileSync(join(home, 'events.jsonl'), 'utf8')).toMatch(/"type":"user.leave".*"reason":"left"/);
+    // The same shell entering again is a user again: its record is rewritten without "left".
+    expect(registerUser(ctx, process.pid)).toBeDefined();
+    expect(await sweep(home, { env })).toMatchObject({ liveUsers: 1 });
+  });
+
   it('leaves a context with a live user alone and ends its grace period', async () => {
     const ctx = makeContext('proj');
     writeFileSync(join(ctx, 'idle-since'), `${new Date(0).toISOString()}\n`);
     expect(registerUser(ctx, process.pid)).toBeDefined();
-    expect(await sweep(home, { env })).toEqual({ liveUsers: 1, waiting: 0 });
+    expect(await sweep(home, { env })).toEqual({ liveUsers: 1, waiting: 0, supervising: 0 });
     expect(existsSync(join(ctx, 'idle-since'))).toBe(false);
     expect(users(ctx)).toEqual([String(process.pid)]);
     expect(ran()).toEqual([]);
@@ -152,7 +166,7 @@ describe('sweep', () => {
     makeContext('done', 'unloaded');
     makeContext('blocked', 'blocked');
     mkdirSync(join(home, 'contexts', 'stray-000000000000', 'users'), { recursive: true });
-    expect(await sweep(home, { env: { ...env, WS_UNLOAD_GRACE: '0' } })).toEqual({ liveUsers: 0, waiting: 0 });
+    expect(await sweep(home, { env: { ...env, WS_UNLOAD_GRACE: '0' } })).toEqual({ liveUsers: 0, waiting: 0, supervising: 0 });
     expect(ran()).toEqual([]);
   });
 

@@ -27,6 +27,7 @@ import {
   registerUser,
   sha256,
   unregisterUser,
+  wakeReaper,
   WORKSPACE_FILE,
   writeContextRecord,
   writeFileAtomic,
@@ -193,6 +194,8 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
       const record = joined ? registerUser(dir, pid, now) : undefined;
       if (record) emitEvent(home, 'user.join', source, { pid, shell: record.shell, tty: record.tty }, env, now);
       if (joined) ensureReaper(home, env);
+      // A running watcher reads the new record now, not at its next look at the directories.
+      if (record) wakeReaper(home, dir);
     }
     const fields = { root: ctx.root, name: ctx.name, file: ctx.file, state: state as ContextState, env: target.WS_ENV ?? base.WS_ENV ?? 'default' };
     writeContextRecord(rootDir, { ...fields, ...(shared ? { context: shared } : {}) }, now);
@@ -218,6 +221,8 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
 
   if (previousRoot && previousDir && (!joined || previousDir !== dir)) {
     const left = unregisterUser(previousDir, pid);
+    // The watcher looks now: the context may have lost its last user.
+    if (left) wakeReaper(home, previousDir);
     if (left) emitEvent(home, 'user.leave', { root: previousRoot, context: applied?.diff.next.WS_CONTEXT ?? basename(previousRoot) }, { pid }, env, now);
   }
 

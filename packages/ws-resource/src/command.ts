@@ -134,7 +134,7 @@ function checkOptions(command: Command | '', args: Args, rest: string[], dashDas
 
 /** After a process became a holder: the reaper must be there to notice when it is gone. */
 function watchHolder(home: string, env: NodeJS.ProcessEnv, holder: Holder): void {
-  if (holder.kind === 'pid') ensureReaper(home, env);
+  if (holder.kind === 'pid') ensureReaper(home, env, { wake: true });
 }
 
 /** The one command function of ws-resource. */

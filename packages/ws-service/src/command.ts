@@ -183,7 +183,7 @@ async function run(ctx: CliContext<any>, s: Session, name: string, restart: bool
   });
   if (started.result !== 'unchanged') {
     s.say(`${name} ${started.result === 'restarted' ? 'restarted, ' : ''}ready (pid ${started.pid}, ${fmtSeconds(started.readyMs ?? 0)})`);
-    if ((spec ?? options!).restart !== 'no') ensureReaper(s.home, ctx.env);
+    if ((spec ?? options!).restart !== 'no') ensureReaper(s.home, ctx.env, { wake: true });
   }
   return 0;
 }

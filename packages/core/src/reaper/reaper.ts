@@ -1,17 +1,18 @@
 import { spawn } from 'node:child_process';
-import { existsSync, linkSync, lstatSync, readdirSync, renameSync, statSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, linkSync, lstatSync, openSync, readdirSync, readSync, renameSync, statSync, writeSync } from 'node:fs';
 import { readContextRecord, type ContextRecord } from '../context/record.js';
 import { emitEvent } from '../events/emit.js';
 import { readText, rmQuiet, writeFileAtomic } from '../state/atomic.js';
-import { liveHolder } from '../state/lock.js';
+import { clearStaleLock, liveHolder } from '../state/lock.js';
 import { contextDirOf, contextPaths, homePaths, userRecordPath } from '../state/paths.js';
 import { locateBinary } from '../process/locate.js';
 import { withoutInheritedFds } from '../process/proc.js';
-import { superviseServices } from '../services/services.js';
+import { needsSupervision, superviseServices } from '../services/services.js';
 import { sweepResources } from '../resources/release.js';
 import { runUnload, unloadPending } from '../unload/run.js';
 import { hasLeft, isLiveUser, listUsers, readUserRecord, type UserListing, type UserRecord } from '../users/users.js';
 import { knob } from '../env/knobs.js';
+import watcherScript from './watcher.bash';
 
 /** The reaper's pid file and lock, relative to the state home (= homePaths(home).reaperPid). */
 export const REAPER_PID_FILE = 'reaper.pid';
@@ -21,17 +22,29 @@ export function runningReaper(home: string): number | undefined {
   return liveHolder(homePaths(home).reaperPid)?.pid;
 }
 
+/** The watcher's FIFO (docs/unload.md): a line written to it makes the reaper look now. */
+export const REAPER_WAKE_FILE = 'reaper.wake';
+
 /**
  * Starts the reaper unless one is running: detached in its own session, so
- * closing the terminal does not kill it. Racing starters are fine: all but
- * one lose the lock and exit at once.
+ * closing the terminal does not kill it. On Linux what stays resident is the
+ * watcher (watcher.bash, builtins only), which starts the Node reaper
+ * (`ws-reaper --worker`) only when there is work; elsewhere the Node reaper
+ * itself. Racing starters are fine: all but one lose the lock and exit at
+ * once. With `wake`, a running reaper is told to look now (a new service to
+ * supervise, a resource to watch).
  */
-export function ensureReaper(home: string, env: NodeJS.ProcessEnv): void {
-  if (runningReaper(home) !== undefined) return;
+export function ensureReaper(home: string, env: NodeJS.ProcessEnv, opts: { wake?: boolean } = {}): void {
+  if (runningReaper(home) !== undefined) {
+    if (opts.wake) wakeReaper(home);
+    return;
+  }
   const binary = locateBinary('ws-reaper', env);
   if (!binary) return;
+  // A lock left by a killed reaper is moved aside here: the watcher only creates one.
+  clearStaleLock(homePaths(home).reaperPid);
   try {
-    const [command, args] = withoutInheritedFds(process.execPath, [binary, '--foreground']);
+    const [command, args] = withoutInheritedFds(...reaperCommand(binary, env));
     const child = spawn(command, args, {
       detached: true,
       stdio: 'ignore',
@@ -45,12 +58,51 @@ export function ensureReaper(home: string, env: NodeJS.ProcessEnv): void {
   }
 }
 
+/** watcher.bash without its ## lines (notes for its readers, not for bash). */
+const WATCHER = watcherScript
+  .split('\n')
+  .filter((line) => !line.startsWith('##'))
+  .join('\n');
+
+/** The resident reaper's command line: the watcher on Linux, else the Node reaper. */
+export function reaperCommand(binary: string, env: NodeJS.ProcessEnv): [string, string[]] {
+  if (process.platform !== 'linux') return [process.execPath, [binary, '--node']];
+  return ['bash', ['--noprofile', '--norc', '-c', WATCHER, 'ws-reaper', process.execPath, binary, String(Math.ceil(knob(env, 'WS_REAPER_IDLE')))]];
+}
+
+/**
+ * Writes one line to reaper.wake if it is a FIFO (never blocks: opened
+ * read-write and non-blocking; a full pipe drops the line, the watcher is
+ * awake then anyway). The departure protocol's wake-up, from Node.
+ */
+export function wakeReaper(home: string, line = home): void {
+  const path = `${home}/${REAPER_WAKE_FILE}`;
+  try {
+    if (!lstatSync(path).isFIFO()) return;
+    const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    try {
+      writeSync(fd, `${line}\n`);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* no watcher: the next start sweeps everything */
+  }
+}
+
+/** Forget the cached user listings: the next sweep reads every record (the watcher was woken). */
+export function forgetUsers(): void {
+  userCache.clear();
+}
+
 export interface SweepResult {
   liveUsers: number;
   /** Contexts with no users that wait for their grace period or an unload. */
   waiting: number;
   /** When the earliest grace period ends (ms since the epoch), so the caller can wake up then. */
   nextDue?: number;
+  /** Contexts with services to supervise (running, starting, stopping, in backoff): the Node reaper stays for them. */
+  supervising: number;
 }
 
 export interface SweepOptions {
@@ -78,7 +130,7 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
   sweepNumber++;
   forgetUsersOnEvents(home);
   const now = opts.now ?? (() => new Date());
-  const result: SweepResult = { liveUsers: 0, waiting: 0 };
+  const result: SweepResult = { liveUsers: 0, waiting: 0, supervising: 0 };
   let ids: string[];
   try {
     ids = readdirSync(homePaths(home).contexts);
@@ -92,7 +144,7 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
     } catch (error) {
       // One broken context (a stray file in contexts/, a corrupt entry) must
       // never stop the others from unloading.
-      logOnce(opts, `skipping ${dir}: ${(error as Error).message}`);
+      logOnce(home, opts, `skipping ${dir}: ${(error as Error).message}`);
     }
   }
   // Resources nothing holds any more are released; one held by a live process keeps the reaper.
@@ -100,17 +152,38 @@ export async function sweep(home: string, opts: SweepOptions): Promise<SweepResu
     result.waiting += await sweepResources(home, opts);
   } catch (error) {
     // A full disk (or a broken entry) there must not kill the reaper either: the next sweep retries.
-    logOnce(opts, `resources: ${(error as Error).message}; retrying`);
+    logOnce(home, opts, `resources: ${(error as Error).message}; retrying`);
     result.waiting++;
   }
   return result;
 }
 
 const logged = new Set<string>();
-function logOnce(opts: SweepOptions, line: string): void {
+/**
+ * Logs a standing problem once per state home, not once per sweep: the
+ * reaper's workers come and go, so "once" also looks at the end of reaper.log.
+ */
+function logOnce(home: string, opts: SweepOptions, line: string): void {
   if (logged.has(line)) return;
   logged.add(line);
+  if (tailOf(homePaths(home).reaperLog, 64 * 1024).includes(`] ${line}\n`)) return;
   opts.log?.(line);
+}
+
+/** The last `bytes` of a file ('' if it cannot be read). */
+function tailOf(path: string, bytes: number): string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    const size = fstatSync(fd).size;
+    const buffer = Buffer.alloc(Math.min(size, bytes));
+    readSync(fd, buffer, 0, buffer.length, size - buffer.length);
+    return buffer.toString('utf8');
+  } catch {
+    return '';
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 function pidExists(pid: number): boolean {
@@ -130,7 +203,10 @@ async function sweepContext(home: string, dir: string, opts: SweepOptions, now: 
   const paths = contextPaths(dir);
   // Restarts crashed services (--restart); not in a context being unloaded.
   const has = entries(dir);
-  if (!opts.inFlight?.has(dir) && has.services) await superviseServices(home, dir, opts.env);
+  if (!opts.inFlight?.has(dir) && has.services) {
+    await superviseServices(home, dir, opts.env);
+    if (needsSupervision(dir)) result.supervising++;
+  }
   let users = cachedUsers(dir);
   // Before acting on "no users", look again without the cache.
   if (users.live.length === 0) users = listUsers(dir);
@@ -305,7 +381,7 @@ async function unloadContext(home: string, dir: string, idleMarker: string, pend
     if (result) opts.log?.(`unloaded ${dir} (${reason}): ${result.hooks} hook(s), ${result.failed} failed`);
   } catch (error) {
     // Retried at the next sweeps (the journal keeps what already ran); said once while it keeps failing.
-    logOnce(opts, `unload of ${dir} failed: ${(error as Error).message}; retrying`);
+    logOnce(home, opts, `unload of ${dir} failed: ${(error as Error).message}; retrying`);
   }
   rmQuiet(idleMarker);
 }

@@ -40,4 +40,4 @@ export { groupAlive, mainPid } from './process-tree.js';
 export { SETTLE_MS, portAccepting } from './readiness.js';
 export { ServiceError, startService, type StartRequest, type StartResult } from './start.js';
 export { stopAllServices, stopOrder, stopService, type StopResult } from './stop.js';
-export { backoffMs, superviseServices, type SuperviseOptions } from './supervisor.js';
+export { backoffMs, needsSupervision, superviseServices, type SuperviseOptions } from './supervisor.js';

@@ -67,6 +67,25 @@ export async function superviseServices(home: string, contextDir: string, env: N
   }
 }
 
+/**
+ * Does a context have a service the reaper must keep watching: one meant to
+ * run (starting, ready, stopping) or waiting for a restart? The Node reaper
+ * stays resident while one does (docs/unload.md, "The watcher").
+ */
+export function needsSupervision(contextDir: string): boolean {
+  let names: string[];
+  try {
+    names = readdirSync(contextPaths(contextDir).services);
+  } catch {
+    return false;
+  }
+  return names.some((name) => {
+    if (!isServiceName(name)) return false;
+    const state = readServiceState(contextDir, name).state;
+    return RUNNING_STATES.has(state) || state === 'backoff';
+  });
+}
+
 async function superviseOne(home: string, contextDir: string, name: string, env: NodeJS.ProcessEnv, now: () => number): Promise<void> {
   const spec = readServiceSpec(contextDir, name);
   const state = readServiceState(contextDir, name);

@@ -107,6 +107,11 @@ export function lock(path: string, waitMs = 10_000): () => void {
   return release;
 }
 
+/** Removes the lock at `path` if it is stale (its holder dead), safely against racing breakers and takers. */
+export function clearStaleLock(path: string): void {
+  if (isStale(path)) breakStaleLock(path);
+}
+
 /** Moves the stale lock aside atomically, so two processes breaking it cannot both win. */
 function breakStaleLock(path: string): void {
   const aside = `${path}.stale.${process.pid}`;
