@@ -143,7 +143,11 @@ full_scan() {
 # Only what changed since the previous one (the mark touched then; -ot is
 # false for an equal mtime, so a change in the same clock tick is seen).
 dir_scan() {
-  local c prev=${marks[m]} seen=0
+  local c prev=${marks[m]} seen=0 events=0
+  # A shell that left without a process rewrote its record in place (users/
+  # keeps its mtime) and appended its user.leave: fish cannot wake us through
+  # the FIFO, so a changed events.jsonl means every record is read again.
+  [[ -f $home/events.jsonl && ! $home/events.jsonl -ot $prev ]] && events=1
   m=$((1 - m))
   : >"${marks[m]}"
   if [[ ! $home/contexts -ot $prev ]]; then
@@ -155,7 +159,7 @@ dir_scan() {
     done
   fi
   for c in "${!users[@]}"; do
-    if [[ ! $c/users -ot $prev || ! $c -ot $prev ]]; then
+    if ((events)) || [[ ! $c/users -ot $prev || ! $c -ot $prev ]]; then
       read_ctx "$c"
       look_ctx "$c"
       seen=1
