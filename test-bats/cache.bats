@@ -737,6 +737,7 @@ EOF
 
 @test "bash: switching between two cached contexts starts no process and gives each one's fresh environment" { switch_between_cached bash; }
 @test "zsh: switching between two cached contexts starts no process and gives each one's fresh environment" { switch_between_cached zsh; }
+@test "fish: switching between two cached contexts starts no process and gives each one's fresh environment" { switch_between_cached fish; }
 
 # wake_fifo SHELL — with $home/reaper.wake a FIFO, a leave writes the
 # context directory to it (a watcher wakes at once); with nobody reading
