@@ -604,13 +604,23 @@ hook_state() {
 # leave_events PID — the user.leave events of PID, one JSON line each.
 leave_events() { jq -c --argjson pid "$1" 'select(.type == "user.leave" and .pid == $pid)' "$home/events.jsonl"; }
 
+# pause_reaper — SIGSTOP the state home's reaper: its watcher first (so it
+# starts no worker meanwhile), then any worker; resume_reaper undoes it.
+pause_reaper() {
+  local pid
+  paused=()
+  for pid in $(reapers) $(workers); do kill -STOP "$pid" && paused+=("$pid"); done
+  ((${#paused[@]}))
+}
+resume_reaper() { ((${#paused[@]} == 0)) || kill -CONT "${paused[@]}"; }
+
 # leave_equals_export SHELL SCENARIO — enter, leave through ws-export (the
 # reference), enter again, leave without a process (traced): 0 processes,
 # the same environment and hook variables as ws-export's leave; the record
 # said "left" (the reaper stopped meanwhile, to look at it), then the reaper
 # removed it without a second user.leave; ws-list shows no user.
 leave_equals_export() {
-  local shell=$1 dir rec joined reaper ref
+  local shell=$1 dir rec joined ref paused=()
   scenario "$shell" "$2"
   tmux_start "$shell" "${RC[@]}"
   dir=$(ctx_dir "$ENTER")
@@ -633,9 +643,7 @@ leave_equals_export() {
   [ -f "$rec" ]
   joined=$(<"$rec")
   # The reaper (the cached entry needs one) is stopped while the record is looked at.
-  read -r reaper _ <"$home/reaper.pid"
-  _wsh_alive "$reaper"
-  kill -STOP "$reaper"
+  pause_reaper
   strace_start leave
   run tmux_run "cd $(q "$work")"
   strace_stop
@@ -648,7 +656,7 @@ leave_equals_export() {
   [[ $(jq -r .left "$rec") =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$ ]]
   # Not a user any more, for the one reader (ws-list), while the reaper still sleeps.
   [ "$(ws-list --json | jq --argjson pid "$TMUX_SHELL_PID" '[.contexts[].users[] | select(.pid == $pid)] | length')" -eq 0 ]
-  kill -CONT "$reaper"
+  resume_reaper
   dump left-without-a-process
   same_env left-by-ws-export left-without-a-process
   [ "$(hook_state)" = "$ref" ]
@@ -739,17 +747,18 @@ EOF
 @test "zsh: switching between two cached contexts starts no process and gives each one's fresh environment" { switch_between_cached zsh; }
 @test "fish: switching between two cached contexts starts no process and gives each one's fresh environment" { switch_between_cached fish; }
 
-# wake_fifo SHELL — with $home/reaper.wake a FIFO, a leave writes the
-# context directory to it (a watcher wakes at once); with nobody reading
-# it, the leave does not block. fish cannot open it without blocking: it
-# writes nothing to it.
+# wake_fifo SHELL — with $home/reaper.wake a FIFO (the watcher's, the watcher
+# paused), a leave writes the context directory to it (a watcher wakes at
+# once); with nobody reading it, the leave does not block. fish cannot open
+# it without blocking: it writes nothing to it.
 wake_fifo() {
-  local shell=$1 fd line
+  local shell=$1 fd line paused=()
   write_workspace "$proj" 'export IN=1'
   tmux_start "$shell"
   tmux_run "cd $(q "$proj")"
-  mkfifo "$home/reaper.wake"
-  # Nobody reads it: the leave comes back all the same (the line goes nowhere).
+  [ -p "$home/reaper.wake" ]
+  pause_reaper
+  # Nobody reads it: the leave comes back all the same.
   tmux_run "cd $(q "$work")"
   [ "$(tmux_run 'echo "[$IN]"')" = '[]' ]
   tmux_run "cd $(q "$proj")"
@@ -764,6 +773,7 @@ wake_fifo() {
     [ "$line" = "$(ctx_dir "$proj")" ]
   fi
   exec {fd}>&-
+  resume_reaper
 }
 
 @test "bash: a leave writes the context directory to reaper.wake when it is a FIFO, and never blocks on it" { wake_fifo bash; }

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { appendText, ensureReaper, forgetUsers, knob, REAPER_PID_FILE, runningReaper, sweep, tryLock } from '@ws/core';
+import { appendText, ensureReaper, forgetUsers, isNoSpace, knob, REAPER_PID_FILE, runningReaper, sweep, tryLock } from '@ws/core';
 
 const SWEEP_MS = 500;
 /** How long the worker stays with nothing to do before it hands back to the watcher. */
@@ -32,7 +32,7 @@ export interface LoopOptions {
  */
 export async function reaperLoop({ home, env, once, worker, stop }: LoopOptions): Promise<boolean> {
   const lockPath = join(home, worker ? WORKER_LOCK_FILE : REAPER_PID_FILE);
-  let release = tryLock(lockPath);
+  let release = takeLock(lockPath, home, worker);
   if (!release) return false;
   // Never fatal: a log line lost (a full disk, a broken reaper.log) must not stop the unloads.
   const log = (line: string) => {
@@ -89,5 +89,20 @@ export async function reaperLoop({ home, env, once, worker, stop }: LoopOptions)
     }
   } finally {
     release?.();
+  }
+}
+
+/**
+ * The loop's lock. On a full disk the lock (a file holding our PID) cannot be
+ * written: a worker that its live watcher started goes on without it (the
+ * watcher starts one worker at a time; unloads and hooks keep their own
+ * exclusion), so dead users are still removed and nothing waits for space.
+ */
+function takeLock(path: string, home: string, worker: boolean | undefined): (() => void) | undefined {
+  try {
+    return tryLock(path);
+  } catch (error) {
+    if (worker && isNoSpace(error) && runningReaper(home) === process.ppid) return () => undefined;
+    throw error;
   }
 }
