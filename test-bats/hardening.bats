@@ -161,6 +161,35 @@ survives() {
   survives cache/build/status
 }
 
+@test "(7) the build's scratch files (env, watches, watch-stats, on_unload) as a directory, FIFO or symlink: no hang, treated as missing" {
+  loaded_project
+  local f
+  for f in env watches watch-stats on_unload; do
+    survives "cache/build/$f"
+  done
+}
+
+@test "(7) events.jsonl as a FIFO: no command blocks on it; one warning, it is replaced by a log in place" {
+  loaded_project
+  rm -f "$home/events.jsonl"
+  mkfifo "$home/events.jsonl"
+  run --separate-stderr timeout 10 ws-allow "$W/proj"
+  [ "$status" -eq 0 ]
+  [[ $stderr == *"events.jsonl is not a regular file (corrupt state): replaced by a new file"* ]]
+  [ "$(grep -c 'corrupt state' <<<"$stderr")" -eq 1 ]
+  [ -f "$home/events.jsonl" ] && [ ! -p "$home/events.jsonl" ]
+  jq -e 'select(.type == "allow")' "$home/events.jsonl" >/dev/null
+  # A build (the workspace changed) appends from its driver too: it must finish.
+  rm -f "$home/events.jsonl"
+  mkfifo "$home/events.jsonl"
+  echo 'export FOO=baz' >"$W/proj/.workspace"
+  timeout 10 ws-allow "$W/proj" 2>/dev/null
+  rm -f "$home/events.jsonl"
+  mkfifo "$home/events.jsonl"
+  [ "$(timeout 20 ws-export json --pid $$ 2>"$ERR" | jq -r .set.FOO)" = baz ]
+  [ ! -p "$home/events.jsonl" ]
+}
+
 # ------------------------------------------- (3) terminal escape injection ----
 
 @test "(3) a context name with escape sequences and a newline: shown with \\x.. escapes, machine output exact" {

@@ -176,6 +176,11 @@ function removeCorrupt(path: string): void {
  * below a directory of the state home that is a symlink (plantedLink).
  */
 export function readText(path: string): string | undefined {
+  return readBytes(path)?.toString('utf8');
+}
+
+/** The bytes of a state file, or undefined unless it is a regular file (as readText: a FIFO never blocks). */
+export function readBytes(path: string): Buffer | undefined {
   if (plantedLink(path)) return undefined;
   let fd: number;
   try {
@@ -185,7 +190,7 @@ export function readText(path: string): string | undefined {
   }
   try {
     if (!fstatSync(fd).isFile()) return undefined;
-    return readFileSync(fd, 'utf8');
+    return readFileSync(fd);
   } catch {
     return undefined;
   } finally {
@@ -229,22 +234,39 @@ export function rmQuiet(path: string): void {
 }
 
 /**
- * Opens a state file to append (mode 0600), never through a symlink: a link
- * planted in its place (or in place of a directory above it) is corrupt
- * state, reported and removed (the link, not its target), and the file is
- * started again in place. Returns the descriptor.
+ * Opens a state file to append (mode 0600), never through a symlink and
+ * never blocking: a link planted in its place (or in place of a directory
+ * above it) is corrupt state, reported and removed (the link, not its
+ * target), and the file is started again in place. So is anything else that
+ * is not a regular file: a FIFO (opened with O_NONBLOCK, so that no open
+ * waits for a reader), a socket, a device or a directory. Returns the
+ * descriptor (O_NONBLOCK is harmless on a regular file).
  */
 export function openAppend(path: string): number {
-  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
   if (plantedLink(path)) ensureDir(dirname(path));
+  let what: string;
   try {
-    return openSync(path, flags, 0o600);
+    const fd = openSync(path, flags, 0o600);
+    let regular = false;
+    try {
+      regular = fstatSync(fd).isFile();
+    } finally {
+      if (!regular) closeSync(fd);
+    }
+    if (regular) return fd;
+    what = 'not a regular file';
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw error;
-    warn(`${printable(path)} is a symlink (corrupt state): replaced by a new file`);
-    rmQuiet(path);
-    return openSync(path, flags | constants.O_EXCL, 0o600);
+    const code = (error as NodeJS.ErrnoException).code;
+    // ELOOP: a symlink; ENXIO: a FIFO without a reader; EISDIR: a directory;
+    // EOPNOTSUPP/ENXIO: a socket.
+    if (code === 'ELOOP') what = 'a symlink';
+    else if (code === 'ENXIO' || code === 'EISDIR' || code === 'EOPNOTSUPP') what = 'not a regular file';
+    else throw error;
   }
+  warn(`${printable(path)} is ${what} (corrupt state): replaced by a new file`);
+  rmQuiet(path);
+  return openSync(path, flags | constants.O_EXCL, 0o600);
 }
 
 /** Appends text to a state file (openAppend: never through a symlink). */
