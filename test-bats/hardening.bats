@@ -15,7 +15,10 @@ setup() {
   ERR="$BATS_TEST_TMPDIR/ws.err"
   export LOG="$BATS_TEST_TMPDIR/hooks.log"
 }
-teardown() { common_teardown; }
+teardown() {
+  [[ -z ${ro_mount-} ]] || umount "$ro_mount" 2>/dev/null || true
+  common_teardown
+}
 
 # ------------------------------------------------------------- helpers ----
 
@@ -188,6 +191,23 @@ survives() {
   mkfifo "$home/events.jsonl"
   [ "$(timeout 20 ws-export json --pid $$ 2>"$ERR" | jq -r .set.FOO)" = baz ]
   [ ! -p "$home/events.jsonl" ]
+}
+
+@test "(7) a read-only state home: allocate_port and ws-export fail with one line naming the real path and the reason, exit 73" {
+  [[ $(id -u) == 0 ]] || skip 'needs root (a read-only bind mount)'
+  loaded_project
+  mount --bind "$home" "$home" && ro_mount=$home
+  mount -o remount,bind,ro "$home"
+  echo 'export FOO=baz' >"$W/proj/.workspace"
+  run --separate-stderr timeout 10 allocate_port --key web
+  [ "$status" -eq 73 ]
+  [ "${#lines[@]}" -eq 0 ]
+  [[ $stderr == "allocate_port: EROFS: read-only file system, mkdir '$home/"* ]]
+  [ "$(wc -l <<<"$stderr")" -eq 1 ]
+  run --separate-stderr timeout 10 ws-export json --pid $$
+  [ "$status" -eq 73 ]
+  [[ $stderr == *"ws-export: EROFS: read-only file system"* ]]
+  [[ $stderr != *.tmp.* && $stderr != *'internal error'* ]]
 }
 
 # ------------------------------------------- (3) terminal escape injection ----

@@ -2,6 +2,7 @@ import {
 
   closeSync,
   constants,
+  existsSync,
   fstatSync,
   fsyncSync,
   lstatSync,
@@ -94,7 +95,36 @@ export function ensureDir(dir: string): void {
     }
     if (isLink(path)) throw Object.assign(new Error(`${path} is a symlink (corrupt state)`), { code: 'ELOOP' });
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    // Node's recursive mkdir reports some failures of a parent (EROFS on a
+    // read-only file system) as ENOENT: the first missing directory, made
+    // alone, fails with the real reason, which is thrown instead.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    let missing = resolve(dir);
+    while (dirname(missing) !== missing && !existsSync(dirname(missing))) missing = dirname(missing);
+    try {
+      mkdirSync(missing, { mode: 0o700 });
+    } catch (real) {
+      if ((real as NodeJS.ErrnoException).code !== 'EEXIST') throw real;
+    }
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+}
+
+/**
+ * A system error about a temporary sibling `temp`, made to name `path`, the
+ * file the caller was writing (its code is kept): a message names the file
+ * the user knows, never a temporary name.
+ */
+export function aimedAt<E>(error: E, temp: string, path: string): E {
+  const e = error as NodeJS.ErrnoException;
+  if (e && typeof e.message === 'string' && e.path === temp) {
+    e.message = e.message.split(temp).join(path);
+    e.path = path;
+  }
+  return error;
 }
 
 /**
@@ -123,7 +153,12 @@ const tempName = (path: string) => `${path}.tmp.${process.pid}.${++counter}`;
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
   ensureDir(dirname(path));
   const temp = tempName(path);
-  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  let fd: number;
+  try {
+    fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  } catch (error) {
+    throw aimedAt(error, temp, path);
+  }
   try {
     // writeSync may write less than asked (a disk filling up): write the rest,
     // which then fails with ENOSPC rather than leave a torn file to rename.
