@@ -210,6 +210,22 @@ survives() {
   [[ $stderr != *.tmp.* && $stderr != *'internal error'* ]]
 }
 
+@test "(7) a stop SIGKILLs a double-forked setsid grandchild that ignores SIGTERM, though the leader exits on SIGTERM" {
+  loaded_project
+  ws-service start forker --stop-timeout 1 -- \
+    bash -c '(setsid bash -c "trap \"\" TERM; echo \$\$ >gc.pid; exec sleep 300" &); exec sleep 300' 2>/dev/null
+  track_pid "$(ws-service status forker --json | jq -r '.[0].pid')"
+  wait_until '[ -s gc.pid ]' 10
+  gc=$(<gc.pid)
+  track_pid "$gc"
+  # It left the service's session, group and tree (its parent exited).
+  [ "$(ps -o sid= -p "$gc" | tr -d ' ')" = "$gc" ]
+  run --separate-stderr timeout 20 ws-service stop forker
+  [ "$status" -eq 0 ]
+  run ! _wsh_alive "$gc"
+  grep -q 'stopped (stop) with SIGKILL' "$ctx/services/forker/log"
+}
+
 # ------------------------------------------- (3) terminal escape injection ----
 
 @test "(3) a context name with escape sequences and a newline: shown with \\x.. escapes, machine output exact" {

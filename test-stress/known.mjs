@@ -11,7 +11,6 @@ export const KNOWN = {
   '5.planted-link-ports': '#6 ports/ as a symlink out of the state home is written through',
   '5.planted-link-context': '#6 contexts/<id>/ as a symlink out of the state home is written through',
   '5.planted-link-events': '#6 events.jsonl as a symlink out of the state home is appended through',
-  '7.service-setsid-grandchildren': 'found by this suite, reported: a double-forked setsid grandchild that ignores SIGTERM outlives the unload (the leader exits on SIGTERM, so no SIGKILL follows)',
   '6.full-disk-last-good': '#9 a full state home: ws-export prints no document, the last good environment is lost',
   '4.non-utf8-value': '#12 a value that is not valid UTF-8 arrives as U+FFFD',
 };
