@@ -15,7 +15,10 @@ setup() {
   ERR="$BATS_TEST_TMPDIR/ws.err"
   export LOG="$BATS_TEST_TMPDIR/hooks.log"
 }
-teardown() { common_teardown; }
+teardown() {
+  [[ -z ${ro_mount-} ]] || umount "$ro_mount" 2>/dev/null || true
+  common_teardown
+}
 
 # ------------------------------------------------------------- helpers ----
 
@@ -159,6 +162,68 @@ survives() {
 @test "(7) cache/build/status as a directory, FIFO or symlink: no crash, no hang, treated as missing" {
   loaded_project
   survives cache/build/status
+}
+
+@test "(7) the build's scratch files (env, watches, watch-stats, on_unload) as a directory, FIFO or symlink: no hang, treated as missing" {
+  loaded_project
+  local f
+  for f in env watches watch-stats on_unload; do
+    survives "cache/build/$f"
+  done
+}
+
+@test "(7) events.jsonl as a FIFO: no command blocks on it; one warning, it is replaced by a log in place" {
+  loaded_project
+  rm -f "$home/events.jsonl"
+  mkfifo "$home/events.jsonl"
+  run --separate-stderr timeout 10 ws-allow "$W/proj"
+  [ "$status" -eq 0 ]
+  [[ $stderr == *"events.jsonl is not a regular file (corrupt state): replaced by a new file"* ]]
+  [ "$(grep -c 'corrupt state' <<<"$stderr")" -eq 1 ]
+  [ -f "$home/events.jsonl" ] && [ ! -p "$home/events.jsonl" ]
+  jq -e 'select(.type == "allow")' "$home/events.jsonl" >/dev/null
+  # A build (the workspace changed) appends from its driver too: it must finish.
+  rm -f "$home/events.jsonl"
+  mkfifo "$home/events.jsonl"
+  echo 'export FOO=baz' >"$W/proj/.workspace"
+  timeout 10 ws-allow "$W/proj" 2>/dev/null
+  rm -f "$home/events.jsonl"
+  mkfifo "$home/events.jsonl"
+  [ "$(timeout 20 ws-export json --pid $$ 2>"$ERR" | jq -r .set.FOO)" = baz ]
+  [ ! -p "$home/events.jsonl" ]
+}
+
+@test "(7) a read-only state home: allocate_port and ws-export fail with one line naming the real path and the reason, exit 73" {
+  [[ $(id -u) == 0 ]] || skip 'needs root (a read-only bind mount)'
+  loaded_project
+  mount --bind "$home" "$home" && ro_mount=$home
+  mount -o remount,bind,ro "$home"
+  echo 'export FOO=baz' >"$W/proj/.workspace"
+  run --separate-stderr timeout 10 allocate_port --key web
+  [ "$status" -eq 73 ]
+  [ "${#lines[@]}" -eq 0 ]
+  [[ $stderr == "allocate_port: EROFS: read-only file system, mkdir '$home/"* ]]
+  [ "$(wc -l <<<"$stderr")" -eq 1 ]
+  run --separate-stderr timeout 10 ws-export json --pid $$
+  [ "$status" -eq 73 ]
+  [[ $stderr == *"ws-export: EROFS: read-only file system"* ]]
+  [[ $stderr != *.tmp.* && $stderr != *'internal error'* ]]
+}
+
+@test "(7) a stop SIGKILLs a double-forked setsid grandchild that ignores SIGTERM, though the leader exits on SIGTERM" {
+  loaded_project
+  ws-service start forker --stop-timeout 1 -- \
+    bash -c '(setsid bash -c "trap \"\" TERM; echo \$\$ >gc.pid; exec sleep 300" &); exec sleep 300' 2>/dev/null
+  track_pid "$(ws-service status forker --json | jq -r '.[0].pid')"
+  wait_until '[ -s gc.pid ]' 10
+  gc=$(<gc.pid)
+  track_pid "$gc"
+  # It left the service's session, group and tree (its parent exited).
+  [ "$(ps -o sid= -p "$gc" | tr -d ' ')" = "$gc" ]
+  run --separate-stderr timeout 20 ws-service stop forker
+  [ "$status" -eq 0 ]
+  run ! _wsh_alive "$gc"
+  grep -q 'stopped (stop) with SIGKILL' "$ctx/services/forker/log"
 }
 
 # ------------------------------------------- (3) terminal escape injection ----

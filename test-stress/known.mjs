@@ -6,15 +6,11 @@
 // one). A case listed here that passes is reported, so the list shrinks.
 export const KNOWN = {
   '2.reaper-sigkill-start-window': 'found by this suite, reported: a reaper killed between creating <seq>.started and spawning the hook loses it (logged "exit ?", never run); once in 50 kills hooks 1-3 of 4 ran twice',
-  '3.corrupt-events.jsonl': '#6 events.jsonl as a symlink is appended through; found by this suite, reported: as a FIFO it blocks ws-export forever (the events writer opens it without O_NONBLOCK)',
-  '3.corrupt-build-scratch': 'found by this suite, reported: a FIFO in place of cache/build/{env,watches,watch-stats,on_unload} blocks the build forever',
   '5.symlinked-workspace-file': '#4 a symlinked workspace file inherits the approval of its target',
   '5.state-home-symlink-safe': '#5 a state home that is a symlink to a safe directory is refused',
   '5.planted-link-ports': '#6 ports/ as a symlink out of the state home is written through',
   '5.planted-link-context': '#6 contexts/<id>/ as a symlink out of the state home is written through',
   '5.planted-link-events': '#6 events.jsonl as a symlink out of the state home is appended through',
-  '5.read-only-allocate_port': 'found by this suite, reported: on a read-only state home Node\'s recursive mkdir throws ENOENT for EROFS, so allocate_port exits 70 (internal error)',
-  '7.service-setsid-grandchildren': 'found by this suite, reported: a double-forked setsid grandchild that ignores SIGTERM outlives the unload (the leader exits on SIGTERM, so no SIGKILL follows)',
   '6.full-disk-last-good': '#9 a full state home: ws-export prints no document, the last good environment is lost',
   '4.non-utf8-value': '#12 a value that is not valid UTF-8 arrives as U+FFFD',
 };

@@ -89,9 +89,14 @@ _ws_finish() {
   _ws_now=${EPOCHREALTIME/./} _ws_type=build.done
   TZ=UTC printf -v _ws_ts '%(%Y-%m-%dT%H:%M:%S)T' -1
   ((_ws_status == 0)) || _ws_type=build.fail
-  printf '{"v":1,"ts":"%s.%sZ","type":"%s","context":%s,"root":%s,"build":"%s","status":%d,"duration_ms":%d}\n' \
-    "$_ws_ts" "${_ws_now: -6:3}" "$_ws_type" "$_WS_JSON_CONTEXT" "$_WS_JSON_ROOT" "$_WS_BUILD_ID" "$_ws_status" \
-    $(((_ws_now - _ws_started) / 1000)) >>"$_WS_EVENTS"
+  # Appended only to a regular file (or a new one): a FIFO in its place would
+  # block the open forever, a symlink would be written through. Such corrupt
+  # state loses this one event; ws-export's next append replaces it (openAppend).
+  if [[ ! -L $_WS_EVENTS && (-f $_WS_EVENTS || ! -e $_WS_EVENTS) ]]; then
+    printf '{"v":1,"ts":"%s.%sZ","type":"%s","context":%s,"root":%s,"build":"%s","status":%d,"duration_ms":%d}\n' \
+      "$_ws_ts" "${_ws_now: -6:3}" "$_ws_type" "$_WS_JSON_CONTEXT" "$_WS_JSON_ROOT" "$_WS_BUILD_ID" "$_ws_status" \
+      $(((_ws_now - _ws_started) / 1000)) >>"$_WS_EVENTS"
+  fi
   if printf '%s %s\n' "$_ws_status" "$_ws_fail_at" 2>/dev/null >"$_WS_EVAL/status.tmp"; then
     # (status.nospace stays: one process less per build; the next build's directory replaces it.)
     command -p mv "$_WS_EVAL/status.tmp" "$_WS_EVAL/status"

@@ -1,7 +1,6 @@
-import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { globSync } from 'tinyglobby';
-import { readJson, writeFileAtomic } from '@ws/core';
+import { appendText, readJson, readText, writeFileAtomic } from '@ws/core';
 
 /**
  * At most this many paths of one `watch_dir` tree or `watch_file` pattern
@@ -65,12 +64,10 @@ export function expandWatchTrees(buildDir: string): string[][] {
   const cache = join(buildDir, 'watch-trees.json');
   const cached = readJson<string[][]>(cache);
   if (Array.isArray(cached)) return cached;
-  let words: string[];
-  try {
-    words = readFileSync(join(buildDir, 'watch-trees'), 'utf8').split('\0').slice(0, -1);
-  } catch {
-    return [];
-  }
+  // readText: a FIFO in its place never blocks.
+  const text = readText(join(buildDir, 'watch-trees'));
+  if (text === undefined) return [];
+  const words = text.split('\0').slice(0, -1);
   const trees: string[][] = [];
   const seen = new Set<string>();
   for (let i = 0; i + 1 < words.length; i += 2) {
@@ -82,7 +79,7 @@ export function expandWatchTrees(buildDir: string): string[][] {
     if (all.length > TREE_LIMIT) {
       const what = kind === 'dir' ? `watch_dir ${target}` : `watch_file ${target}`;
       try {
-        appendFileSync(
+        appendText(
           join(buildDir, 'log'),
           `ws: ${what}: ${all.length} paths; watching the first ${TREE_LIMIT} (directories first), a change to the others is seen at the next reload\n`,
         );

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readBytes } from '../state/atomic.js';
 
 /**
  * Values are byte strings (an environment is bytes: anything but NUL), but
@@ -78,12 +78,9 @@ export function encodeBytes(text: string): Buffer {
 
 /** NUL-separated words of a file (the last one ends with its NUL too), bytes kept; none if unreadable. */
 export function readNulWords(path: string): string[] {
-  let buf: Buffer;
-  try {
-    buf = readFileSync(path);
-  } catch {
-    return [];
-  }
+  // A state file: a FIFO or anything else not a regular file is no list, and never blocks (readBytes).
+  const buf = readBytes(path);
+  if (!buf) return [];
   const words: string[] = [];
   for (let start = 0; ; ) {
     const end = buf.indexOf(0, start);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { appendFileSync, closeSync, openSync } from 'node:fs';
-import { writeFileAtomic } from '../state/atomic.js';
+import { closeSync } from 'node:fs';
+import { appendText, openAppend, writeFileAtomic } from '../state/atomic.js';
 import { formatHolder, readHolder } from '../state/lock.js';
 import { isAlive, processStartTime } from '../process/proc.js';
 
@@ -35,8 +35,8 @@ const FORWARDED = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
  * this process gets is passed on to the group, so a ^C stops both.
  */
 export function runLogged(command: string, args: string[], opts: RunOptions): Promise<RunResult> {
-  appendFileSync(opts.log, `[${new Date().toISOString()}] ws-resource: ${opts.label}\n`, { mode: 0o600 });
-  const fd = openSync(opts.log, 'a', 0o600);
+  appendText(opts.log, `[${new Date().toISOString()}] ws-resource: ${opts.label}\n`);
+  const fd = openAppend(opts.log);
   const started = Date.now();
   return new Promise<RunResult>((resolve) => {
     let timedOut = false;
@@ -52,7 +52,7 @@ export function runLogged(command: string, args: string[], opts: RunOptions): Pr
       closeSync(fd);
       const durationMs = Date.now() - started;
       const how = result.error ?? (result.signal ? `killed by ${result.signal}` : `exit ${result.status}`);
-      appendFileSync(opts.log, `[${new Date().toISOString()}] ws-resource: ${how}${timedOut ? ' (timed out)' : ''} after ${durationMs} ms\n`);
+      appendText(opts.log, `[${new Date().toISOString()}] ws-resource: ${how}${timedOut ? ' (timed out)' : ''} after ${durationMs} ms\n`);
       resolve({ ...result, timedOut, durationMs });
     };
     for (const signal of FORWARDED) process.on(signal, forward);

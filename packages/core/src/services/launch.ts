@@ -4,6 +4,7 @@ import { CliError, EX } from '../cli/errors.js';
 import { openAppend, ensureDir, rmQuiet } from '../state/atomic.js';
 import { servicePaths } from '../state/paths.js';
 import { processStartTime, type ProcessId } from '../process/proc.js';
+import { SERVICE_MARK } from './process-tree.js';
 import { rotateServiceLog, runStartLine, serviceLogMax } from './logs.js';
 import { serviceEvent, writePidFile, writeServiceState } from './records.js';
 import { describeArgv, type ServiceSpec, type ServiceState } from './spec.js';
@@ -50,7 +51,8 @@ function spawnService(contextDir: string, spec: ServiceSpec, env: Record<string,
     // The script travels in the environment (and leaves it at once) so that `ps` shows a short line.
     const child = spawn('bash', ['--noprofile', '--norc', '-c', 'eval "$_WS_SERVICE_WRAPPER"', `ws-service:${spec.name}`, paths.dir, ...spec.argv], {
       cwd: spec.cwd,
-      env: { ...env, _WS_SERVICE_WRAPPER: WRAPPER },
+      // SERVICE_MARK: found again at the stop even in a process that left the group and session.
+      env: { ...env, _WS_SERVICE_WRAPPER: WRAPPER, [SERVICE_MARK]: paths.dir },
       stdio: ['ignore', fd, fd],
       detached: true,
     });

@@ -92,6 +92,32 @@ export function collectMembers(leader: number, members: Map<number, string>): bo
 }
 
 /**
+ * The variable every process of a service inherits (launch.ts): the
+ * service's directory. A process that left the service's group, session and
+ * tree (a double fork and setsid) still carries it, so a stop finds it.
+ */
+export const SERVICE_MARK = '_WS_SERVICE';
+
+/**
+ * Adds to `members` every live process whose environment (as it was
+ * exec'd: /proc/<pid>/environ) holds `_WS_SERVICE=<mark>`. One /proc scan:
+ * done when a stop begins and once more before its SIGKILL, not per poll.
+ */
+export function collectMarked(mark: string, members: Map<number, string>): void {
+  const needle = Buffer.from(`\0${SERVICE_MARK}=${mark}\0`);
+  for (const p of scanProcesses() ?? []) {
+    if (p.pid === process.pid || members.get(p.pid) === p.start) continue;
+    let environ: Buffer;
+    try {
+      environ = readFileSync(`/proc/${p.pid}/environ`);
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    if (Buffer.concat([Buffer.from([0]), environ]).includes(needle)) members.set(p.pid, p.start);
+  }
+}
+
+/**
  * Sends a signal to the service, once to each process: to its process
  * group, then to each member found by collectMembers that is still the
  * same process and is not in that group (the group signal did not reach

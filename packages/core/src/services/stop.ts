@@ -3,7 +3,7 @@ import { CliError, EX } from '../cli/errors.js';
 import { tryLock } from '../state/lock.js';
 import { servicePaths } from '../state/paths.js';
 import { logNote } from './logs.js';
-import { collectMembers, serviceAlive, signalService } from './process-tree.js';
+import { collectMarked, collectMembers, serviceAlive, signalService } from './process-tree.js';
 import { dropPidFile, listServices, readServiceSpec, readServiceState, recordedStatus, serviceEvent, stateAlive, writeServiceState, type ServiceInfo } from './records.js';
 import { RUNNING_STATES, type ServiceSpec, type ServiceState, type ServiceStateName } from './spec.js';
 
@@ -37,9 +37,15 @@ export async function stopInstance(
   let killed = false;
   if (ours) {
     const members = new Map<number, string>();
+    // Its group, session and tree, and every process carrying its mark (one
+    // that double-forked and called setsid left all three): each is
+    // SIGKILLed after the grace if still alive, even once the leader exited.
+    const mark = servicePaths(contextDir, spec.name).dir;
     collectMembers(pgid, members);
+    collectMarked(mark, members);
     signalService(pgid, members, 'SIGTERM');
     while (serviceAlive(pgid, members) && Date.now() < stopDeadline) await sleep(50);
+    collectMarked(mark, members);
     if (serviceAlive(pgid, members)) {
       killed = true;
       signalService(pgid, members, 'SIGKILL');

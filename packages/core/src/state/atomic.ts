@@ -2,6 +2,7 @@ import {
 
   closeSync,
   constants,
+  existsSync,
   fstatSync,
   fsyncSync,
   lstatSync,
@@ -94,7 +95,36 @@ export function ensureDir(dir: string): void {
     }
     if (isLink(path)) throw Object.assign(new Error(`${path} is a symlink (corrupt state)`), { code: 'ELOOP' });
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    // Node's recursive mkdir reports some failures of a parent (EROFS on a
+    // read-only file system) as ENOENT: the first missing directory, made
+    // alone, fails with the real reason, which is thrown instead.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    let missing = resolve(dir);
+    while (dirname(missing) !== missing && !existsSync(dirname(missing))) missing = dirname(missing);
+    try {
+      mkdirSync(missing, { mode: 0o700 });
+    } catch (real) {
+      if ((real as NodeJS.ErrnoException).code !== 'EEXIST') throw real;
+    }
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
+}
+
+/**
+ * A system error about a temporary sibling `temp`, made to name `path`, the
+ * file the caller was writing (its code is kept): a message names the file
+ * the user knows, never a temporary name.
+ */
+export function aimedAt<E>(error: E, temp: string, path: string): E {
+  const e = error as NodeJS.ErrnoException;
+  if (e && typeof e.message === 'string' && e.path === temp) {
+    e.message = e.message.split(temp).join(path);
+    e.path = path;
+  }
+  return error;
 }
 
 /**
@@ -123,7 +153,12 @@ const tempName = (path: string) => `${path}.tmp.${process.pid}.${++counter}`;
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
   ensureDir(dirname(path));
   const temp = tempName(path);
-  const fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  let fd: number;
+  try {
+    fd = openSync(temp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, mode);
+  } catch (error) {
+    throw aimedAt(error, temp, path);
+  }
   try {
     // writeSync may write less than asked (a disk filling up): write the rest,
     // which then fails with ENOSPC rather than leave a torn file to rename.
@@ -176,6 +211,11 @@ function removeCorrupt(path: string): void {
  * below a directory of the state home that is a symlink (plantedLink).
  */
 export function readText(path: string): string | undefined {
+  return readBytes(path)?.toString('utf8');
+}
+
+/** The bytes of a state file, or undefined unless it is a regular file (as readText: a FIFO never blocks). */
+export function readBytes(path: string): Buffer | undefined {
   if (plantedLink(path)) return undefined;
   let fd: number;
   try {
@@ -185,7 +225,7 @@ export function readText(path: string): string | undefined {
   }
   try {
     if (!fstatSync(fd).isFile()) return undefined;
-    return readFileSync(fd, 'utf8');
+    return readFileSync(fd);
   } catch {
     return undefined;
   } finally {
@@ -229,22 +269,39 @@ export function rmQuiet(path: string): void {
 }
 
 /**
- * Opens a state file to append (mode 0600), never through a symlink: a link
- * planted in its place (or in place of a directory above it) is corrupt
- * state, reported and removed (the link, not its target), and the file is
- * started again in place. Returns the descriptor.
+ * Opens a state file to append (mode 0600), never through a symlink and
+ * never blocking: a link planted in its place (or in place of a directory
+ * above it) is corrupt state, reported and removed (the link, not its
+ * target), and the file is started again in place. So is anything else that
+ * is not a regular file: a FIFO (opened with O_NONBLOCK, so that no open
+ * waits for a reader), a socket, a device or a directory. Returns the
+ * descriptor (O_NONBLOCK is harmless on a regular file).
  */
 export function openAppend(path: string): number {
-  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW;
+  const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
   if (plantedLink(path)) ensureDir(dirname(path));
+  let what: string;
   try {
-    return openSync(path, flags, 0o600);
+    const fd = openSync(path, flags, 0o600);
+    let regular = false;
+    try {
+      regular = fstatSync(fd).isFile();
+    } finally {
+      if (!regular) closeSync(fd);
+    }
+    if (regular) return fd;
+    what = 'not a regular file';
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ELOOP') throw error;
-    warn(`${printable(path)} is a symlink (corrupt state): replaced by a new file`);
-    rmQuiet(path);
-    return openSync(path, flags | constants.O_EXCL, 0o600);
+    const code = (error as NodeJS.ErrnoException).code;
+    // ELOOP: a symlink; ENXIO: a FIFO without a reader; EISDIR: a directory;
+    // EOPNOTSUPP/ENXIO: a socket.
+    if (code === 'ELOOP') what = 'a symlink';
+    else if (code === 'ENXIO' || code === 'EISDIR' || code === 'EOPNOTSUPP') what = 'not a regular file';
+    else throw error;
   }
+  warn(`${printable(path)} is ${what} (corrupt state): replaced by a new file`);
+  rmQuiet(path);
+  return openSync(path, flags | constants.O_EXCL, 0o600);
 }
 
 /** Appends text to a state file (openAppend: never through a symlink). */

@@ -2,7 +2,7 @@ import { linkSync, lstatSync, renameSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { CliError, EX } from '../cli/errors.js';
 import { isAlive, processStartTime, sleepSync, type ProcessId } from '../process/proc.js';
-import { ensureDir, readText, rmQuiet, writeFileAtomic } from './atomic.js';
+import { aimedAt, ensureDir, readText, rmQuiet, writeFileAtomic } from './atomic.js';
 
 /**
  * Lock files and other "holder" files (reaper.pid, a build's owner) hold
@@ -79,7 +79,11 @@ export function tryLock(path: string, waitMs = 0): (() => void) | undefined {
   const me = formatHolder(selfHolder());
   const deadline = Date.now() + waitMs;
   const temp = `${path}.tmp.${process.pid}.${++tempCounter}`;
-  writeFileAtomic(temp, me);
+  try {
+    writeFileAtomic(temp, me);
+  } catch (error) {
+    throw aimedAt(error, temp, path); // the lock, not its temporary record
+  }
   try {
     for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
       try {
