@@ -338,7 +338,8 @@ idle_reaper() {
   wait_until '[ -s "$LOG" ]' 10
   _wsh_alive "$user" # the shell lives on: it only left
   [ ! -e "$ctx/users/$user" ]
-  grep -q "\"type\":\"user.leave\".*\"pid\":$user,\"reason\":\"left\"" "$home/events.jsonl"
+  # The shell that left wrote its own user.leave: the reaper writes none for a left record.
+  [ "$(grep -c "\"type\":\"user.leave\".*\"pid\":$user[,}]" "$home/events.jsonl")" -eq 0 ]
   grep -q '"state":"unloaded"' "$ctx/context.json"
   wait_until '[ -z "$(workers)" ]' 10
   [ "$(cat "$LOG")" = ran ]

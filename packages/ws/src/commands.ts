@@ -78,7 +78,7 @@ export const COMMANDS: readonly Command[] = [
     values: { '--shell': 'shells', '--env': 'none' },
     args: 'files',
   },
-  { name: 'reaper', binary: 'ws-reaper', summary: 'the tiny PID reaper that runs unloads', flags: ['--foreground', '--once'], args: 'none' },
+  { name: 'reaper', binary: 'ws-reaper', summary: 'the tiny PID reaper that runs unloads', flags: ['--foreground', '--once', '--node', '--worker'], args: 'none' },
   {
     name: 'port',
     binary: 'allocate_port',
