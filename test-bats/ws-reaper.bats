@@ -283,6 +283,8 @@ idle_reaper() {
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
   pid=$(reaper_pid)
+  # The watcher makes reaper.wake once it holds reaper.pid (a loser of that race must not replace it).
+  wait_until '[ -p "$home/reaper.wake" ]' 10
   wait_until '[ -z "$(workers)" ]' 10
 }
 
