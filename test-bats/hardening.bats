@@ -544,3 +544,35 @@ WS
   [[ $stderr == *'LATIN holds bytes that are not UTF-8'* && $stderr == *'FFFE holds bytes'* ]]
   [[ $stderr != *'UTF holds'* ]]
 }
+
+@test "(12) ws exec's command, an on_unload hook and a service get values that are not UTF-8 with their exact bytes" {
+  local out="$BATS_TEST_TMPDIR/bytes"
+  # The private files that carry such values land here, so the test sees that none is left.
+  export TMPDIR="$BATS_TEST_TMPDIR/tmp"
+  mkdir -p "$out" "$TMPDIR" "$W/raw"
+  # od_of VAR... — the bytes of each, one line each, into the file $OUT (via a temporary, whole or not at all).
+  cat >"$W/raw/od-of.sh" <<'SH'
+#!/bin/sh
+to=$1
+shift
+for v in "$@"; do eval "printf %s \"\$$v\"" | od -An -tx1; done >"$to.tmp" && mv "$to.tmp" "$to"
+SH
+  chmod +x "$W/raw/od-of.sh"
+  write_workspace "$W/raw" <<WS 2>/dev/null
+export LATIN=\$'caf\\xe9' FFFE=\$'\\xff\\xfe' UTF='é✓'
+on_unload -- ./od-of.sh $(q "$out/hook") LATIN FFFE UTF
+service bytes -- sh -c './od-of.sh "\$1" LATIN FFFE UTF; exec sleep 1000' sh $(q "$out/service")
+WS
+  local want='63 61 66 e9 ff fe c3 a9 e2 9c 93'
+  run --separate-stderr ws-exec "$W/raw" -- sh -c 'for v in LATIN FFFE UTF; do eval "printf %s \"\$$v\"" | od -An -tx1; done'
+  [ "$status" -eq 0 ]
+  [ "$(echo $output)" = "$want" ]
+  # The service, started by the build, has them too.
+  wait_until '[ -f "$out/service" ]' 20
+  [ "$(echo $(cat "$out/service"))" = "$want" ]
+  # ws-exec was the only user: the context unloads, the hook runs with the loaded environment.
+  wait_until '[ -f "$out/hook" ]' 30
+  [ "$(echo $(cat "$out/hook"))" = "$want" ]
+  # Every value file was removed by the bash that read it.
+  wait_until '[ -z "$(ls -A "$TMPDIR")" ]'
+}

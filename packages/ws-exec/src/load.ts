@@ -19,7 +19,9 @@ export async function loadContextEnv(opts: { dir: string; pid: number; envName?:
   const { dir, env } = opts;
   const exporter = locateBinary('ws-export', env);
   if (!exporter) throw new CliError(EX.UNAVAILABLE, 'ws-export not found beside ws-exec or on PATH');
-  const args = ['json', '--pid', String(opts.pid), ...(opts.envName ? ['--env', opts.envName] : [])];
+  // --bytes: values that are not UTF-8 as \udcNN escapes, which JSON.parse keeps (bytes.ts);
+  // runCommand gives them to CMD exactly.
+  const args = ['json', '--bytes', '--pid', String(opts.pid), ...(opts.envName ? ['--env', opts.envName] : [])];
   const { code, stdout } = await new Promise<{ code: number; stdout: string }>((done, fail) => {
     const child = spawn(exporter, args, {
       cwd: dir,
