@@ -567,6 +567,18 @@ WS
   run --separate-stderr ws-exec "$W/raw" -- sh -c 'for v in LATIN FFFE UTF; do eval "printf %s \"\$$v\"" | od -An -tx1; done'
   [ "$status" -eq 0 ]
   [ "$(echo $output)" = "$want" ]
+  # Through the bash that carries them, CMD is still what ws exec runs: its status, a command not found, SIGTERM.
+  run -3 ws-exec "$W/raw" -- sh -c 'exit 3'
+  run --separate-stderr -127 ws-exec "$W/raw" -- no-such-command-ws
+  [ "${stderr_lines[-1]}" = 'ws-exec: no-such-command-ws: command not found' ]
+  ws-exec "$W/raw" -- sh -c 'trap "exit 7" TERM; echo $$ >"$1/child"; while :; do sleep 0.05; done' sh "$out" >/dev/null 2>&1 &
+  local exec_pid=$! rc=0
+  track_pid "$exec_pid"
+  wait_until '[ -s "$out/child" ]'
+  track_pid "$(cat "$out/child")"
+  kill -TERM "$exec_pid"
+  wait "$exec_pid" || rc=$?
+  [ "$rc" -eq 7 ]
   # The service, started by the build, has them too.
   wait_until '[ -f "$out/service" ]' 20
   [ "$(echo $(cat "$out/service"))" = "$want" ]

@@ -15,13 +15,14 @@ import { encodeBytes, hasRawBytes } from '../env/bytes.js';
 
 /**
  * Bash code (a prefix for a `bash -c` script) that exports the words of
- * `$_WS_RAW_ENV` and removes the file. bash's own SHLVL increment is undone
- * (the file holds the caller's SHLVL, if it had one), so the command gets the
- * environment it was given.
+ * `$_WS_RAW_ENV` and removes the file. (bash's `exec` undoes its own SHLVL
+ * increment; a caller without SHLVL gives the command SHLVL=0.) `read` runs
+ * in the C locale: in a UTF-8 one, bash 5.2 takes a trailing invalid byte and
+ * the NUL after it for the start of one character, and the last word is lost.
  */
 export const IMPORT_RAW_ENV =
-  'if [[ -n ${_WS_RAW_ENV-} ]]; then unset SHLVL; ' +
-  'while IFS= read -r -d "" _ws_kv; do export "${_ws_kv%%=*}=${_ws_kv#*=}"; done <"$_WS_RAW_ENV"; ' +
+  'if [[ -n ${_WS_RAW_ENV-} ]]; then ' +
+  'while LC_ALL=C IFS= read -r -d "" _ws_kv; do export "${_ws_kv%%=*}=${_ws_kv#*=}"; done <"$_WS_RAW_ENV"; ' +
   'command -p rm -f -- "$_WS_RAW_ENV"; unset _ws_kv _WS_RAW_ENV; fi\n';
 
 export interface RawEnv {
@@ -39,7 +40,6 @@ export function splitRawEnv(env: NodeJS.ProcessEnv): RawEnv {
   if (!raw.length) return { env, raw: false, cleanup: () => undefined };
   const plain: NodeJS.ProcessEnv = { ...env };
   for (const [name] of raw) delete plain[name];
-  if (env.SHLVL !== undefined && !raw.some(([name]) => name === 'SHLVL')) raw.push(['SHLVL', env.SHLVL]);
   const path = join(tmpdir(), `ws-raw-env.${process.pid}.${randomBytes(8).toString('hex')}`);
   // A fresh random name, O_EXCL (never through a planted link), readable by this user alone;
   // the reader starts only after the write is done.
@@ -58,9 +58,12 @@ export const withRawImport = (script: string, split: RawEnv) => (split.raw ? IMP
  * How to spawn `argv` with `env` so that every value keeps its bytes: as is
  * when all are UTF-8, else through `bash -c` importing the raw values and
  * exec-ing argv (the same process: exit status and signals are argv's own).
+ * `name` is the program that reports a command not found.
  */
-export function spawnWithRawEnv(argv: string[], env: NodeJS.ProcessEnv): { command: string; args: string[] } & RawEnv {
+export function spawnWithRawEnv(argv: string[], env: NodeJS.ProcessEnv, name = argv[0]!): { command: string; args: string[] } & RawEnv {
   const split = splitRawEnv(env);
   if (!split.raw) return { command: argv[0]!, args: argv.slice(1), ...split };
-  return { command: 'bash', args: ['--noprofile', '--norc', '-c', withRawImport('exec -- "$@"', split), argv[0]!, ...argv], ...split };
+  // A command not found says so as runCommand does (`NAME: CMD: command not found`, 127).
+  const script = 'command -v -- "$1" >/dev/null || { printf \'%s: %s: command not found\\n\' "$0" "$1" >&2; exit 127; }; exec -- "$@"';
+  return { command: 'bash', args: ['--noprofile', '--norc', '-c', withRawImport(script, split), name, ...argv], ...split };
 }

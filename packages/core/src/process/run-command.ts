@@ -30,7 +30,7 @@ const FORWARDED = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP'] as const;
  */
 export function runCommand(argv: string[], opts: { name: string; env: NodeJS.ProcessEnv; cwd: string; err: (text: string) => void }): Promise<number> {
   return new Promise((done) => {
-    const how = spawnWithRawEnv(argv, opts.env);
+    const how = spawnWithRawEnv(argv, opts.env, opts.name);
     const child = spawn(how.command, how.args, { stdio: 'inherit', env: how.env, cwd: opts.cwd });
     const forward = (signal: NodeJS.Signals) => {
       if ((signal === 'SIGINT' || signal === 'SIGQUIT') && terminalSentIt()) return;
