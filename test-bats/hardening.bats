@@ -543,6 +543,13 @@ WS
   [ "$(jq -r .set.UTF <<<"$output")" = 'é✓😀' ]
   [[ $stderr == *'LATIN holds bytes that are not UTF-8'* && $stderr == *'FFFE holds bytes'* ]]
   [[ $stderr != *'UTF holds'* ]]
+  # --bytes (what ws-exec reads): each such byte as the escape \udcNN, no warning; only with json.
+  run --separate-stderr timeout 20 ws-export json --bytes --pid $$
+  [ "$status" -eq 0 ]
+  [[ $output == *'"LATIN":"caf\udce9"'* && $output == *'"FFFE":"\udcff\udcfe"'* ]]
+  [[ $stderr != *'holds bytes'* ]]
+  run --separate-stderr -64 ws-export bash --bytes
+  [ "$stderr" = 'ws-export: --bytes goes with json' ]
 }
 
 @test "(12) ws exec's command, an on_unload hook and a service get values that are not UTF-8 with their exact bytes" {
