@@ -574,6 +574,10 @@ WS
   run --separate-stderr ws-exec "$W/raw" -- sh -c 'for v in LATIN FFFE UTF; do eval "printf %s \"\$$v\"" | od -An -tx1; done'
   [ "$status" -eq 0 ]
   [ "$(echo $output)" = "$want" ]
+  # A value of the caller's own environment with such bytes reaches CMD too, through ws-shell -- CMD and ws exec.
+  run --separate-stderr env BASE=$'x\xfa' ws-shell "$W/raw" -- sh -c 'printf %s "$BASE" | od -An -tx1; printf %s "$LATIN" | od -An -tx1'
+  [ "$status" -eq 0 ]
+  [ "$(echo $output)" = '78 fa 63 61 66 e9' ]
   # Through the bash that carries them, CMD is still what ws exec runs: its status, a command not found, SIGTERM.
   run -3 ws-exec "$W/raw" -- sh -c 'exit 3'
   run --separate-stderr -127 ws-exec "$W/raw" -- no-such-command-ws
