@@ -41,9 +41,16 @@ export function splitRawEnv(env: NodeJS.ProcessEnv): RawEnv {
   const plain: NodeJS.ProcessEnv = { ...env };
   for (const [name] of raw) delete plain[name];
   const path = join(tmpdir(), `ws-raw-env.${process.pid}.${randomBytes(8).toString('hex')}`);
-  // A fresh random name, O_EXCL (never through a planted link), readable by this user alone;
-  // the reader starts only after the write is done.
-  writeFileSync(path, Buffer.concat(raw.map(([name, value]) => encodeBytes(`${name}=${value}\0`))), { flag: 'wx', mode: 0o600 });
+  try {
+    // A fresh random name, O_EXCL (never through a planted link), readable by this user alone;
+    // the reader starts only after the write is done.
+    writeFileSync(path, Buffer.concat(raw.map(([name, value]) => encodeBytes(`${name}=${value}\0`))), { flag: 'wx', mode: 0o600 });
+  } catch {
+    // No temporary file (a full or read-only TMPDIR): the values as spawn() gives them, U+FFFD,
+    // rather than a command, hook or service that does not start.
+    rmSync(path, { force: true });
+    return { env, raw: false, cleanup: () => undefined };
+  }
   return {
     env: { ...plain, _WS_RAW_ENV: path },
     raw: true,
