@@ -608,4 +608,59 @@ WS
   [ "$(jq -r .set.UTF <<<"$output")" = 'é✓😀' ]
   [[ $stderr == *'LATIN holds bytes that are not UTF-8'* && $stderr == *'FFFE holds bytes'* ]]
   [[ $stderr != *'UTF holds'* ]]
+  # --bytes (what ws-exec reads): each such byte as the escape \udcNN, no warning; only with json.
+  run --separate-stderr timeout 20 ws-export json --bytes --pid $$
+  [ "$status" -eq 0 ]
+  [[ $output == *'"LATIN":"caf\udce9"'* && $output == *'"FFFE":"\udcff\udcfe"'* ]]
+  [[ $stderr != *'holds bytes'* ]]
+  run --separate-stderr -64 ws-export bash --bytes
+  [ "$stderr" = 'ws-export: --bytes goes with json' ]
+}
+
+@test "(12) ws exec's command, an on_unload hook and a service get values that are not UTF-8 with their exact bytes" {
+  local out="$BATS_TEST_TMPDIR/bytes"
+  # The private files that carry such values land here, so the test sees that none is left.
+  export TMPDIR="$BATS_TEST_TMPDIR/tmp"
+  mkdir -p "$out" "$TMPDIR" "$W/raw"
+  # od_of VAR... — the bytes of each, one line each, into the file $OUT (via a temporary, whole or not at all).
+  cat >"$W/raw/od-of.sh" <<'SH'
+#!/bin/sh
+to=$1
+shift
+for v in "$@"; do eval "printf %s \"\$$v\"" | od -An -tx1; done >"$to.tmp" && mv "$to.tmp" "$to"
+SH
+  chmod +x "$W/raw/od-of.sh"
+  write_workspace "$W/raw" <<WS 2>/dev/null
+export LATIN=\$'caf\\xe9' FFFE=\$'\\xff\\xfe' UTF='é✓'
+on_unload -- ./od-of.sh $(q "$out/hook") LATIN FFFE UTF
+service bytes -- sh -c './od-of.sh "\$1" LATIN FFFE UTF; exec sleep 1000' sh $(q "$out/service")
+WS
+  local want='63 61 66 e9 ff fe c3 a9 e2 9c 93'
+  run --separate-stderr ws-exec "$W/raw" -- sh -c 'for v in LATIN FFFE UTF; do eval "printf %s \"\$$v\"" | od -An -tx1; done'
+  [ "$status" -eq 0 ]
+  [ "$(echo $output)" = "$want" ]
+  # A value of the caller's own environment with such bytes reaches CMD too, through ws-shell -- CMD and ws exec.
+  run --separate-stderr env BASE=$'x\xfa' ws-shell "$W/raw" -- sh -c 'printf %s "$BASE" | od -An -tx1; printf %s "$LATIN" | od -An -tx1'
+  [ "$status" -eq 0 ]
+  [ "$(echo $output)" = '78 fa 63 61 66 e9' ]
+  # Through the bash that carries them, CMD is still what ws exec runs: its status, a command not found, SIGTERM.
+  run -3 ws-exec "$W/raw" -- sh -c 'exit 3'
+  run --separate-stderr -127 ws-exec "$W/raw" -- no-such-command-ws
+  [ "${stderr_lines[-1]}" = 'ws-exec: no-such-command-ws: command not found' ]
+  ws-exec "$W/raw" -- sh -c 'trap "exit 7" TERM; echo $$ >"$1/child"; while :; do sleep 0.05; done' sh "$out" >/dev/null 2>&1 &
+  local exec_pid=$! rc=0
+  track_pid "$exec_pid"
+  wait_until '[ -s "$out/child" ]'
+  track_pid "$(cat "$out/child")"
+  kill -TERM "$exec_pid"
+  wait "$exec_pid" || rc=$?
+  [ "$rc" -eq 7 ]
+  # The service, started by the build, has them too.
+  wait_until '[ -f "$out/service" ]' 20
+  [ "$(echo $(cat "$out/service"))" = "$want" ]
+  # ws-exec was the only user: the context unloads, the hook runs with the loaded environment.
+  wait_until '[ -f "$out/hook" ]' 30
+  [ "$(echo $(cat "$out/hook"))" = "$want" ]
+  # Every value file was removed by the bash that read it.
+  wait_until '[ -z "$(ls -A "$TMPDIR")" ]'
 }

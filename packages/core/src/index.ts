@@ -23,6 +23,7 @@ export * from './context/record.js';
 export * from './context/shared.js';
 export * from './process/locate.js';
 export * from './process/run-command.js';
+export * from './process/raw-env.js';
 export * from './unload/run.js';
 export * from './reaper/reaper.js';
 export * from './services/services.js';

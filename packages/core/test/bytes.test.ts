@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeBytes, encodeBytes, hasRawBytes, withoutRawBytes } from '../src/env/bytes.js';
 import { renderJson, renderShell, SHELLS } from '../src/shells/render.js';
 import { setWarningSink } from '../src/cli/warnings.js';
+import { spawnWithRawEnv, splitRawEnv } from '../src/process/raw-env.js';
 
 // Any bytes but NUL (issue 18 #12): kept through decodeBytes/encodeBytes and
 // the shells' quoting; JSON shows U+FFFD. docs/reliability.md, "Any bytes but NUL".
@@ -111,5 +112,70 @@ describe('renderJson', () => {
     expect(out.set).toEqual({ LATIN: 'caf\uFFFD', OK: 'é' });
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/^LATIN holds bytes that are not UTF-8/);
+  });
+});
+
+describe('renderJson with bytes', () => {
+  it('keeps each raw byte as a \\udcNN escape that JSON.parse gives back, without a warning', () => {
+    const warnings: string[] = [];
+    setWarningSink((message) => warnings.push(message));
+    const latin = decodeBytes(Buffer.from('caf\xe9', 'latin1'));
+    const text = renderJson({ LATIN: latin }, { bytes: true });
+    expect(text).toContain('caf\\udce9');
+    expect(JSON.parse(text).set.LATIN).toBe(latin);
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('spawnWithRawEnv', () => {
+  const raw = (latin1: string) => decodeBytes(Buffer.from(latin1, 'latin1'));
+  const run = (env: NodeJS.ProcessEnv, argv: string[]) => {
+    const how = spawnWithRawEnv(argv, env);
+    const result = spawnSync(how.command, how.args, { env: how.env });
+    return { how, result };
+  };
+
+  it('spawns as is when every value is UTF-8 (no file, no bash)', () => {
+    const how = spawnWithRawEnv(['env'], { A: 'é' });
+    expect(how).toMatchObject({ command: 'env', args: [], raw: false });
+    expect(how.env).toEqual({ A: 'é' });
+  });
+
+  it('gives the command the exact bytes, its own argv, status and SHLVL, and removes the file', () => {
+    // A UTF-8 locale, and the last value ending with a raw byte: bash's read must not lose it.
+    const env = { PATH: process.env.PATH, LC_ALL: 'C.UTF-8', LATIN: raw('caf\xe9'), FFFE: raw('\xff\xfe'), SPACE: raw('a b\n\x80'), SHLVL: '3', OK: 'é' };
+    const { how, result } = run(env, ['sh', '-c', 'env -0; exit 5', 'x y']);
+    expect(how.raw).toBe(true);
+    expect(result.status).toBe(5);
+    const got = new Map<string, string>();
+    for (const entry of result.stdout.toString('latin1').split('\0')) {
+      const eq = entry.indexOf('=');
+      if (eq > 0) got.set(entry.slice(0, eq), entry.slice(eq + 1));
+    }
+    expect(got.get('LATIN')).toBe('caf\xe9');
+    expect(got.get('FFFE')).toBe('\xff\xfe');
+    expect(got.get('SPACE')).toBe('a b\n\x80');
+    expect(got.get('OK')).toBe(Buffer.from('é').toString('latin1'));
+    expect(got.get('SHLVL')).toBe('3');
+    expect(got.has('_WS_RAW_ENV')).toBe(false);
+    expect(() => readFileSync(how.env._WS_RAW_ENV!)).toThrow();
+  });
+
+  it('writes the file for this user alone, and cleanup removes it', () => {
+    const split = splitRawEnv({ V: raw('\xff') });
+    const path = split.env._WS_RAW_ENV!;
+    expect(readFileSync(path)).toEqual(Buffer.from('V=\xff\0', 'latin1'));
+    split.cleanup();
+    expect(() => readFileSync(path)).toThrow();
+  });
+});
+
+describe('spawnWithRawEnv with a command that does not exist', () => {
+  it('exits 127 with the one line runCommand prints, and removes the file', () => {
+    const how = spawnWithRawEnv(['no-such-command-ws'], { PATH: process.env.PATH, V: decodeBytes(Buffer.of(0xff)) }, 'ws-exec');
+    const result = spawnSync(how.command, how.args, { env: how.env });
+    expect(result.status).toBe(127);
+    expect(result.stderr.toString()).toBe('ws-exec: no-such-command-ws: command not found\n');
+    expect(() => readFileSync(how.env._WS_RAW_ENV!)).toThrow();
   });
 });

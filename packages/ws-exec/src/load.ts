@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { CliError, EX, locateBinary } from '@ws/core';
+import { CliError, EX, locateBinary, spawnWithRawEnv } from '@ws/core';
 
 /** What `ws-export json` prints: the variables to set and those to unset. */
 export interface EnvChange {
@@ -19,16 +19,23 @@ export async function loadContextEnv(opts: { dir: string; pid: number; envName?:
   const { dir, env } = opts;
   const exporter = locateBinary('ws-export', env);
   if (!exporter) throw new CliError(EX.UNAVAILABLE, 'ws-export not found beside ws-exec or on PATH');
-  const args = ['json', '--pid', String(opts.pid), ...(opts.envName ? ['--env', opts.envName] : [])];
+  // --bytes: values that are not UTF-8 as \udcNN escapes, which JSON.parse keeps (bytes.ts);
+  // runCommand gives them to CMD exactly.
+  const args = ['json', '--bytes', '--pid', String(opts.pid), ...(opts.envName ? ['--env', opts.envName] : [])];
   const { code, stdout } = await new Promise<{ code: number; stdout: string }>((done, fail) => {
-    const child = spawn(exporter, args, {
+    // The caller's own values that are not UTF-8 reach ws-export (and the build) exactly.
+    const how = spawnWithRawEnv([exporter, ...args], { ...env, PWD: dir, WS_BUILD_TIMEOUT: NO_BACKGROUND_MS }, 'ws-exec');
+    const child = spawn(how.command, how.args, {
       cwd: dir,
-      env: { ...env, PWD: dir, WS_BUILD_TIMEOUT: NO_BACKGROUND_MS },
+      env: how.env,
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (chunk: Buffer) => chunks.push(chunk));
-    child.on('error', fail);
+    child.on('error', (error) => {
+      how.cleanup();
+      fail(error);
+    });
     child.on('close', (status, signal) => done({ code: status ?? (signal ? EX.SOFTWARE : 0), stdout: Buffer.concat(chunks).toString('utf8') }));
   });
   if (code !== 0) throw new CliError(code, `cannot load the environment of ${dir} (ws-export exited with ${code})`);

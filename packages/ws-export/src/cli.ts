@@ -26,6 +26,7 @@ await runCli({
     follow: { type: 'boolean', alias: 'f', description: 'with log: follow a running build until it finishes' },
     live: { type: 'boolean', description: "the calling shell's hook applies a background build's result on SIGUSR1 (live apply)" },
     json: { type: 'boolean', description: 'with envs: JSON' },
+    bytes: { type: 'boolean', description: 'with json: bytes that are not UTF-8 as \\udcNN escapes, exact (for ws-exec), not U+FFFD' },
   },
   help: `Put the hook in your shell's rc file:
   bash  ~/.bashrc                  eval "$(ws-export hook bash)"
@@ -85,6 +86,7 @@ Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was run
     }
     if (args.follow) throw new CliError(EX.USAGE, '--follow goes with log');
     const format = args.shell;
+    if (args.bytes && format !== 'json') throw new CliError(EX.USAGE, '--bytes goes with json');
     if (format !== 'json' && !isHookShell(format)) throw new CliError(EX.USAGE, `unknown shell '${format}': use bash, zsh, fish, nu or json`);
     if (args.hookShell) throw new CliError(EX.USAGE, `unexpected argument '${args.hookShell}'`);
     let pid: number | undefined;
@@ -99,7 +101,7 @@ Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was run
     try {
       const progress = process.stderr.isTTY ? (text: string) => process.stderr.write(text) : undefined;
       const live = Boolean(args.live) && env.WS_LIVE_APPLY !== '0';
-      out(await exportEnv({ format, pid, envName: args.env, env, cwd, exporter, err, errColors: colorsFor(process.stderr, env), interrupted: interrupt.signal, progress, live }));
+      out(await exportEnv({ format, bytes: Boolean(args.bytes), pid, envName: args.env, env, cwd, exporter, err, errColors: colorsFor(process.stderr, env), interrupted: interrupt.signal, progress, live }));
     } finally {
       process.off('SIGINT', onInterrupt);
     }

@@ -22,9 +22,10 @@ done
 unset _ws_fd _ws_fds
 
 # Values that are not UTF-8 (build.ts cannot pass them through spawn): bash
-# keeps any bytes but NUL.
+# keeps any bytes but NUL. read in the C locale: in a UTF-8 one, a last value
+# that ends with an invalid byte swallows its NUL, and is lost.
 if [[ -n ${_WS_RAW_ENV-} ]]; then
-  while IFS= read -r -d '' _ws_kv; do
+  while LC_ALL=C IFS= read -r -d '' _ws_kv; do
     export "${_ws_kv%%=*}=${_ws_kv#*=}"
   done <"$_WS_RAW_ENV"
   unset _ws_kv _WS_RAW_ENV

@@ -47,6 +47,8 @@ import { gateContext, trustWatches } from './trust-gate.js';
 
 export interface ExportOptions {
   format: Shell | 'nu' | 'json';
+  /** With json: bytes that are not UTF-8 as `\udcNN` escapes (renderJson). */
+  bytes?: boolean;
   pid?: number;
   envName?: string;
   env: NodeJS.ProcessEnv;
@@ -238,7 +240,7 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
   if (previousRoot && previousRoot !== target.WS_ROOT) info('unloading');
   if (target.WS_ROOT && text) info(`export ${text}`);
 
-  return renderOutput({ format: opts.format, home, ctx, ctxDir: dir, source, state, watches, contents, valid, current, base, target, changes });
+  return renderOutput({ format: opts.format, bytes: opts.bytes, home, ctx, ctxDir: dir, source, state, watches, contents, valid, current, base, target, changes });
 }
 
 /**

@@ -82,7 +82,7 @@ export function exportWithoutSpace(opts: ExportOptions, cause: Error): string {
   if (current.WS_DIFF !== target.WS_DIFF) changes.WS_DIFF = target.WS_DIFF;
   const what = (cause as NodeJS.ErrnoException).code === 'EDQUOT' ? 'over its disk quota' : 'no space left on device';
   opts.err(`${printable(`ws: ${what} in the state home ${home}: ${kept}; trying again at the next prompt`)}\n`);
-  if (opts.format === 'json') return renderJson(changes);
+  if (opts.format === 'json') return renderJson(changes, { bytes: opts.bytes });
   // Knobs that never match (no \x1f in them): the hook runs ws-export at the next prompt.
   const locals: ShellLocals = {
     _ws_pwd: '',

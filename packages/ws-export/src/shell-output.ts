@@ -13,6 +13,8 @@ export function summary(changes: EnvChanges, before: Env): string {
 
 export interface OutputInput {
   format: Shell | 'nu' | 'json';
+  /** With json: bytes that are not UTF-8 as `\udcNN` escapes. */
+  bytes?: boolean;
   home: string;
   ctx: Context | undefined;
   /** The directory of the context the shell is in (a shared one's, docs/contexts.md). */
@@ -39,7 +41,7 @@ export interface OutputInput {
  */
 export function renderOutput(input: OutputInput): string {
   const { format, ctx, state, current, base, target } = input;
-  if (format === 'json') return renderJson(input.changes);
+  if (format === 'json') return renderJson(input.changes, { bytes: input.bytes });
   const shellLocals = locals(input);
   if (format === 'nu') return renderNu(input.changes, shellLocals);
   let code = renderShell(format, input.changes, shellLocals);

@@ -6,6 +6,7 @@ import { CliError, EX, describeError } from './errors.js';
 import { parseArgv, type CliArgs, type CliArgsDef } from './parse-argv.js';
 import { VERSION } from './version.js';
 import { setWarningSink } from './warnings.js';
+import { environWithBytes } from '../env/bytes.js';
 
 /** What a command's run() receives: parsed flags, the words after `--`, and the process boundary. */
 export interface CliContext<T extends CliArgsDef> {
@@ -45,7 +46,8 @@ export interface CliSpec<T extends CliArgsDef> {
  * process.exit (it can cut piped stdout short); sets process.exitCode instead.
  */
 export async function runCli<T extends CliArgsDef>(spec: CliSpec<T>, argv = process.argv.slice(2)): Promise<void> {
-  const env = process.env;
+  // Values with bytes that are not UTF-8 as they are (bytes.ts), not U+FFFD.
+  const env = environWithBytes(process.env);
   watchStdout();
   const warnColor = colorsFor(process.stderr, env);
   setWarningSink((message) => process.stderr.write(`${warnColor.yellow(`${spec.warningPrefix ?? spec.name}:`)} warning: ${shown(message)}\n`));
@@ -154,7 +156,8 @@ export interface CliCommandsSpec {
  * Errors take runCli's one path.
  */
 export async function runCliCommands(spec: CliCommandsSpec, argv = process.argv.slice(2)): Promise<void> {
-  const env = process.env;
+  // Values with bytes that are not UTF-8 as they are (bytes.ts), not U+FFFD.
+  const env = environWithBytes(process.env);
   watchStdout();
   const warnColor = colorsFor(process.stderr, env);
   setWarningSink((message) => process.stderr.write(`${warnColor.yellow(`${spec.name}:`)} warning: ${shown(message)}\n`));

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
+import { spawnWithRawEnv } from './raw-env.js';
 
 /**
  * True when the terminal's foreground process group is ours: a ^C or ^\
@@ -25,10 +26,12 @@ const FORWARDED = ['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGHUP'] as const;
  * and SIGHUP to it, and resolves with its exit status as a shell reports it:
  * its code, 128+N for a death by signal N, 127 not found, 126 not runnable.
  * Shared by the commands that run something in a context (ws-exec, ws-shell).
+ * Values with bytes that are not UTF-8 keep them (raw-env.ts).
  */
 export function runCommand(argv: string[], opts: { name: string; env: NodeJS.ProcessEnv; cwd: string; err: (text: string) => void }): Promise<number> {
   return new Promise((done) => {
-    const child = spawn(argv[0], argv.slice(1), { stdio: 'inherit', env: opts.env, cwd: opts.cwd });
+    const how = spawnWithRawEnv(argv, opts.env, opts.name);
+    const child = spawn(how.command, how.args, { stdio: 'inherit', env: how.env, cwd: opts.cwd });
     const forward = (signal: NodeJS.Signals) => {
       if ((signal === 'SIGINT' || signal === 'SIGQUIT') && terminalSentIt()) return;
       child.kill(signal);
@@ -43,6 +46,7 @@ export function runCommand(argv: string[], opts: { name: string; env: NodeJS.Pro
       done(code);
     };
     child.on('error', (error: NodeJS.ErrnoException) => {
+      how.cleanup();
       opts.err(`${opts.name}: ${argv[0]}: ${error.code === 'ENOENT' ? 'command not found' : error.message}\n`);
       finish(error.code === 'ENOENT' ? 127 : 126);
     });

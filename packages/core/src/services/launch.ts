@@ -5,6 +5,7 @@ import { openAppend, ensureDir, rmQuiet } from '../state/atomic.js';
 import { servicePaths } from '../state/paths.js';
 import { processStartTime, type ProcessId } from '../process/proc.js';
 import { SERVICE_MARK } from './process-tree.js';
+import { splitRawEnv, withRawImport } from '../process/raw-env.js';
 import { rotateServiceLog, runStartLine, serviceLogMax } from './logs.js';
 import { serviceEvent, writePidFile, writeServiceState } from './records.js';
 import { describeArgv, type ServiceSpec, type ServiceState } from './spec.js';
@@ -49,14 +50,16 @@ function spawnService(contextDir: string, spec: ServiceSpec, env: Record<string,
   try {
     writeSync(fd, runStartLine(spec.name, describeArgv(spec.argv)));
     // The script travels in the environment (and leaves it at once) so that `ps` shows a short line.
+    // Values that are not UTF-8 keep their bytes (raw-env.ts): the wrapper imports them first.
+    const split = splitRawEnv(env);
     const child = spawn('bash', ['--noprofile', '--norc', '-c', 'eval "$_WS_SERVICE_WRAPPER"', `ws-service:${spec.name}`, paths.dir, ...spec.argv], {
       cwd: spec.cwd,
       // SERVICE_MARK: found again at the stop even in a process that left the group and session.
-      env: { ...env, _WS_SERVICE_WRAPPER: WRAPPER, [SERVICE_MARK]: paths.dir },
+      env: { ...split.env, _WS_SERVICE_WRAPPER: withRawImport(WRAPPER, split), [SERVICE_MARK]: paths.dir },
       stdio: ['ignore', fd, fd],
       detached: true,
     });
-    child.on('error', () => undefined);
+    child.on('error', split.cleanup);
     child.unref();
     if (!child.pid) throw new CliError(EX.UNAVAILABLE, `cannot start ${spec.name}: bash is not available`);
     const id: ProcessId = { pid: child.pid, start: processStartTime(child.pid) ?? '' };

@@ -62,15 +62,17 @@ export function renderNu(changes: EnvChanges, locals: ShellLocals = {}): string 
  * `{"set":{NAME:VALUE},"unset":[NAME]}` for programs that are not shells.
  * JSON cannot carry bytes that are not UTF-8: such a value is given with
  * U+FFFD for each of them, and a warning names the variable (the shells get
- * the exact bytes; docs/reliability.md).
+ * the exact bytes; docs/reliability.md). With `bytes` (ws-export json
+ * --bytes, for ws-exec), each such byte is the escape `\udcNN` instead
+ * (bytes.ts): exact, but not JSON that other programs can take as UTF-8.
  */
-export function renderJson(changes: EnvChanges): string {
+export function renderJson(changes: EnvChanges, opts: { bytes?: boolean } = {}): string {
   const set: Record<string, string> = {};
   const unset: string[] = [];
   for (const name of Object.keys(changes).sort()) {
     const value = changes[name];
     if (value === undefined) unset.push(name);
-    else if (hasRawBytes(value)) {
+    else if (!opts.bytes && hasRawBytes(value)) {
       warn(`${name} holds bytes that are not UTF-8: JSON shows each as U+FFFD (a shell gets them exactly)`);
       set[name] = withoutRawBytes(value);
     } else set[name] = value;

@@ -8,6 +8,7 @@ import { appendLog, openAppend, ensureDir, readJson, rmQuiet, writeFileAtomic } 
 import { releasePorts } from '../ports/ports.js';
 import { releaseContextHolds } from '../resources/release.js';
 import { isAlive, type ProcessId } from '../process/proc.js';
+import { splitRawEnv, withRawImport } from '../process/raw-env.js';
 import { tryLock } from '../state/lock.js';
 import { needsUnloadPath } from '../users/users.js';
 import { describeHook, dropUnloadHooks, listUnloadHooks, type UnloadHookRecord } from './hooks.js';
@@ -197,15 +198,18 @@ async function runHookOnce(
   let pid: number | undefined;
   const status = await new Promise<number | string>((resolve) => {
     const [command, args] = commandFor(hook);
-    const child = spawn('bash', ['-c', CLAIM_AND_EXEC, 'ws-unload-hook', String(startedAt), marker, command, ...args], {
+    // The loaded environment's values that are not UTF-8 keep their bytes (raw-env.ts).
+    const split = splitRawEnv(env);
+    const child = spawn('bash', ['-c', withRawImport(CLAIM_AND_EXEC, split), 'ws-unload-hook', String(startedAt), marker, command, ...args], {
       cwd: root,
-      env,
+      env: split.env,
       stdio: ['ignore', out, out],
       detached: true,
     });
     pid = child.pid;
     // No write may throw here: the hook may be started, and a lost line is all a full disk costs.
     child.on('error', (error) => {
+      split.cleanup();
       quietly(() => writeSync(out, `cannot start: ${error.message}\n`));
       resolve(127);
     });
