@@ -332,6 +332,16 @@ const SHELLS = {
 // roundTrip(shell, cwd, env, expected) — loads cwd's context in SHELL
 // (or JSON) and compares what arrived with `expected` (name → Buffer).
 // Returns the names that did not arrive intact, and the result.
+/** The bytes of a `ws-export json --bytes` value: U+DC80..U+DCFF stand for the bytes 0x80..0xFF. */
+function jsonBytes(value) {
+  const parts = [];
+  for (const ch of value) {
+    const cp = ch.codePointAt(0);
+    parts.push(cp >= 0xdc80 && cp <= 0xdcff ? Buffer.from([cp - 0xdc00]) : Buffer.from(ch));
+  }
+  return Buffer.concat(parts);
+}
+
 async function roundTrip(shell, cwd, env, expected, out) {
   fs.rmSync(out, { recursive: true, force: true });
   mkdirp(out);
@@ -340,11 +350,12 @@ async function roundTrip(shell, cwd, env, expected, out) {
   const got = new Map();
   if (shell === 'json') {
     const user = sleeper();
-    r = await run([`${BIN}/ws-export`, 'json', `--pid=${user}`], { cwd, env, timeout: 60000 });
+    // --bytes: a byte that is not UTF-8 comes as a lone surrogate U+DC80..U+DCFF (JSON cannot hold the byte).
+    r = await run([`${BIN}/ws-export`, 'json', '--bytes', `--pid=${user}`], { cwd, env, timeout: 60000 });
     await stop([{ pid: user }], 200);
     let doc = null;
     try { doc = JSON.parse(r.stdout.toString()); } catch { /* none */ }
-    for (const n of names) if (doc && typeof doc.set?.[n] === 'string') got.set(n, Buffer.from(doc.set[n]));
+    for (const n of names) if (doc && typeof doc.set?.[n] === 'string') got.set(n, jsonBytes(doc.set[n]));
   } else {
     r = await run(SHELLS[shell](''), { cwd, env: { ...env, NAMES: names.join(' '), OUT: out }, timeout: 60000 });
     for (const n of names) { try { got.set(n, fs.readFileSync(path.join(out, n))); } catch { /* not set */ } }
