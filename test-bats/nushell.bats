@@ -7,6 +7,8 @@
 # whether anything changed (no process at an idle prompt, strace-counted).
 
 load test_helper/common-setup
+load test_helper/state-home
+load test_helper/strace
 
 BATS_TEST_TIMEOUT=${BATS_TEST_TIMEOUT:-120}
 
@@ -84,7 +86,11 @@ EOF
   [ "$status" -ne 0 ]
   run tmux_run '^printenv EVIL'
   [ "$status" -ne 0 ]
-  ! compgen -G "$home/contexts/*/users/$pid" >/dev/null
+  # The shell is no user any more: its record says it left (or the reaper removed it).
+  local rec
+  for rec in "$home"/contexts/*/users/"$pid"; do
+    [[ ! -e $rec || $(cat "$rec") == *'"left":'* ]]
+  done
 }
 
 @test "nu: a blocked file shows the message and applies nothing; ws-allow loads it at the next prompt; an edit reloads" {
@@ -183,4 +189,134 @@ EOF
   tmux_wait "^● proj $proj> ?$"
   tmux_run "cd $(q "$out")"
   tmux_wait "^$out> ?$"
+}
+
+# ------------------------------------------ cached re-entry, process-free leave ----
+# (docs/hook.md "Entering a project it has seen before starts no node",
+# "Leaving without a process"): after a ready load ws-export writes
+# cache/enter.nu.json; the nu hook checks and applies it with builtins, and
+# leaves with the values before kept in $env._ws.revert.
+
+# nu_dump NAME — what a child of the nu shell sees, NUL-separated, as sorted
+# NAME=<%q value> lines without the names that differ between two prompts.
+nu_dump() {
+  tmux_run "^env -0 | save -f $(q "$BATS_TEST_TMPDIR/env.$1")"
+  local entry name
+  while IFS= read -r -d '' entry; do
+    name=${entry%%=*}
+    case $name in _ | SHLVL | PWD | OLDPWD | CMD_DURATION_MS | CURRENT_FILE | FILE_PWD) continue ;; esac
+    printf '%s=%q\n' "$name" "${entry#*=}"
+  done <"$BATS_TEST_TMPDIR/env.$1" | LC_ALL=C sort >"$BATS_TEST_TMPDIR/dump.$1"
+}
+same_dump() { diff "$BATS_TEST_TMPDIR/dump.$1" "$BATS_TEST_TMPDIR/dump.$2" >&2; }
+
+# A workspace with hostile values, PATH_add and a watched file; each evaluation appends to $counter.
+hostile_workspace() {
+  export WS_UNLOAD_GRACE=60 # leaving and coming back is a re-entry, not an unload
+  counter="$BATS_TEST_TMPDIR/evaluations"
+  mkdir -p "$proj/bin"
+  echo one >"$proj/data.txt"
+  write_workspace "$proj" <<EOF
+echo run >>$(printf %q "$counter")
+watch_file data.txt
+export DATA=\$(cat data.txt)
+export CHANGED=inside
+export EVIL=\$'it\\'s "q" \$HOME \`x\` \$(touch pwned)\\nline two\\t✓'
+export EMPTIED=
+unset REMOVED
+PATH_add bin
+EOF
+}
+
+@test "nu: cached re-entry and leave start no process; the environments equal a fresh evaluation's and the one before; one cached user.join and user.leave" {
+  hostile_workspace
+  tmux_start nu '$env.CHANGED = "before"' '$env.REMOVED = "was here"' '$env.EMPTIED = "full"'
+  nu_dump outside
+  tmux_run "cd $(q "$proj")"
+  nu_dump fresh
+  [ "$(lines_of "$counter")" -eq 1 ]
+  run same_dump outside fresh
+  [ "$status" -ne 0 ]
+  local dir home="$XDG_STATE_HOME/ws"
+  dir=$(ctx_dir "$proj")
+  [ -f "$dir/cache/enter.nu.json" ]
+
+  strace_start leave
+  tmux_run "cd $(q "$out")"
+  strace_stop
+  ((SPAWNS == 0))
+  nu_dump left
+  same_dump outside left
+  # Its record says it left (or the reaper removed it already).
+  [[ ! -e $dir/users/$TMUX_SHELL_PID || $(cat "$dir/users/$TMUX_SHELL_PID") == *'"left":'* ]]
+
+  strace_start reenter
+  tmux_run "cd $(q "$proj")"
+  strace_stop
+  ((SPAWNS == 0))
+  nu_dump cached
+  same_dump fresh cached
+  [ "$(lines_of "$counter")" -eq 1 ]
+  [ ! -e "$proj/pwned" ]
+  [ "$(tmux_run '$env.PATH | describe')" = "list<string>" ]
+  [ "$(tmux_run '$env._ws.state')" = ready ]
+  # The entry registered the shell itself, with its real start time.
+  local record="$dir/users/$TMUX_SHELL_PID"
+  [ "$(jq -r .start "$record")" = "$(_wsh_starttime "$TMUX_SHELL_PID")" ]
+  [ "$(jq -r .shell "$record")" = nu ]
+  [ "$(jq -r .left "$record")" = null ]
+  local joins leaves
+  joins=$(jq -c --argjson pid "$TMUX_SHELL_PID" 'select(.type == "user.join" and .pid == $pid and .cached == true)' "$home/events.jsonl")
+  leaves=$(jq -c --argjson pid "$TMUX_SHELL_PID" 'select(.type == "user.leave" and .pid == $pid and .cached == true)' "$home/events.jsonl")
+  [ "$(grep -c . <<<"$joins")" -eq 1 ]
+  [ "$(grep -c . <<<"$leaves")" -eq 1 ]
+  [ "$(jq -r .ts <<<"$joins")" = "$(jq -r .joined "$record")" ]
+  [ "$(jq -r .root <<<"$leaves")" = "$proj" ]
+  [[ $(jq -r .ts <<<"$leaves") =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$ ]]
+
+  # Leaving again from the cached entry: process-free too, the environment before.
+  strace_start leave-again
+  tmux_run "cd $(q "$out")"
+  strace_stop
+  ((SPAWNS == 0))
+  nu_dump left-again
+  same_dump outside left-again
+}
+
+@test "nu: a watched file changed while outside makes the re-entry evaluate again" {
+  hostile_workspace
+  tmux_start nu
+  tmux_run "cd $(q "$proj")"
+  tmux_run "cd $(q "$out")"
+  [ "$(tmux_run '^printenv DATA')" = "" ]
+  echo two >"$proj/data.txt"
+  tmux_run "cd $(q "$proj")"
+  [ "$(lines_of "$counter")" -eq 2 ]
+  [ "$(tmux_run '^printenv DATA')" = two ]
+}
+
+@test "nu: a value that is not UTF-8 gets no cached entry: ws-export enters and leaves" {
+  write_workspace "$proj" $'export RAW=$\'a\\xffb\''
+  tmux_start nu
+  tmux_run "cd $(q "$proj")"
+  [ "$(tmux_run '$env._ws.state')" = ready ]
+  [ ! -e "$(ctx_dir "$proj")/cache/enter.nu.json" ]
+  [ "$(tmux_run '$env._ws.revert | describe')" = nothing ]
+}
+
+@test "nu: after a process-free leave the unload runs once, after WS_UNLOAD_GRACE" {
+  export WS_UNLOAD_GRACE=1
+  local log="$BATS_TEST_TMPDIR/unload.log"
+  write_workspace "$proj" "on_unload 'echo unloaded >>$(printf %q "$log")'"
+  tmux_start nu
+  tmux_run "cd $(q "$proj")"
+  local dir
+  dir=$(ctx_dir "$proj")
+  strace_start leave
+  tmux_run "cd $(q "$out")"
+  strace_stop
+  ((SPAWNS == 0))
+  wait_until "grep -q '\"state\":\"unloaded\"' $(printf %q "$dir/context.json")" 20
+  wait_until "[[ -s $(printf %q "$log") ]]" 10
+  [ "$(lines_of "$log")" -eq 1 ]
 }

@@ -34,7 +34,7 @@ describe.skipIf(!hasNu)('nushell', () => {
   it('renderNu: load-env of its set and hide-env of its unset give a child the exact values', () => {
     const values = Object.fromEntries(HOSTILE.map((v, i) => [`V${i}`, v]));
     const json = renderNu({ ...values, GONE: undefined, EMPTY: '' }, { _ws_root: '/r', _ws_watch: ['a', '', ''] });
-    expect(JSON.parse(json).hook).toEqual({ root: '/r', watch: ['a', '', ''] });
+    expect(JSON.parse(json).hook).toEqual({ root: '/r', watch: ['a', '', ''], revert: null });
     writeFileSync(join(dir, 'out.json'), json);
     const script = `let r = (open ${quoteNu(join(dir, 'out.json'))}); load-env $r.set; hide-env -i ...$r.unset; ^env -0 | save -f ${quoteNu(join(dir, 'env'))}`;
     const result = spawnSync('nu', ['--no-config-file', '-c', script], { cwd: dir, encoding: 'utf8', env: { ...process.env, GONE: 'x' }, timeout: 20_000 });

@@ -1,4 +1,4 @@
-import { cachePaths, contentCheck, contextPaths, fillTemplate, homePaths, quoteFish, quotePosix as q, renderShell, watchCheck, writeFileAtomic, type EnvChanges, type EventSource, type Shell, type WatchedContent } from '@ws/core';
+import { cachePaths, nuLocals, contentCheck, contextPaths, fillTemplate, homePaths, quoteFish, quotePosix as q, renderShell, watchCheck, writeFileAtomic, type EnvChanges, type EventSource, type Shell, type WatchedContent } from '@ws/core';
 import { bootTimeMs } from './revert.js';
 import enterBash from './enter.bash';
 import enterFish from './enter.fish';
@@ -25,6 +25,8 @@ export interface EnterScriptInput {
   baseWsEnv: string | undefined;
   /** The `_ws_revert` definition of this result (revert.ts): the entry defines it too. */
   revert: string;
+  /** nushell's revert record (nuRevert), kept in the entry's `hook.revert`. */
+  nuRevert?: unknown;
 }
 
 /**
@@ -127,5 +129,49 @@ function writeEnterFish(input: EnterScriptInput): string {
   });
   const path = cachePaths(input.contextDir).enter('fish');
   writeFileAtomic(path, script);
+  return path;
+}
+
+/**
+ * nushell's `cache/enter.nu.json`: nushell cannot evaluate code it is handed,
+ * so the entry is data the hook checks and applies with builtins: the
+ * validity marker, the watch triples, the discovery knobs and the user's
+ * WS_ENV, the base value of every variable the load changes (`base`, null =
+ * unset), the state paths for the reaper check and the user registration,
+ * and the result (`set`, `unset`, `hook`). Written atomically.
+ */
+export function writeEnterNu(input: EnterScriptInput): string {
+  const base: Record<string, string | null> = {};
+  for (const [name, value] of Object.entries(input.prev)) {
+    if (name === 'WS_DIFF' || name === 'WS_ENV') continue;
+    base[name] = value ?? null;
+  }
+  const set: Record<string, string> = {};
+  const unset: string[] = [];
+  for (const name of Object.keys(input.changes).sort()) {
+    const value = input.changes[name];
+    if (value === undefined) unset.push(name);
+    else set[name] = value;
+  }
+  const t = templateValues(input);
+  const entry = {
+    valid: (input.locals._ws_valid as string | undefined) ?? '',
+    watch: input.locals._ws_watch ?? [],
+    knobs: input.knobs.join('\x1f'),
+    wsenv: input.baseWsEnv ?? null,
+    base,
+    reaper: t.REAPER_PID,
+    contexts: t.CONTEXTS,
+    ctxdir: t.CTXDIR,
+    users: t.USERS,
+    events: t.EVENTS,
+    context: t.CONTEXT_JSON,
+    root: t.ROOT_JSON,
+    set,
+    unset,
+    hook: { ...nuLocals(input.locals), revert: input.nuRevert ?? null },
+  };
+  const path = cachePaths(input.contextDir).enter('nu.json');
+  writeFileAtomic(path, `${JSON.stringify(entry)}\n`);
   return path;
 }

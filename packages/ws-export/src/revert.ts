@@ -70,6 +70,35 @@ export function renderRevert(input: RevertInput): string {
   ].join('\n');
 }
 
+/**
+ * nushell's `_ws_revert` is data, kept in `$env._ws.revert`: the load's
+ * WS_DIFF (the hook leaves only that load), the values before (`set`, and
+ * `unset` for those that were unset), and the departure's paths and JSON
+ * strings; the hook's `_ws_leave` applies it with load-env / hide-env and
+ * writes the departure with builtins (docs/hook.md "Leaving without a process").
+ */
+export function nuRevert(input: Omit<RevertInput, 'shell'>) {
+  const set: Record<string, string> = {};
+  const unset: string[] = [];
+  for (const name of Object.keys(input.prev).sort()) {
+    if (name === 'WS_DIFF') continue;
+    const value = input.prev[name];
+    if (value === undefined) unset.push(name);
+    else set[name] = value;
+  }
+  return {
+    diff: input.diff,
+    set,
+    unset,
+    users: contextPaths(input.contextDir).users,
+    events: homePaths(input.home).events,
+    context: JSON.stringify(input.source.context ?? input.source.name ?? ''),
+    root: JSON.stringify(input.source.root),
+    ctxdir: input.contextDir,
+    wake: homePaths(input.home).reaperWake,
+  };
+}
+
 /** Now minus /proc/uptime, in ms since the epoch; '' if unknown (the hook then uses /proc/stat's btime). */
 export function bootTimeMs(): number | string {
   const uptime = Number((readText('/proc/uptime') ?? '').split(' ')[0]);

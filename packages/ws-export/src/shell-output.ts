@@ -1,6 +1,6 @@
-import { ceilings, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
-import { writeEnterScript } from './enter-script.js';
-import { NO_REVERT, renderRevert } from './revert.js';
+import { ceilings, hasRawBytes, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
+import { writeEnterNu, writeEnterScript } from './enter-script.js';
+import { NO_REVERT, nuRevert, renderRevert } from './revert.js';
 
 /** `+A -B ~C` like direnv's summary; WS_* variables are ws's own and left out. */
 export function summary(changes: EnvChanges, before: Env): string {
@@ -43,7 +43,7 @@ export function renderOutput(input: OutputInput): string {
   const { format, ctx, state, current, base, target } = input;
   if (format === 'json') return renderJson(input.changes, { bytes: input.bytes });
   const shellLocals = locals(input);
-  if (format === 'nu') return renderNu(input.changes, shellLocals);
+  if (format === 'nu') return renderNuOutput(input, shellLocals);
   let code = renderShell(format, input.changes, shellLocals);
   // A ready load: the hook can leave it without a process (_ws_revert); anything else, ws-export leaves.
   const applied = diffEnv(base, target);
@@ -73,6 +73,37 @@ export function renderOutput(input: OutputInput): string {
     code += knownLine(format, ctx.root, script);
   }
   return code + COMPLETE;
+}
+
+/**
+ * nushell's output is data (renderNu): after a ready load, `hook.revert`
+ * holds what the hook needs to leave without a process (nuRevert), `known`
+ * where the cached entry of the root is (cache/enter.nu.json, writeEnterNu).
+ * A value nushell cannot hold exactly (bytes that are not UTF-8) gets
+ * neither: ws-export handles that context's entries and leaves.
+ */
+function renderNuOutput(input: OutputInput, shellLocals: ShellLocals): string {
+  const { ctx, state, base, target } = input;
+  const applied = diffEnv(base, target);
+  const exact = [...Object.values(applied.prev), ...Object.values(applied.next), target.WS_DIFF].every((v) => v === undefined || !hasRawBytes(v));
+  if (!(exact && ctx && state === 'ready' && target.WS_ROOT === ctx.root && target.WS_DIFF)) return renderNu(input.changes, shellLocals);
+  const revert = nuRevert({ home: input.home, contextDir: input.ctxDir ?? contextDir(input.home, ctx.root), source: input.source, prev: applied.prev, diff: target.WS_DIFF });
+  const path = writeEnterNu({
+    shell: 'bash',
+    home: input.home,
+    contextDir: contextDir(input.home, ctx.root),
+    usersOf: input.ctxDir,
+    source: input.source,
+    prev: applied.prev,
+    changes: { ...applied.next, WS_DIFF: target.WS_DIFF },
+    locals: shellLocals,
+    contents: input.contents,
+    knobs: [input.current.WS_WORKSPACE ?? '', input.current.WS_CEILING_DIRS ?? '', input.current.WS_ENVRC ?? ''],
+    baseWsEnv: base.WS_ENV,
+    revert: '',
+    nuRevert: revert,
+  });
+  return renderNu(input.changes, shellLocals, { revert, known: { root: ctx.root, path } });
 }
 
 /**

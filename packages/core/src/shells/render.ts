@@ -52,10 +52,15 @@ export function renderShell(shell: Shell, changes: EnvChanges, locals: ShellLoca
  * The hook keeps those in `$env._ws`, a record, which nushell passes to no
  * child process.
  */
-export function renderNu(changes: EnvChanges, locals: ShellLocals = {}): string {
+export function renderNu(changes: EnvChanges, locals: ShellLocals = {}, extra: { revert?: unknown; known?: { root: string; path: string } } = {}): string {
   const { set, unset } = JSON.parse(renderJson(changes)) as { set: Record<string, string>; unset: string[] };
-  const hook = Object.fromEntries(Object.entries(locals).map(([name, value]) => [name.replace(/^_ws_/, ''), value]));
-  return `${JSON.stringify({ set, unset, hook })}\n`;
+  const hook = { ...nuLocals(locals), revert: extra.revert ?? null };
+  return `${JSON.stringify({ set, unset, hook, known: extra.known ?? null })}\n`;
+}
+
+/** The hook's variables as nushell's `$env._ws` record: the names without `_ws_`. */
+export function nuLocals(locals: ShellLocals): Record<string, string | string[]> {
+  return Object.fromEntries(Object.entries(locals).map(([name, value]) => [name.replace(/^_ws_/, ''), value]));
 }
 
 /**
