@@ -148,7 +148,7 @@ const trivial = project('trivial', 'export TRIVIAL=1\n');
           (us) => (us - cost) / 1000,
         ),
       );
-    record(`b-${name}`, 're-enter unchanged cached context (cd + prompt)', per('ws'), haveDirenv ? per('direnv') : undefined, '≤ 1/20 of direnv', 'ms', name === 'fish' ? 'fish (asks ws-export: no cached entry script)' : name);
+    record(`b-${name}`, 're-enter unchanged cached context (cd + prompt)', per('ws'), haveDirenv ? per('direnv') : undefined, '≤ 1/20 of direnv', 'ms', name);
   }
 }
 
