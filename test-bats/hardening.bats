@@ -102,7 +102,8 @@ survives() {
   ws-reaper 2>/dev/null
   wait_until 'reaper_pid >/dev/null' 5
   pid=$(reaper_pid)
-  sleep 1.5 # a few sweeps see the stray file
+  # The worker the watcher starts for the dead user sweeps every 500 ms, and
+  # lingers 1.5 s after the unload: several sweeps see the stray file.
   kill "$user"
   wait_until '[ -s "$LOG" ]' 10
   [ "$(cat "$LOG")" = ran ]
