@@ -529,6 +529,25 @@ planted() {
   jq -e 'select(.type == "allow")' "$home/events.jsonl" >/dev/null
 }
 
+@test "(6) the reaper's watcher never writes through its mark files or its log planted as symlinks" {
+  loaded_project
+  for f in reaper.mark.0 reaper.mark.1 reaper.log reaper.poke; do
+    echo "outside $f" >"$BATS_TEST_TMPDIR/outside-$f"
+    rm -f "$home/$f"
+    ln -s "$BATS_TEST_TMPDIR/outside-$f" "$home/$f"
+  done
+  start_user
+  add_user "$(ctx_dir "$W/proj")" "$user"
+  ws-reaper 2>/dev/null
+  wait_until 'reaper_pid >/dev/null' 10
+  # Mark 0 at its start, mark 1 at its first look at the directories (a few seconds).
+  wait_until '[[ -f $home/reaper.mark.0 && ! -L $home/reaper.mark.0 ]]' 10
+  wait_until '[[ -f $home/reaper.mark.1 && ! -L $home/reaper.mark.1 ]]' 20
+  for f in reaper.mark.0 reaper.mark.1 reaper.log reaper.poke; do
+    [ "$(cat "$BATS_TEST_TMPDIR/outside-$f")" = "outside $f" ]
+  done
+}
+
 @test "(6) the cached entry of bash and zsh never writes through a planted users/ or events.jsonl link" {
   write_workspace "$W/proj" 'export FOO=bar' 2>/dev/null
   OUT="$BATS_TEST_TMPDIR/outside"

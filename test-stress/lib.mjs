@@ -144,7 +144,12 @@ export async function stop(entries, grace = 1000) {
 }
 
 export async function stopHome(home) {
-  await stop(processesOf(home), 500);
+  // A reaper's worker whose watcher was killed starts a new watcher: stop until none is left.
+  for (let round = 0; round < 5; round++) {
+    const left = processesOf(home);
+    if (!left.length) return;
+    await stop(left, 500);
+  }
 }
 export async function stopTracked() {
   await stop(tracked.splice(0), 500);

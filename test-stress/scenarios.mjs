@@ -16,6 +16,9 @@ export const sq = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`;
 // twice, a canary created, a file written outside), to show that the suite
 // can fail: that run must exit 1 with those figures at 1.
 const SELFTEST = process.env.WS_STRESS_SELFTEST === '1';
+// Copies of state homes: a FIFO (the watcher's reaper.wake) cannot be copied and belongs to its
+// watcher; a copy is a state home with no watcher.
+const COPY = { recursive: true, verbatimSymlinks: true, filter: (src) => { const st = fs.lstatSync(src); return !st.isFIFO() && !st.isSocket(); } };
 
 const newRow = (id) => ({ id, trials: 0, lost: 0, dup: 0, crash: 0, hang: 0, exec: 0, outside: 0, fail: 0, notes: [] });
 
@@ -140,7 +143,7 @@ export async function reaperKills({ dir, profile, seed }) {
     if (bad) {
       // The evidence: what the unload log says happened, kept beside the run.
       const keep = path.join(path.dirname(dir), `evidence-2-trial${t}`);
-      fs.cpSync(ctx, keep, { recursive: true, verbatimSymlinks: true });
+      fs.cpSync(ctx, keep, COPY);
       try { fs.copyFileSync(path.join(home, 'reaper.log'), path.join(keep, 'reaper.log')); } catch { /* none */ }
       known.notes.push(`trial ${t}: killed ${killAt} ms into the unload; unload.log: ${log.split('\n').filter((l) => /^\[/.test(l)).map((l) => l.replace(/^\[[^\]]*\] /, '')).join(' / ').slice(0, 600)}`);
     }
@@ -185,7 +188,7 @@ function corrupt(home, rel, kind, original, outside) {
 // length of path, so every record that names the template's path is
 // rewritten byte for byte.
 function copyHome(tmpl, to) {
-  fs.cpSync(tmpl, to, { recursive: true, verbatimSymlinks: true });
+  fs.cpSync(tmpl, to, COPY);
   const a = Buffer.from(tmpl);
   const b = Buffer.from(to);
   for (const rel of listFiles(to)) {
@@ -632,7 +635,7 @@ export async function permsAndLinks({ dir, profile }) {
     const p = rel === 'ports' ? path.join(home, 'ports') : path.join(home, rel.replace('{ctx}', path.relative(home, ctx)));
     const outside = mkdirp(path.join(dir, `${id}-outside`));
     const target = path.join(outside, path.basename(p));
-    if (fs.existsSync(p)) fs.cpSync(p, target, { recursive: true, verbatimSymlinks: true });
+    if (fs.existsSync(p)) fs.cpSync(p, target, COPY);
     else mkdirp(target);
     fs.rmSync(p, { recursive: true, force: true });
     fs.symlinkSync(target, p);

@@ -18,9 +18,16 @@ lock=$home/reaper.pid wake=$home/reaper.wake log=$home/reaper.log
 # between two ticks, a departure whose writer could not wake us.
 tick=0.7 dirs=6 full=86
 
+# A symlink where we write a state file is corrupt state: the link goes, never
+# its target (docs/reliability.md "Symlinks"). A builtin test, and rm only then.
+unlink_planted() {
+  [[ ! -L $1 ]] || rm -f -- "$1"
+}
+
 note() {
   local t
   TZ=UTC printf -v t '%(%Y-%m-%dT%H:%M:%S)T' -1
+  unlink_planted "$log"
   printf '[%s.%sZ] watcher: %s\n' "$t" "${EPOCHREALTIME:11:3}" "$1" >>"$log"
 }
 
@@ -66,6 +73,7 @@ if [[ ! -p $wake || -L $wake || ! -O $wake ]]; then
 fi
 exec 3<>"$wake"
 marks=("$home/reaper.mark.0" "$home/reaper.mark.1") m=0
+unlink_planted "${marks[0]}"
 : >"${marks[0]}"
 
 declare -A users=() sig=() odd=()
@@ -149,6 +157,7 @@ dir_scan() {
   # the FIFO, so a changed events.jsonl means every record is read again.
   [[ -f $home/events.jsonl && ! $home/events.jsonl -ot $prev ]] && events=1
   m=$((1 - m))
+  unlink_planted "${marks[m]}"
   : >"${marks[m]}"
   if [[ ! $home/contexts -ot $prev ]]; then
     for c in "$home"/contexts/*; do
@@ -170,6 +179,7 @@ dir_scan() {
 }
 
 start_worker() {
+  unlink_planted "$log"
   "$node" "$bin" --worker </dev/null >/dev/null 2>>"$log" 3>&- &
   worker=$!
   start_of "$worker"
@@ -208,7 +218,7 @@ while ((!stop)); do
     done
     # Work for a running worker: it looks again at its next sweep (it watches
     # this file's mtime), and if it has ended by then, the next one does.
-    [[ $worker ]] && ((need)) && woke=1 && : >"$home/reaper.poke"
+    [[ $worker ]] && ((need)) && woke=1 && unlink_planted "$home/reaper.poke" && : >"$home/reaper.poke"
   fi
   ((stop)) && break
   n=$((n + 1))
