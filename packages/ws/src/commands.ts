@@ -40,9 +40,10 @@ export const COMMANDS: readonly Command[] = [
     binary: 'ws-export',
     summary: 'load and unload the context of the current directory (the shell hook)',
     ...exportFlags,
-    flags: [...exportFlags.flags!, '--json'],
+    flags: [...exportFlags.flags!, '--json', '--bytes'],
     subcommands: {
-      ...Object.fromEntries([...SHELLS_WORDS, 'json'].map((shell) => [shell, exportFlags])),
+      ...Object.fromEntries(SHELLS_WORDS.map((shell) => [shell, exportFlags])),
+      json: { ...exportFlags, flags: [...exportFlags.flags!, '--bytes'] },
       hook: { args: 'shells' },
       log: { flags: ['--follow', '-f'], args: 'none' },
       reload: { args: 'none' },
