@@ -1,10 +1,11 @@
-// Cases of the stress suite that fail today and are known (none now: the
-// issue-18 fixes and the defects this suite found are merged). They still run and are still printed, in a
+// Cases of the stress suite that fail today, or sometimes, and are known. They still run and are still printed, in a
 // table of their own, but they do not fail `pnpm test:stress`. Switch one on
 // by removing it from this list once its fix is merged (or for one run:
 // WS_STRESS_KNOWN=none, or a comma-separated list of ids that replaces this
 // one). A case listed here that passes is reported, so the list shrinks.
-export const KNOWN = {};
+export const KNOWN = {
+  '1.concurrent-entries-20': 'seen once in 5 short runs at the end of wave 2 session 2: 20 shells entering at once gave 4 evaluations instead of 1 (a regression of a late merge, not yet found; every other run: 1)',
+};
 
 export function knownIds() {
   const v = process.env.WS_STRESS_KNOWN;
