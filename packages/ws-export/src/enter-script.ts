@@ -25,8 +25,6 @@ export interface EnterScriptInput {
   baseWsEnv: string | undefined;
   /** The `_ws_revert` definition of this result (revert.ts): the entry defines it too. */
   revert: string;
-  /** nushell's revert record (nuRevert), kept in the entry's `hook.revert`. */
-  nuRevert?: unknown;
 }
 
 /**
@@ -81,7 +79,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
 }
 
 /** The state paths and JSON strings the three templates share. */
-function templateValues(input: EnterScriptInput): Record<string, string> {
+function templateValues(input: EntryInput): Record<string, string> {
   const json = (s: string) => JSON.stringify(s) as string;
   return {
     REAPER_PID: homePaths(input.home).reaperPid,
@@ -140,7 +138,11 @@ function writeEnterFish(input: EnterScriptInput): string {
  * unset), the state paths for the reaper check and the user registration,
  * and the result (`set`, `unset`, `hook`). Written atomically.
  */
-export function writeEnterNu(input: EnterScriptInput): string {
+/** What every shell's cached entry is made of (the shell and its revert aside). */
+export type EntryInput = Omit<EnterScriptInput, 'shell' | 'revert'>;
+
+/** nushell's cached entry: the entry as data, with its revert record (nuRevert) in `hook.revert`. */
+export function writeEnterNu(input: EntryInput & { nuRevert: unknown }): string {
   const base: Record<string, string | null> = {};
   for (const [name, value] of Object.entries(input.prev)) {
     if (name === 'WS_DIFF' || name === 'WS_ENV') continue;
@@ -169,7 +171,7 @@ export function writeEnterNu(input: EnterScriptInput): string {
     root: t.ROOT_JSON,
     set,
     unset,
-    hook: { ...nuLocals(input.locals), revert: input.nuRevert ?? null },
+    hook: { ...nuLocals(input.locals), revert: input.nuRevert },
   };
   const path = cachePaths(input.contextDir).enter('nu.json');
   writeFileAtomic(path, `${JSON.stringify(entry)}\n`);

@@ -1,5 +1,5 @@
 import { ceilings, hasRawBytes, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
-import { writeEnterNu, writeEnterScript } from './enter-script.js';
+import { writeEnterNu, writeEnterScript, type EntryInput } from './enter-script.js';
 import { NO_REVERT, nuRevert, renderRevert } from './revert.js';
 
 /** `+A -B ~C` like direnv's summary; WS_* variables are ws's own and left out. */
@@ -40,7 +40,7 @@ export interface OutputInput {
  * script it may source next time instead of running ws-export.
  */
 export function renderOutput(input: OutputInput): string {
-  const { format, ctx, state, current, base, target } = input;
+  const { format, ctx, state, base, target } = input;
   if (format === 'json') return renderJson(input.changes, { bytes: input.bytes });
   const shellLocals = locals(input);
   if (format === 'nu') return renderNuOutput(input, shellLocals);
@@ -56,20 +56,7 @@ export function renderOutput(input: OutputInput): string {
   if (format !== 'fish') code += `_ws_watch_ok() { ${watchCheck(input.watches, input.contents)}; }\n`;
   if (ctx && state === 'ready') {
     // Next time this shell enters from outside, the hook can apply this result itself.
-    const script = writeEnterScript({
-      shell: format,
-      home: input.home,
-      contextDir: contextDir(input.home, ctx.root),
-      usersOf: input.ctxDir,
-      source: input.source,
-      prev: applied.prev,
-      changes: { ...applied.next, WS_DIFF: target.WS_DIFF },
-      locals: shellLocals,
-      contents: input.contents,
-      knobs: [current.WS_WORKSPACE ?? '', current.WS_CEILING_DIRS ?? '', current.WS_ENVRC ?? ''],
-      baseWsEnv: base.WS_ENV,
-      revert,
-    });
+    const script = writeEnterScript({ ...entryInput(input, ctx.root, applied, shellLocals), shell: format, revert });
     code += knownLine(format, ctx.root, script);
   }
   return code + COMPLETE;
@@ -88,22 +75,25 @@ function renderNuOutput(input: OutputInput, shellLocals: ShellLocals): string {
   const exact = [...Object.values(applied.prev), ...Object.values(applied.next), target.WS_DIFF].every((v) => v === undefined || !hasRawBytes(v));
   if (!(exact && ctx && state === 'ready' && target.WS_ROOT === ctx.root && target.WS_DIFF)) return renderNu(input.changes, shellLocals);
   const revert = nuRevert({ home: input.home, contextDir: input.ctxDir ?? contextDir(input.home, ctx.root), source: input.source, prev: applied.prev, diff: target.WS_DIFF });
-  const path = writeEnterNu({
-    shell: 'bash',
+  const path = writeEnterNu({ ...entryInput(input, ctx.root, applied, shellLocals), nuRevert: revert });
+  return renderNu(input.changes, shellLocals, { revert, known: { root: ctx.root, path } });
+}
+
+/** The cached entry of a ready load of `root`, for any shell: what it checks and what it applies. */
+function entryInput(input: OutputInput, root: string, applied: ReturnType<typeof diffEnv>, shellLocals: ShellLocals): EntryInput {
+  const { current, base, target } = input;
+  return {
     home: input.home,
-    contextDir: contextDir(input.home, ctx.root),
+    contextDir: contextDir(input.home, root),
     usersOf: input.ctxDir,
     source: input.source,
     prev: applied.prev,
     changes: { ...applied.next, WS_DIFF: target.WS_DIFF },
     locals: shellLocals,
     contents: input.contents,
-    knobs: [input.current.WS_WORKSPACE ?? '', input.current.WS_CEILING_DIRS ?? '', input.current.WS_ENVRC ?? ''],
+    knobs: [current.WS_WORKSPACE ?? '', current.WS_CEILING_DIRS ?? '', current.WS_ENVRC ?? ''],
     baseWsEnv: base.WS_ENV,
-    revert: '',
-    nuRevert: revert,
-  });
-  return renderNu(input.changes, shellLocals, { revert, known: { root: ctx.root, path } });
+  };
 }
 
 /**
