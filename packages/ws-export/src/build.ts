@@ -155,6 +155,8 @@ export interface StartOptions {
   home: string;
   paths: CachePaths;
   request: Omit<BuildRequest, 'id' | 'started'>;
+  /** The id of the finished build the caller looked at and may not use; none if it found no finished build. */
+  replaces?: string;
   exporter: string;
   env: NodeJS.ProcessEnv;
 }
@@ -176,7 +178,8 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
   const release = tryLock(paths.buildLock, 2000);
   if (!release) return undefined;
   try {
-    if (inspectBuild(paths).kind === 'running') return undefined;
+    const now = inspectBuild(paths);
+    if (now.kind === 'running' || (now.kind === 'done' && now.request.id !== opts.replaces)) return undefined;
     const dir = paths.build;
     if (existsSync(dir)) {
       const aside = `${dir}.old.${process.pid}`;

@@ -199,7 +199,8 @@ async function obtainUntil(input: LoadInput, deadline: number, onWait: () => voi
         base,
         wsVars,
       };
-      const started = startBuild({ home, paths, exporter: input.exporter, env: input.env, request });
+      const replaces = state.kind === 'done' ? state.request.id : undefined;
+      const started = startBuild({ home, paths, exporter: input.exporter, env: input.env, request, replaces });
       if (started) {
         ours = started.id;
         builds++;
