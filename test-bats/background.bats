@@ -179,6 +179,43 @@ wait_until_waiting() { wait_until "grep -qF 'cache/build/status\", F_OK' $(print
   [ "$(event_count build.done)" -eq 1 ]
 }
 
+# Exports that queue on the build lock while one of them starts a build that
+# finishes meanwhile take that build: none replaces it with its own (20
+# shells entering at once evaluated the file up to 4 times). The lock is held
+# by a live stand-in for a while so that every export queues behind it.
+# (With that defect this test failed about one run in three: whether a queued
+# export looks after the build finished is timing; the rule itself is
+# checked exactly by packages/ws-export/test/build.test.ts.)
+@test "exports queued on the build lock share the build that one of them ran meanwhile: the file runs once more, not once per export" {
+  export WS_BUILD_TIMEOUT=20000
+  mkdir -p "$proj"
+  write_workspace "$proj" "$(printf 'echo build >>%q\nexport FAST=1\n' "$BUILDS")"
+  start_user
+  export_json
+  [ "$status" -eq 0 ]
+  [ "$(builds)" -eq 1 ]
+  # The result goes stale (the file's ctime is after its build started), and
+  # the lock is someone else's: each export below sees the stale build and queues.
+  touch "$proj/.workspace"
+  sleep 300 >/dev/null 2>&1 3>&- &
+  local holder=$! i pids=()
+  track_pid "$holder"
+  printf '%s %s\n' "$holder" "$(_wsh_starttime "$holder")" >"$(ctx_dir)/cache/build.lock"
+  for i in 1 2 3 4 5 6 7 8; do
+    (cd "$proj" && exec ws-export json --pid "$user" >"$BATS_TEST_TMPDIR/out.$i" 2>/dev/null 3>&-) &
+    pids+=($!)
+  done
+  # Every export is waiting for the lock: each has its lock's temporary record.
+  wait_until "(( \$(compgen -G '$(ctx_dir)/cache/build.lock.tmp.*' | wc -l) == 8 ))" 20
+  rm "$(ctx_dir)/cache/build.lock"
+  for i in "${pids[@]}"; do wait "$i"; done
+  for i in 1 2 3 4 5 6 7 8; do
+    expect_eq "$(jq -r '.set.FAST' "$BATS_TEST_TMPDIR/out.$i")" 1
+  done
+  expect_eq "$(builds)" 2
+  [ "$(event_count build.start)" -eq 2 ]
+}
+
 @test "a failing rebuild: build.fail with its status, the log printed, the last good values kept, state error, not retried until an input changes" {
   mkdir -p "$proj"
   write_workspace "$proj" "$(slow_head; echo 'export SLOW=good')"
