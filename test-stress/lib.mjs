@@ -176,7 +176,9 @@ export function listFiles(dir) {
   const out = [];
   const walk = (p, rel) => {
     for (const n of fs.readdirSync(p).sort()) {
-      const st = fs.lstatSync(path.join(p, n));
+      // A live reaper renames its temporary files into place meanwhile (reaper.wake.tmp.PID): gone is not listed.
+      const st = fs.lstatSync(path.join(p, n), { throwIfNoEntry: false });
+      if (!st) continue;
       const r = rel ? `${rel}/${n}` : n;
       if (st.isDirectory()) walk(path.join(p, n), r);
       else if (st.isFile()) out.push(r);
