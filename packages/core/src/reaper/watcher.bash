@@ -72,12 +72,23 @@ if [[ ! -p $wake || -L $wake || ! -O $wake ]]; then
   fi
 fi
 exec 3<>"$wake"
+# reaper.gone: what kill -0 says of the PIDs it could not signal (its exit
+# status is 0 if it signalled any one of them). Opened once (and again after
+# it said something): a tick where every PID is there writes nothing. Read
+# through /dev/fd/4, so a removed or replaced file changes nothing.
+gone=$home/reaper.gone
+unlink_planted "$gone"
+if ! exec 4>"$gone"; then
+  note "cannot open $gone; exiting"
+  release
+  exit 73
+fi
 marks=("$home/reaper.mark.0" "$home/reaper.mark.1") m=0
 unlink_planted "${marks[0]}"
 : >"${marks[0]}"
 
 declare -A users=() sig=() odd=()
-line='' live=() need=1 woke=0 quiet=0 worker='' wstart='' busy=$SECONDS stop=0 next=0
+line='' live=() kills=() foreign=() need=1 woke=0 quiet=0 worker='' wstart='' busy=$SECONDS stop=0 next=0
 trap 'stop=1' TERM INT HUP
 
 # (Re)reads the user records of context $1: users[$1] = its live PIDs. A dead
@@ -124,17 +135,29 @@ look_ctx() {
 
 flatten() {
   # shellcheck disable=SC2206 # PIDs only: validated digits
-  live=(${users[*]})
+  live=(${users[*]}) kills=(${users[*]}) foreign=()
   ((${#live[@]})) && busy=$SECONDS
 }
 
 # Are all users' PIDs still there? One kill -0 over all of them: a builtin, one
-# syscall per PID, half the cost of a [[ -e /proc/PID ]] each. It also fails
-# for a process of another user (EPERM): then look at /proc to be sure.
+# syscall per PID, a third of the cost of a [[ -e /proc/PID ]] each. Its
+# complaints go to reaper.gone: any there means a PID it could not signal,
+# gone (ESRCH) or another user's (EPERM). Then /proc says which; the other
+# users' PIDs are checked there from then on (foreign), so a tick where all
+# are alive writes nothing.
 all_alive() {
-  local p
-  kill -0 "${live[@]}" 2>/dev/null && return 0
-  for p in "${live[@]}"; do [[ -e /proc/$p ]] || return 1; done
+  local p keep=()
+  ((${#kills[@]})) && kill -0 "${kills[@]}" 2>&4
+  if [[ -s /dev/fd/4 ]]; then
+    unlink_planted "$gone"
+    exec 4>"$gone"
+    for p in "${kills[@]}"; do
+      [[ -e /proc/$p ]] || return 1
+      if kill -0 "$p" 2>/dev/null; then keep+=("$p"); else foreign+=("$p"); fi
+    done
+    kills=("${keep[@]}")
+  fi
+  for p in "${foreign[@]}"; do [[ -e /proc/$p ]] || return 1; done
 }
 
 full_scan() {
@@ -180,7 +203,7 @@ dir_scan() {
 
 start_worker() {
   unlink_planted "$log"
-  "$node" "$bin" --worker </dev/null >/dev/null 2>>"$log" 3>&- &
+  "$node" "$bin" --worker </dev/null >/dev/null 2>>"$log" 3>&- 4>&- &
   worker=$!
   start_of "$worker"
   wstart=$st
