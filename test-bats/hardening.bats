@@ -529,9 +529,9 @@ planted() {
   jq -e 'select(.type == "allow")' "$home/events.jsonl" >/dev/null
 }
 
-@test "(6) the reaper's watcher never writes through its mark files or its log planted as symlinks" {
+@test "(6) the reaper's watcher never writes through its mark files, its log or reaper.gone planted as symlinks" {
   loaded_project
-  for f in reaper.mark.0 reaper.mark.1 reaper.log reaper.poke; do
+  for f in reaper.mark.0 reaper.mark.1 reaper.log reaper.poke reaper.gone; do
     echo "outside $f" >"$BATS_TEST_TMPDIR/outside-$f"
     rm -f "$home/$f"
     ln -s "$BATS_TEST_TMPDIR/outside-$f" "$home/$f"
@@ -543,7 +543,7 @@ planted() {
   # Mark 0 at its start, mark 1 at its first look at the directories (a few seconds).
   wait_until '[[ -f $home/reaper.mark.0 && ! -L $home/reaper.mark.0 ]]' 10
   wait_until '[[ -f $home/reaper.mark.1 && ! -L $home/reaper.mark.1 ]]' 20
-  for f in reaper.mark.0 reaper.mark.1 reaper.log reaper.poke; do
+  for f in reaper.mark.0 reaper.mark.1 reaper.log reaper.poke reaper.gone; do
     [ "$(cat "$BATS_TEST_TMPDIR/outside-$f")" = "outside $f" ]
   done
 }

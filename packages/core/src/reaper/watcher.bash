@@ -13,10 +13,12 @@ home=${WS_STATE_HOME:?} node=${1:?} bin=${2:?} idle=${3:-60}
 [[ $idle =~ ^[0-9]+$ ]] || idle=60
 lock=$home/reaper.pid wake=$home/reaper.wake log=$home/reaper.log
 # Seconds between ticks; every tick checks each user's PID (kill -0: no
-# file opened); every DIRS ticks the directories' mtimes; every FULL
-# ticks (a minute) every record and every start time: a PID recycled
-# between two ticks, a departure whose writer could not wake us.
-tick=0.7 dirs=6 full=86
+# file opened), so a death is seen within 0.6 s; every DIRS ticks (4.2 s)
+# the directories' mtimes; every FULL ticks (2 minutes) every record and
+# every start time: a PID recycled between two ticks, a zombie, a departure
+# whose writer could not wake us. With 300 users (CPU, docs/unload.md): a
+# tick ~0.5 ms, a directory look ~2 ms, a full look ~45 ms.
+tick=0.6 dirs=7 full=200
 
 # A symlink where we write a state file is corrupt state: the link goes, never
 # its target (docs/reliability.md "Symlinks"). A builtin test, and rm only then.
@@ -34,12 +36,13 @@ note() {
 # The start time (field 22 of /proc/PID/stat) of a live, non-zombie PID, in $st.
 # read -a splits in one builtin (a pattern on the line costs 3 times more);
 # a command name with a space in it shifts the fields: then split after its ')'.
+# The caller silences it (2>/dev/null once around many: an open each).
 start_of() {
   local f line
   st=''
-  { read -r -a f <"/proc/$1/stat"; } 2>/dev/null || return 1
+  read -r -a f <"/proc/$1/stat" || return 1
   if [[ ${f[1]} != *')' || ${f[2]} == *')'* ]]; then
-    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+    read -r line <"/proc/$1/stat" || return 1
     line=${line##*') '}
     # shellcheck disable=SC2206 # split on purpose: numbers and a state letter after the command name
     f=(pid comm $line)
@@ -47,7 +50,7 @@ start_of() {
   [[ ${f[2]} != Z ]] && st=${f[21]}
 }
 
-start_of $$ || exit 70
+start_of $$ 2>/dev/null || exit 70
 me="$$ $st"
 # reaper.pid is our lock: created with O_EXCL (noclobber), written in one write.
 # A stale one is moved aside by whoever starts us (ensureReaper).
@@ -72,28 +75,56 @@ if [[ ! -p $wake || -L $wake || ! -O $wake ]]; then
   fi
 fi
 exec 3<>"$wake"
+# reaper.gone: what kill -0 says of the PIDs it could not signal (its exit
+# status is 0 if it signalled any one of them). Opened once (and again after
+# it said something): a tick where every PID is there writes nothing. Read
+# through /dev/fd/4, so a removed or replaced file changes nothing. If it
+# cannot be opened (a full disk), every tick looks at /proc/PID instead.
+gone=$home/reaper.gone gone_ok=''
+open_gone() {
+  unlink_planted "$gone"
+  { exec 4>"$gone"; } 2>/dev/null && gone_ok=1
+}
+open_gone
 marks=("$home/reaper.mark.0" "$home/reaper.mark.1") m=0
 unlink_planted "${marks[0]}"
 : >"${marks[0]}"
 
-declare -A users=() sig=() odd=()
-line='' live=() need=1 woke=0 quiet=0 worker='' wstart='' busy=$SECONDS stop=0 next=0
+declare -A users=() sig=() odd=() ok=() okp=()
+verify=''
+
+line='' live=() kills='' foreign=() need=1 woke=0 quiet=0 worker='' wstart='' busy=$SECONDS stop=0 next=0
 trap 'stop=1' TERM INT HUP
 
 # (Re)reads the user records of context $1: users[$1] = its live PIDs. A dead
 # or recycled PID, a departure ("left") or a record corrupt for 2 s or more
 # means work: need=1. So does a context that just lost its last user.
+# A line seen before whose PID had its start time then (ok) is not parsed
+# again, and unless $verify (the full look) only its PID's existence counts:
+# a zombie or a PID recycled since is the full look's.
 read_ctx() {
-  local c=$1 f line rest pid start had=${users[$1]-} list=''
+  local c=$1 f line rest pid start good had=${users[$1]-} list=''
   for f in "$c"/users/*; do
     [[ $f == *.tmp.* || ! -f $f ]] && continue
-    line=
-    { read -r -n 4096 line <"$f"; } 2>/dev/null
-    # {"pid":N,"start":"S",... (JSON.stringify's order, and the cached entry's).
-    rest=${line#'{"pid":'} pid=${rest%%,*} rest=${rest#*,'"start":"'} start=${rest%%'"'*}
-    if [[ $line == '{"pid":'* && $pid && $pid != *[!0-9]* && ${#pid} -lt 10 && $start && $start != *[!0-9]* && $line != *'"left":'* ]]; then
+    line='' good=''
+    read -r -n 4096 line <"$f"
+    if [[ $line && ${ok[$f]-} == "$line" ]]; then
+      pid=${okp[$f]} good=1
+      start=${pid#* } pid=${pid%% *}
+      if [[ ! $verify ]]; then
+        if [[ -e /proc/$pid ]]; then list+=" $pid"; else need=1; fi
+        continue
+      fi
+    else
+      unset 'ok[$f]' 'okp[$f]'
+      # {"pid":N,"start":"S",... (JSON.stringify's order, and the cached entry's).
+      rest=${line#'{"pid":'} pid=${rest%%,*} rest=${rest#*,'"start":"'} start=${rest%%'"'*}
+      [[ $line == '{"pid":'* && $pid && $pid != *[!0-9]* && ${#pid} -lt 10 && $start && $start != *[!0-9]* && $line != *'"left":'* ]] && good=1
+    fi
+    if [[ $good ]]; then
       if start_of "$pid" && [[ $st == "$start" ]]; then
         list+=" $pid"
+        ok[$f]=$line okp[$f]="$pid $start"
       else
         need=1
       fi
@@ -107,9 +138,10 @@ read_ctx() {
     fi
   done
   users[$c]=$list
-  [[ $had && ! $list ]] && need=1
+  # (Not when the worker has just ended: it removed them.)
+  [[ $had && ! $list ]] && ((!quiet)) && need=1
   return 0
-}
+} 2>/dev/null
 
 # What a context asks of the worker besides its users: an unfinished unload
 # (U), a grace period or an unload due without users (I). A change of it is
@@ -122,24 +154,45 @@ look_ctx() {
   sig[$c]=$s
 }
 
+# kills: the PIDs for kill -0 as one string, split there (digits and spaces
+# only): a third cheaper than expanding an array of 300.
 flatten() {
   # shellcheck disable=SC2206 # PIDs only: validated digits
-  live=(${users[*]})
+  live=(${users[*]}) kills=${users[*]} foreign=()
   ((${#live[@]})) && busy=$SECONDS
 }
 
 # Are all users' PIDs still there? One kill -0 over all of them: a builtin, one
-# syscall per PID, half the cost of a [[ -e /proc/PID ]] each. It also fails
-# for a process of another user (EPERM): then look at /proc to be sure.
+# syscall per PID, a third of the cost of a [[ -e /proc/PID ]] each. Its
+# complaints go to reaper.gone: any there means a PID it could not signal,
+# gone (ESRCH) or another user's (EPERM). Then /proc says which; the other
+# users' PIDs are checked there from then on (foreign), so a tick where all
+# are alive writes nothing. Its status still counts: where a complaint could
+# not be written (a full disk), all of them gone is still seen.
 all_alive() {
-  local p
-  kill -0 "${live[@]}" 2>/dev/null && return 0
-  for p in "${live[@]}"; do [[ -e /proc/$p ]] || return 1; done
+  local p keep=''
+  if [[ ! $gone_ok ]]; then
+    for p in "${live[@]}"; do [[ -e /proc/$p ]] || return 1; done
+    return 0
+  fi
+  # shellcheck disable=SC2086 # split on purpose (flatten)
+  if [[ $kills ]] && { ! kill -0 $kills 2>&4 || [[ -s /dev/fd/4 ]]; }; then
+    [[ -s /dev/fd/4 ]] && gone_ok='' && open_gone
+    for p in $kills; do
+      [[ -e /proc/$p ]] || return 1
+      if kill -0 "$p" 2>/dev/null; then keep+=" $p"; else foreign+=("$p"); fi
+    done
+    kills=$keep
+  fi
+  for p in "${foreign[@]}"; do [[ -e /proc/$p ]] || return 1; done
 }
 
 full_scan() {
-  local c
+  local c verify=1
   users=() sig=()
+  [[ $gone_ok ]] || open_gone
+  # Records of users long gone: forgotten now and then (a few hundred bytes each).
+  ((${#ok[@]} > 2 * ${#live[@]} + 100)) && ok=() okp=()
   for c in "$home"/contexts/*; do
     [[ -d $c ]] || continue
     read_ctx "$c"
@@ -180,9 +233,9 @@ dir_scan() {
 
 start_worker() {
   unlink_planted "$log"
-  "$node" "$bin" --worker </dev/null >/dev/null 2>>"$log" 3>&- &
+  "$node" "$bin" --worker </dev/null >/dev/null 2>>"$log" 3>&- 4>&- &
   worker=$!
-  start_of "$worker"
+  start_of "$worker" 2>/dev/null
   wstart=$st
   busy=$SECONDS
 }
@@ -191,7 +244,7 @@ start_worker() {
 # the next one, which the look at unload-run/ below starts).
 worker_ended() {
   [[ $worker ]] || return 1
-  start_of "$worker" && [[ $st == "$wstart" ]] && return 1
+  start_of "$worker" 2>/dev/null && [[ $st == "$wstart" ]] && return 1
   wait "$worker" 2>/dev/null
   # 75: another worker holds reaper.worker (one whose watcher was killed): it does the work.
   (($? == 75)) && woke=0 next=$((SECONDS + 5))
@@ -224,10 +277,13 @@ while ((!stop)); do
   n=$((n + 1))
   if [[ $worker ]]; then
     if worker_ended; then
-      # What the worker left: look at everything, without calling it back for
-      # what it has seen (a dead user it could not remove waits a second).
+      # What the worker left, without calling it back for what it has seen (a
+      # dead user it could not remove waits a second): the directories it
+      # changed since the last look at them (every record if it emitted
+      # events), and the PIDs of the others.
       quiet=1 need=0
-      full_scan
+      dir_scan
+      ((need || !${#live[@]})) || all_alive || need=1
       quiet=0
       # Work found right away is work the worker could not do (a record it
       # cannot remove): wait a second or two before the next one. A wake-up
