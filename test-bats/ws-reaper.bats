@@ -308,6 +308,27 @@ idle_reaper() {
   [ "$(reaper_pid)" = "$pid" ]
 }
 
+# bash's kill returns 0 if it could signal any of its PIDs: a tick's one
+# `kill -0` over every user saw a death only once all of them were dead, and
+# one dead user among live ones waited for the next look at the directories.
+# With those looks off, only the tick itself can notice it.
+@test "the watcher's tick itself notices one SIGKILLed user among live ones" {
+  export _WS_TEST_REAPER_TICK_ONLY=1 # no periodic looks, no first sweep (watcher.bash)
+  make_context proj ready
+  local keep=() i
+  for i in 1 2 3; do
+    start_user
+    add_user "$ctx" "$user"
+    keep+=("$user")
+  done
+  start_user
+  add_user "$ctx" "$user"
+  idle_reaper
+  kill -KILL "${keep[1]}"
+  wait_until "[ ! -e '$ctx/users/${keep[1]}' ]" 10
+  [ -e "$ctx/users/${keep[0]}" ] && [ -e "$ctx/users/${keep[2]}" ] && [ -e "$ctx/users/$user" ]
+}
+
 @test "the watcher notices a recycled PID: a record whose live PID has another start time" {
   make_context proj ready
   start_user

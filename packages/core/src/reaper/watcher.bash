@@ -19,6 +19,9 @@ lock=$home/reaper.pid wake=$home/reaper.wake log=$home/reaper.log
 # whose writer could not wake us. With 300 users (CPU, docs/unload.md): a
 # tick ~0.5 ms, a directory look ~2 ms, a full look ~45 ms.
 tick=0.6 dirs=7 full=200
+# Tests only: no periodic looks, so that what the tick alone notices is
+# tested apart from what a look would find (ws-reaper.bats).
+[[ -z ${_WS_TEST_REAPER_TICK_ONLY-} ]] || dirs=1000000 full=1000000
 
 # A symlink where we write a state file is corrupt state: the link goes, never
 # its target (docs/reliability.md "Symlinks"). A builtin test, and rm only then.
@@ -252,8 +255,12 @@ worker_ended() {
   return 0
 }
 
+# (Tests only, _WS_TEST_REAPER_TICK_ONLY: no first sweep by a worker either
+# unless the first look found work: it would find what the tick should.)
+[[ -z ${_WS_TEST_REAPER_TICK_ONLY-} ]] || need=0
 full_scan
-need=1 n=0
+[[ -n ${_WS_TEST_REAPER_TICK_ONLY-} ]] || need=1
+n=0
 while ((!stop)); do
   if read -r -t "$tick" -u 3 line; then
     # This line and what else is there: a context directory (a user joined or
