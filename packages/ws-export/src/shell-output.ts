@@ -53,7 +53,7 @@ export function renderOutput(input: OutputInput): string {
       : NO_REVERT[format];
   code += revert;
   // fish's hook loops over $_ws_watch itself; bash and zsh get one [[ ]].
-  if (format !== 'fish') code += `_ws_watch_ok() { ${watchCheck(input.watches, input.contents)}; }\n`;
+  if (format !== 'fish') code += `_ws_watch_ok() { ${watchCheck(input.watches, input.contents, format)}; }\n`;
   if (ctx && state === 'ready') {
     // Next time this shell enters from outside, the hook can apply this result itself.
     const script = writeEnterScript({ ...entryInput(input, ctx.root, applied, shellLocals), shell: format, revert });

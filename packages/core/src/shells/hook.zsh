@@ -4,6 +4,14 @@
 ## _ws_unchanged is hook.bash's plus `emulate -L zsh` (a unit test keeps them equal).
 typeset -gA _ws_known
 _ws_watch_ok() { return 1; }
+# A whole file into _ws_c, for the content check of _ws_watch_ok (hooks.ts
+# contentCheck): sysread is one read(2) (-s: more than CONTENT_CHECK_MAX, so a
+# larger file differs); zsh's own `read` takes one byte per system call.
+if zmodload zsh/system 2>/dev/null; then
+  _ws_slurp() { sysread -s 65537 _ws_c <"$1"; }
+else
+  _ws_slurp() { IFS= read -r -d '' _ws_c <"$1"; }
+fi
 # Redefined by each ws-export: undoes its load with builtins (a ready result), else fails.
 _ws_revert() { return 1; }
 # The time now, UTC, ISO-8601 with milliseconds, into _ws_now (civil-from-days arithmetic, builtins only).
