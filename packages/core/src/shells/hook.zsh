@@ -2,29 +2,10 @@
 ## Lines starting with ## are dropped; @WS_EXPORT@ becomes the path of the
 ## ws-export binary, quoted for zsh by hooks.ts. Lint: scripts/lint-shell.sh.
 ## _ws_unchanged is hook.bash's plus `emulate -L zsh` (a unit test keeps them equal).
+## @ZSH_READ@ becomes read.zsh (_ws_read1, _ws_slurp), which ws-export's zsh output defines too.
 typeset -gA _ws_known
 _ws_watch_ok() { return 1; }
-# zsh's own `read` takes one byte per system call (a /proc stat line: 300, a
-# 2.7 KB workspace file: 2,700); sysread (zsh/system) is one read(2).
-# _ws_slurp: a whole file into _ws_c, for the content check of _ws_watch_ok
-# (hooks.ts contentCheck; -s: more than CONTENT_CHECK_MAX, so a larger file
-# differs). _ws_read1: the first line of a file into _ws_line as `read -r`
-# reads it (blanks around it trimmed; fails without a newline), for the
-# cached entry and _ws_depart (state files, /proc: under 4 KB).
-if zmodload zsh/system 2>/dev/null; then
-  _ws_slurp() { sysread -s 65537 _ws_c <"$1"; }
-  _ws_read1() {
-    local c= r=0
-    sysread -s 4096 c <"$1" || [[ $? == 5 ]] || { _ws_line=; return 1; }
-    [[ $c == *$'\n'* ]] || r=1
-    c=${c%%$'\n'*} c=${c#"${c%%[!$' \t']*}"}
-    _ws_line=${c%"${c##*[!$' \t']}"}
-    return r
-  }
-else
-  _ws_slurp() { IFS= read -r -d '' _ws_c <"$1"; }
-  _ws_read1() { read -r _ws_line <"$1"; }
-fi
+@ZSH_READ@
 # Redefined by each ws-export: undoes its load with builtins (a ready result), else fails.
 _ws_revert() { return 1; }
 # The time now, UTC, ISO-8601 with milliseconds, into _ws_now (civil-from-days arithmetic, builtins only).

@@ -2,6 +2,7 @@ import hookBash from './hook.bash';
 import hookFish from './hook.fish';
 import hookNu from './hook.nu';
 import hookZsh from './hook.zsh';
+import readZsh from './read.zsh';
 import type { HookShell } from './render.js';
 import { quoteFish, quoteNu, quotePosix } from './quote.js';
 import { fillTemplate } from './template.js';
@@ -34,8 +35,16 @@ const HOOKS: Record<HookShell, { template: string; quote: (value: string) => str
  */
 export function renderHook(shell: HookShell, exporter: string): string {
   const { template, quote } = HOOKS[shell];
-  return fillTemplate(template, quote, { values: { WS_EXPORT: exporter } });
+  return fillTemplate(template, quote, { values: { WS_EXPORT: exporter }, ...(shell === 'zsh' ? { code: { ZSH_READ: ZSH_READ.trimEnd() } } : {}) });
 }
+
+/**
+ * zsh's file readers (read.zsh: `_ws_read1`, `_ws_slurp`, sysread: zsh's
+ * `read` takes one byte per system call): in hook.zsh, and at the start of
+ * every zsh output of ws-export, so that an output or a cached entry never
+ * calls a reader the shell's (older) hook lacks.
+ */
+export const ZSH_READ = fillTemplate(readZsh, quotePosix, {});
 
 /**
  * The body of `_ws_watch_ok` for bash and zsh: one `[[ ]]` over the watch
