@@ -30,6 +30,9 @@ if [[ ${_ws_self-} != "$$ "* ]]; then
   _ws_f=(${=${_ws_line##*) }})
   _ws_self="$$ ${_ws_f[20]}"
 fi
+# Registered already, unless its record says it left (then it is overwritten).
+# (Read before the time: _ws_read1 reads into _ws_line, which then holds the time.)
+_ws_rec=; [[ -f @USERS@/$$ && ! -L @USERS@/$$ ]] && { _ws_read1 @USERS@/$$; _ws_rec=$_ws_line; } 2>/dev/null
 # The time now, UTC, ISO-8601, with builtins only (civil-from-days arithmetic).
 zmodload zsh/datetime 2>/dev/null
 _ws_t=${EPOCHREALTIME%.*} _ws_us=${EPOCHREALTIME#*.}
@@ -37,8 +40,6 @@ _ws_z=$((_ws_t / 86400 + 719468)); _ws_era=$((_ws_z / 146097)); _ws_doe=$((_ws_z
 _ws_yoe=$(((_ws_doe - _ws_doe / 1460 + _ws_doe / 36524 - _ws_doe / 146096) / 365)); _ws_doy=$((_ws_doe - (365 * _ws_yoe + _ws_yoe / 4 - _ws_yoe / 100)))
 _ws_mp=$(((5 * _ws_doy + 2) / 153)); _ws_d=$((_ws_doy - (153 * _ws_mp + 2) / 5 + 1)); _ws_m=$((_ws_mp < 10 ? _ws_mp + 3 : _ws_mp - 9)); _ws_y=$((_ws_yoe + _ws_era * 400 + (_ws_m <= 2)))
 printf -v _ws_line '%04d-%02d-%02dT%02d:%02d:%02d.%sZ' $_ws_y $_ws_m $_ws_d $((_ws_t % 86400 / 3600)) $((_ws_t % 3600 / 60)) $((_ws_t % 60)) "${_ws_us:0:3}"
-# Registered already, unless its record says it left (then it is overwritten).
-_ws_rec=; [[ -f @USERS@/$$ && ! -L @USERS@/$$ ]] && { _ws_read1 @USERS@/$$; _ws_rec=$_ws_line; } 2>/dev/null
 # Emptied, then appended to: the same bytes as `printf >`, but ext4 flushes a
 # file truncated and rewritten in one open at its close (auto_da_alloc, ~0.3 ms).
 [[ -n $_ws_rec && $_ws_rec != *'"left":'* ]] || {
