@@ -53,7 +53,7 @@ describe('renderHook', () => {
 
   it('zsh: the hook has the file readers of ws-export\'s zsh output; _ws_slurp reads past CONTENT_CHECK_MAX', () => {
     expect(renderHook('zsh', '/x')).toContain(ZSH_READ.trimEnd());
-    expect(ZSH_READ).toContain(`sysread -s ${CONTENT_CHECK_MAX + 1} _ws_c`);
+    expect(ZSH_READ).toContain('sysread -s "${2:-' + (CONTENT_CHECK_MAX + 1) + '}" _ws_c');
   });
 
   // _ws_read1 stands for `read -r` in the cached entry: the same line and status.

@@ -83,7 +83,8 @@ export interface WatchedContent {
 export function contentCheck({ path, text }: WatchedContent, shell: 'bash' | 'zsh' = 'bash'): string {
   if (text === undefined) return 'false';
   const p = quotePosix(path);
-  const read = shell === 'zsh' ? `_ws_slurp ${p}` : `IFS= read -r -d '' _ws_c <${p}`;
+  // zsh reads one byte more than the text: a longer file differs.
+  const read = shell === 'zsh' ? `_ws_slurp ${p} ${Buffer.byteLength(text) + 1}` : `IFS= read -r -d '' _ws_c <${p}`;
   return `{ _ws_c=; [[ -f ${p} ]] && ${read}; [[ $_ws_c == ${quotePosix(text)} ]]; }`;
 }
 
