@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { renderHook } from '../src/shells/hooks.js';
+import { CONTENT_CHECK_MAX, renderHook, ZSH_READ } from '../src/shells/hooks.js';
 import { quotePosix } from '../src/shells/quote.js';
 import { SHELLS, type Shell } from '../src/shells/render.js';
 import { fillTemplate } from '../src/shells/template.js';
@@ -49,6 +49,21 @@ describe('renderHook', () => {
     const bash = comments(body(renderHook('bash', '/x')));
     const zsh = body(renderHook('zsh', '/x')).replace('  emulate -L zsh\n', '');
     expect(zsh).toBe(bash);
+  });
+
+  it('zsh: the hook has the file readers of ws-export\'s zsh output; _ws_slurp reads past CONTENT_CHECK_MAX', () => {
+    expect(renderHook('zsh', '/x')).toContain(ZSH_READ.trimEnd());
+    expect(ZSH_READ).toContain('sysread -s "${2:-' + (CONTENT_CHECK_MAX + 1) + '}" _ws_c');
+  });
+
+  // _ws_read1 stands for `read -r` in the cached entry: the same line and status.
+  it.skipIf(spawnSync('zsh', ['-fc', 'true']).status !== 0)('zsh: _ws_read1 reads a first line as `read -r` does', () => {
+    const files: Record<string, string> = { line: 'a b\n', blanks: ' \t x  y \t\nsecond\n', nonl: 'no newline', empty: '', nl: '\n', backslash: 'a\\b c\n' };
+    for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, `r1-${name}`), text);
+    const script = `${ZSH_READ}\nfor f in ${Object.keys(files).map((n) => quotePosix(join(dir, `r1-${n}`))).join(' ')}; do _ws_read1 $f; a=$?:$_ws_line; l=; read -r l < $f; b=$?:$l; [[ $a == "$b" ]] || print -r -- "differs: $f [$a] [$b]"; done`;
+    const run = spawnSync('zsh', ['-fc', script], { encoding: 'utf8' });
+    expect(run.stdout + run.stderr).toBe('');
+    expect(run.status).toBe(0);
   });
 
   // A hostile install path ($&, $', quotes, $(...)) must be run as that path, and nothing else run.

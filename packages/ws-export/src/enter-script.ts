@@ -48,7 +48,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
     const [path, lo, hi] = [watch[i], watch[i + 1], watch[i + 2]];
     checks.push(lo ? `[[ ${q(path)} -nt ${q(lo)} && ${q(path)} -ot ${q(hi)} ]] || return 1` : hi ? `[[ -e ${q(path)} ]] || return 1` : `[[ ! -e ${q(path)} ]] || return 1`);
   }
-  for (const content of input.contents) checks.push(`${contentCheck(content)} || { unset _ws_c; return 1; }`);
+  for (const content of input.contents) checks.push(`${contentCheck(content, shell)} || { unset _ws_c; return 1; }`);
   if (input.contents.length) checks.push('unset _ws_c');
   const [workspace, ceil, envrc] = input.knobs;
   checks.push(`[[ \${WS_WORKSPACE-}$'\\x1f'\${WS_CEILING_DIRS-}$'\\x1f'\${WS_ENVRC-} == ${q(`${workspace}\x1f${ceil}\x1f${envrc}`)} ]] || return 1`);
@@ -63,7 +63,7 @@ export function writeEnterScript(input: EnterScriptInput): string {
     const value = input.changes[name];
     apply.push(value === undefined ? `unset ${name}` : `export ${name}=${q(value)}`);
   }
-  apply.push(`_ws_watch_ok() { ${watchCheck(watch, input.contents)}; }`);
+  apply.push(`_ws_watch_ok() { ${watchCheck(watch, input.contents, shell)}; }`);
   apply.push(input.revert.trimEnd());
   for (const [name, value] of Object.entries(locals)) {
     if (name === '_ws_pwd') apply.push('_ws_pwd=$PWD');

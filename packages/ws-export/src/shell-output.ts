@@ -1,4 +1,4 @@
-import { ceilings, hasRawBytes, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
+import { ceilings, hasRawBytes, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, ZSH_READ, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
 import { writeEnterNu, writeEnterScript, type EntryInput } from './enter-script.js';
 import { NO_REVERT, nuRevert, renderRevert } from './revert.js';
 
@@ -44,7 +44,8 @@ export function renderOutput(input: OutputInput): string {
   if (format === 'json') return renderJson(input.changes, { bytes: input.bytes });
   const shellLocals = locals(input);
   if (format === 'nu') return renderNuOutput(input, shellLocals);
-  let code = renderShell(format, input.changes, shellLocals);
+  // zsh: the file readers its _ws_watch_ok, _ws_revert and cached entry call (hooks.ts ZSH_READ).
+  let code = (format === 'zsh' ? ZSH_READ : '') + renderShell(format, input.changes, shellLocals);
   // A ready load: the hook can leave it without a process (_ws_revert); anything else, ws-export leaves.
   const applied = diffEnv(base, target);
   const revert =
@@ -53,7 +54,7 @@ export function renderOutput(input: OutputInput): string {
       : NO_REVERT[format];
   code += revert;
   // fish's hook loops over $_ws_watch itself; bash and zsh get one [[ ]].
-  if (format !== 'fish') code += `_ws_watch_ok() { ${watchCheck(input.watches, input.contents)}; }\n`;
+  if (format !== 'fish') code += `_ws_watch_ok() { ${watchCheck(input.watches, input.contents, format)}; }\n`;
   if (ctx && state === 'ready') {
     // Next time this shell enters from outside, the hook can apply this result itself.
     const script = writeEnterScript({ ...entryInput(input, ctx.root, applied, shellLocals), shell: format, revert });

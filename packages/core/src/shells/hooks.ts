@@ -2,6 +2,7 @@ import hookBash from './hook.bash';
 import hookFish from './hook.fish';
 import hookNu from './hook.nu';
 import hookZsh from './hook.zsh';
+import readZsh from './read.zsh';
 import type { HookShell } from './render.js';
 import { quoteFish, quoteNu, quotePosix } from './quote.js';
 import { fillTemplate } from './template.js';
@@ -34,14 +35,22 @@ const HOOKS: Record<HookShell, { template: string; quote: (value: string) => str
  */
 export function renderHook(shell: HookShell, exporter: string): string {
   const { template, quote } = HOOKS[shell];
-  return fillTemplate(template, quote, { values: { WS_EXPORT: exporter } });
+  return fillTemplate(template, quote, { values: { WS_EXPORT: exporter }, ...(shell === 'zsh' ? { code: { ZSH_READ: ZSH_READ.trimEnd() } } : {}) });
 }
+
+/**
+ * zsh's file readers (read.zsh: `_ws_read1`, `_ws_slurp`, sysread: zsh's
+ * `read` takes one byte per system call): in hook.zsh, and at the start of
+ * every zsh output of ws-export, so that an output or a cached entry never
+ * calls a reader the shell's (older) hook lacks.
+ */
+export const ZSH_READ = fillTemplate(readZsh, quotePosix, {});
 
 /**
  * The body of `_ws_watch_ok` for bash and zsh: one `[[ ]]` over the watch
  * triples (see makeStamps): bracketed mtime, must be absent, or must exist.
  */
-export function watchCheck(triples: string[], contents: WatchedContent[] = []): string {
+export function watchCheck(triples: string[], contents: WatchedContent[] = [], shell: 'bash' | 'zsh' = 'bash'): string {
   const terms: string[] = [];
   for (let i = 0; i + 2 < triples.length; i += 3) {
     const [path, lo, hi] = [quotePosix(triples[i]), triples[i + 1], triples[i + 2]];
@@ -49,7 +58,7 @@ export function watchCheck(triples: string[], contents: WatchedContent[] = []): 
     else terms.push(hi ? `-e ${path}` : `! -e ${path}`);
   }
   const mtimes = terms.length ? `[[ ${terms.join(' && ')} ]]` : ':';
-  return contents.length ? `local _ws_c; ${mtimes} && ${contents.map(contentCheck).join(' && ')}` : mtimes;
+  return contents.length ? `local _ws_c; ${mtimes} && ${contents.map((c) => contentCheck(c, shell)).join(' && ')}` : mtimes;
 }
 
 /**
@@ -65,14 +74,18 @@ export interface WatchedContent {
 }
 
 /**
- * One content comparison with builtins only: `read -d ''` takes the whole
- * file (no process; a FIFO is never read: `-f` first), `[[ == ]]` against the
+ * One content comparison with builtins only: bash's `read -d ''` takes the
+ * whole file (buffered: a few system calls), zsh's `_ws_slurp` (hook.zsh:
+ * `sysread`, one read(2); zsh's `read` takes one byte per system call); no
+ * process, and a FIFO is never read (`-f` first). `[[ == ]]` against the
  * quoted text compares it exactly. Leaves the content in `_ws_c`.
  */
-export function contentCheck({ path, text }: WatchedContent): string {
+export function contentCheck({ path, text }: WatchedContent, shell: 'bash' | 'zsh' = 'bash'): string {
   if (text === undefined) return 'false';
   const p = quotePosix(path);
-  return `{ _ws_c=; [[ -f ${p} ]] && IFS= read -r -d '' _ws_c <${p}; [[ $_ws_c == ${quotePosix(text)} ]]; }`;
+  // zsh reads one byte more than the text: a longer file differs.
+  const read = shell === 'zsh' ? `_ws_slurp ${p} ${Buffer.byteLength(text) + 1}` : `IFS= read -r -d '' _ws_c <${p}`;
+  return `{ _ws_c=; [[ -f ${p} ]] && ${read}; [[ $_ws_c == ${quotePosix(text)} ]]; }`;
 }
 
 /** Files larger than this are compared by mtime only (their text would be copied into every shell). */
