@@ -1,4 +1,4 @@
-import { ceilings, hasRawBytes, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
+import { ceilings, hasRawBytes, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, watchTestFish, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
 import { writeEnterNu, writeEnterScript, type EntryInput } from './enter-script.js';
 import { NO_REVERT, nuRevert, renderRevert } from './revert.js';
 
@@ -44,7 +44,9 @@ export function renderOutput(input: OutputInput): string {
   if (format === 'json') return renderJson(input.changes, { bytes: input.bytes });
   const shellLocals = locals(input);
   if (format === 'nu') return renderNuOutput(input, shellLocals);
-  let code = renderShell(format, input.changes, shellLocals);
+  // fish keeps the watch check as test's arguments, not the triples (below).
+  const { _ws_watch: _watch, ...fishLocals } = shellLocals;
+  let code = renderShell(format, input.changes, format === 'fish' ? fishLocals : shellLocals);
   // A ready load: the hook can leave it without a process (_ws_revert); anything else, ws-export leaves.
   const applied = diffEnv(base, target);
   const revert =
@@ -52,8 +54,8 @@ export function renderOutput(input: OutputInput): string {
       ? renderRevert({ shell: format, home: input.home, contextDir: input.ctxDir ?? contextDir(input.home, ctx.root), source: input.source, prev: applied.prev, diff: target.WS_DIFF! })
       : NO_REVERT[format];
   code += revert;
-  // fish's hook loops over $_ws_watch itself; bash and zsh get one [[ ]].
-  if (format !== 'fish') code += `_ws_watch_ok() { ${watchCheck(input.watches, input.contents)}; }\n`;
+  // One expression over the watched files: bash and zsh a [[ ]], fish test's arguments (with the validity marker).
+  code += format === 'fish' ? `set -g _ws_watch_test${watchTestFish(input.watches, input.valid)};\n` : `_ws_watch_ok() { ${watchCheck(input.watches, input.contents)}; }\n`;
   if (ctx && state === 'ready') {
     // Next time this shell enters from outside, the hook can apply this result itself.
     const script = writeEnterScript({ ...entryInput(input, ctx.root, applied, shellLocals), shell: format, revert });
