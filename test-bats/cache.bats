@@ -592,10 +592,10 @@ unloaded_by_reaper() {
 # (what a result that is not ready defines), to compare the two leaves.
 no_revert() { if [[ $TMUX_SHELL == fish ]]; then echo 'function _ws_revert; return 1; end'; else echo '_ws_revert() { return 1; }'; fi; }
 
-# hook_state — the hook's own variables (and bash/zsh's watch check), one line.
+# hook_state — the hook's own variables (and the watch check: bash/zsh's function, fish's arguments), one line.
 hook_state() {
   if [[ $TMUX_SHELL == fish ]]; then
-    tmux_run 'printf "[%s]" "$_ws_root" "$_ws_name" "$_ws_state" "$_ws_ctxdir" "$_ws_valid" "$_ws_knobs" "$_ws_pwd" "$_ws_watch" "$_ws_ceil"'
+    tmux_run 'printf "[%s]" "$_ws_root" "$_ws_name" "$_ws_state" "$_ws_ctxdir" "$_ws_valid" "$_ws_knobs" "$_ws_pwd" "$_ws_watch_test" "$_ws_ceil"'
   else
     tmux_run 'printf "[%s]" "$_ws_root" "$_ws_name" "$_ws_state" "$_ws_ctxdir" "$_ws_valid" "$_ws_knobs" "$_ws_pwd" "${_ws_watch[*]}" "${_ws_ceil[*]}"; _ws_watch_ok && echo " watch ok"'
   fi

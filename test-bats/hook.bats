@@ -39,3 +39,43 @@ with_hook() {
   [ "${lines[0]}" = "C=[]" ]
   [ "${lines[1]}" = "unchanged" ]
 }
+
+# fish keeps the walk's answer as one test while $PWD stays (hook.fish
+# _ws_walk): a file created or removed here or above is still seen at the
+# next prompt, without a cd.
+with_fish_hook() {
+  fish --no-config -c "ws-export hook fish | source; $1" 2>/dev/null
+}
+
+@test "fish: a .workspace created here or above, or removed, changes the context at the next prompt, without a cd" {
+  mkdir -p a/b/c
+  printf 'export OUTER=1\n' >a/.workspace.new
+  printf 'export INNER=1\n' >a/b/.workspace.new
+  run with_fish_hook 'cd a/b/c; _ws_hook; _ws_hook; echo "1 [$WS_CONTEXT]"
+    mv ../../.workspace.new ../../.workspace; ws-allow ../.. >/dev/null; _ws_hook; echo "2 [$WS_CONTEXT] $OUTER"
+    mv ../.workspace.new ../.workspace; ws-allow .. >/dev/null; _ws_hook; echo "3 [$WS_CONTEXT] $INNER"
+    _ws_hook; _ws_unchanged; and echo "4 unchanged"
+    rm ../.workspace; _ws_hook; echo "5 [$WS_CONTEXT] [$INNER]"
+    rm ../../.workspace; _ws_hook; echo "6 [$WS_CONTEXT] [$OUTER]"'
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "1 []" ]
+  [ "${lines[1]}" = "2 [a] 1" ]
+  [ "${lines[2]}" = "3 [a/b] 1" ]
+  [ "${lines[3]}" = "4 unchanged" ]
+  [ "${lines[4]}" = "5 [a] []" ]
+  [ "${lines[5]}" = "6 [] []" ]
+}
+
+@test "fish: an .envrc counts unless WS_ENVRC=0, and a ceiling set later stops the walk" {
+  mkdir -p e/f
+  printf 'export E=1\n' >e/.envrc
+  ws-allow e/.envrc >/dev/null 2>&1 || ws-allow e >/dev/null
+  run with_fish_hook "cd e/f; _ws_hook; echo \"1 [\$E]\"; set -gx WS_ENVRC 0; _ws_hook; echo \"2 [\$E]\"
+    set -e WS_ENVRC; _ws_hook; echo \"3 [\$E]\"; set -gx WS_CEILING_DIRS $PWD/e; _ws_hook; echo \"4 [\$E]\"; _ws_hook; _ws_unchanged; and echo 5 unchanged"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "1 [1]" ]
+  [ "${lines[1]}" = "2 []" ]
+  [ "${lines[2]}" = "3 [1]" ]
+  [ "${lines[3]}" = "4 []" ]
+  [ "${lines[4]}" = "5 unchanged" ]
+}

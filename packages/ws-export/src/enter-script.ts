@@ -1,4 +1,5 @@
-import { cachePaths, nuLocals, contentCheck, contextPaths, fillTemplate, homePaths, quoteFish, quotePosix as q, renderShell, watchCheck, writeFileAtomic, type EnvChanges, type EventSource, type Shell, type WatchedContent } from '@ws/core';
+import { cachePaths, nuLocals, contentCheck, contextPaths, fillTemplate, homePaths, quoteFish, quotePosix as q, renderShell, watchCheck, watchTestFish, writeFileAtomic, type EnvChanges, type EventSource, type Shell, type WatchedContent } from '@ws/core';
+import { createHash } from 'node:crypto';
 import { bootTimeMs } from './revert.js';
 import enterBash from './enter.bash';
 import enterFish from './enter.fish';
@@ -105,12 +106,8 @@ function writeEnterFish(input: EnterScriptInput): string {
   const f = quoteFish;
   const same = (name: string, value: string) => `test "x$${name}" = x${f(value)}`;
   const checks: string[] = [];
-  if (locals._ws_valid) checks.push(`test -e ${f(locals._ws_valid as string)}; or return 1`);
-  const watch = locals._ws_watch as string[];
-  for (let i = 0; i < watch.length; i += 3) {
-    const [path, lo, hi] = [f(watch[i]!), watch[i + 1]!, watch[i + 2]!];
-    checks.push(lo ? `test ${path} -nt ${f(lo)}; and test ${path} -ot ${f(hi)}; or return 1` : hi ? `test -e ${path}; or return 1` : `not test -e ${path}; or return 1`);
-  }
+  // The validity marker and the watched files: one test, whose arguments become the hook's _ws_watch_test.
+  checks.push(`set -l _ws_w${watchTestFish(locals._ws_watch as string[], locals._ws_valid as string | undefined)}`, 'test x $_ws_w; or return 1');
   const [workspace, ceil, envrc] = input.knobs;
   checks.push(`test "x$WS_WORKSPACE"\\x1f"$WS_CEILING_DIRS"\\x1f"$WS_ENVRC" = x${[workspace, ceil, envrc].map(f).join('\\x1f')}; or return 1`);
   const wsEnv = input.baseWsEnv;
@@ -119,12 +116,16 @@ function writeEnterFish(input: EnterScriptInput): string {
     if (name === 'WS_DIFF' || name === 'WS_ENV') continue;
     checks.push(value === undefined ? `not set -q ${name}; or return 1` : `set -q ${name}; and ${same(name, value)}; or return 1`);
   }
-  const { _ws_pwd: _pwd, ...rest } = locals;
-  const apply = `${renderShell('fish', input.changes, rest)}${input.revert}set -g _ws_pwd $PWD`;
-  const script = fillTemplate(enterFish, f, {
+  const { _ws_pwd: _pwd, _ws_watch: _watch, ...rest } = locals;
+  const apply = `${renderShell('fish', input.changes, rest)}set -g _ws_watch_test $_ws_w;\n${input.revert}set -g _ws_pwd $PWD`;
+  const body = fillTemplate(enterFish, f, {
     values: { ...templateValues(input), BOOT_MS: String(bootTimeMs()) },
     code: { CHECKS: checks.join('\n'), APPLY: apply },
   });
+  // The hook keeps what it sourced as this function and calls it while the first line names it (hook.fish's _ws_enter_known).
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+  const name = `_ws_entry_${sha(input.contextDir).slice(0, 12)}_${sha(body).slice(0, 16)}`;
+  const script = `function ${name}\n${body}\nend\n${name}\n`;
   const path = cachePaths(input.contextDir).enter('fish');
   writeFileAtomic(path, script);
   return path;

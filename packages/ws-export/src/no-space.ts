@@ -96,6 +96,9 @@ export function exportWithoutSpace(opts: ExportOptions, cause: Error): string {
     _ws_watch: [],
   };
   if (opts.format === 'nu') return renderNu(changes, locals);
-  const code = renderShell(opts.format, changes, locals);
-  return opts.format === 'fish' ? code + COMPLETE : `${code}_ws_watch_ok() { return 1; }\n${COMPLETE}`;
+  if (opts.format === 'fish') {
+    const { _ws_watch: _watch, ...fishLocals } = locals;
+    return `${renderShell('fish', changes, fishLocals)}set -g _ws_watch_test -a '';\n${COMPLETE}`;
+  }
+  return `${renderShell(opts.format, changes, locals)}_ws_watch_ok() { return 1; }\n${COMPLETE}`;
 }

@@ -45,8 +45,9 @@ export function renderRevert(input: RevertInput): string {
       '  _ws_unloading',
       // Not indented: a quoted value may span lines.
       env,
-      "  set -g _ws_pwd $PWD; set -g _ws_root ''; set -g _ws_name ''; set -g _ws_state ''; set -g _ws_ctxdir ''; set -g _ws_valid ''; set -g _ws_watch",
+      "  set -g _ws_pwd $PWD; set -g _ws_root ''; set -g _ws_name ''; set -g _ws_state ''; set -g _ws_ctxdir ''; set -g _ws_valid ''",
       '  set -g _ws_knobs "$k"\\x1f"$WS_ENV"',
+      '  set -g _ws_watch_test',
       '  function _ws_revert; return 1; end',
       `  _ws_depart ${depart}`,
       'end',

@@ -1,4 +1,4 @@
-import { ceilings, hasRawBytes, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, ZSH_READ, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
+import { ceilings, hasRawBytes, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, watchTestFish, ZSH_READ, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
 import { writeEnterNu, writeEnterScript, type EntryInput } from './enter-script.js';
 import { NO_REVERT, nuRevert, renderRevert } from './revert.js';
 
@@ -45,6 +45,9 @@ export function renderOutput(input: OutputInput): string {
   const shellLocals = locals(input);
   if (format === 'nu') return renderNuOutput(input, shellLocals);
   // zsh: the file readers its _ws_watch_ok, _ws_revert and cached entry call (hooks.ts ZSH_READ).
+  // fish: the watch check is test's arguments (below); $_ws_watch, the triples, stays
+  // for a fish that still runs an older hook (it loops over them: without them it
+  // would never notice an edited file until it is restarted).
   let code = (format === 'zsh' ? ZSH_READ : '') + renderShell(format, input.changes, shellLocals);
   // A ready load: the hook can leave it without a process (_ws_revert); anything else, ws-export leaves.
   const applied = diffEnv(base, target);
@@ -53,8 +56,8 @@ export function renderOutput(input: OutputInput): string {
       ? renderRevert({ shell: format, home: input.home, contextDir: input.ctxDir ?? contextDir(input.home, ctx.root), source: input.source, prev: applied.prev, diff: target.WS_DIFF! })
       : NO_REVERT[format];
   code += revert;
-  // fish's hook loops over $_ws_watch itself; bash and zsh get one [[ ]].
-  if (format !== 'fish') code += `_ws_watch_ok() { ${watchCheck(input.watches, input.contents, format)}; }\n`;
+  // One expression over the watched files: bash and zsh a [[ ]], fish test's arguments (with the validity marker).
+  code += format === 'fish' ? `set -g _ws_watch_test${watchTestFish(input.watches, input.valid)};\n` : `_ws_watch_ok() { ${watchCheck(input.watches, input.contents, format)}; }\n`;
   if (ctx && state === 'ready') {
     // Next time this shell enters from outside, the hook can apply this result itself.
     const script = writeEnterScript({ ...entryInput(input, ctx.root, applied, shellLocals), shell: format, revert });

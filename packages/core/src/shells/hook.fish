@@ -1,33 +1,19 @@
 ## The fish hook: `ws-export hook fish | source` runs this file (see docs/hook.md).
 ## Lines starting with ## are dropped; @WS_EXPORT@ becomes the path of the
 ## ws-export binary, quoted for fish by hooks.ts. Lint: scripts/lint-shell.sh.
+# Set by each ws-export: test's arguments over the validity marker and the
+# watched files, each condition after -a (false until then).
+set -g _ws_watch_test -a ''
 # True when nothing relevant changed since the last export: builtins only.
 function _ws_unchanged
-  set -q _ws_knobs; or return 1
   test "$WS_WORKSPACE"\x1f"$WS_CEILING_DIRS"\x1f"$WS_ENVRC"\x1f"$WS_ENV" = "$_ws_knobs"; or return 1
   if test -n "$WS_WORKSPACE"
     test "$PWD" = "$_ws_pwd"; or return 1
   else
-    # The nearest workspace directory, at every prompt (a file created here or above counts).
-    set -l d $PWD
-    set -l found ''
-    while true
-      # fish's break leaves one loop only: a ceiling ends the walk through a flag.
-      set -l ceiling 0
-      for c in $_ws_ceil
-        if test "$d" = "$c"; or test "$d" -ef "$c"
-          set ceiling 1
-          break
-        end
-      end
-      test $ceiling = 1; and break
-      if test -f "$d/.workspace"; or begin; test "$WS_ENVRC" != 0; and test -f "$d/.envrc"; end
-        set found $d
-        break
-      end
-      test "$d" = /; and break
-      set d (path dirname -- $d)
-    end
+    # The nearest workspace directory, at every prompt (a file created here or
+    # above counts): the last walk's answer while its test still holds, else a walk.
+    test "$PWD"\x1f"$WS_ENVRC" = "$_ws_wkey"; and test x $_ws_wtest; or _ws_walk
+    set -l found $_ws_found
     if test "$found" != "$_ws_root"
       # Leaving the context it loaded, for no context or for one whose cached
       # entry it knows: _ws_leave (the last result's _ws_revert, no process)
@@ -47,36 +33,99 @@ function _ws_unchanged
     end
     set -g _ws_pwd $PWD
   end
-  if test -n "$_ws_valid"; and not test -e "$_ws_valid"
-    return 1
-  end
-  set -l n (count $_ws_watch)
-  set -l i 1
-  while test $i -le $n
-    set -l f $_ws_watch[$i]
-    set -l lo $_ws_watch[(math $i + 1)]
-    set -l hi $_ws_watch[(math $i + 2)]
-    if test -z "$lo"
-      if test -z "$hi"
-        test -e "$f"; and return 1
-      else
-        test -e "$f"; or return 1
-      end
-    else
-      test "$f" -nt "$lo" -a "$f" -ot "$hi"; or return 1
-    end
-    set i (math $i + 3)
-  end
-  return 0
+  test x $_ws_watch_test
 end
-# Sources the cached entry of ROOT (ws-export's cache/enter.fish) if this shell
+# Walks up from $PWD to the nearest workspace directory (_ws_found, '' for
+# none), stopping at a ceiling ($_ws_ceil, by name or -ef). It keeps the
+# answer's conditions as test's arguments, each after -a (_ws_wtest: no
+# workspace file below it, one there, no ceiling met by -ef below it, the
+# one met by -ef), which the hook tests at the next prompt in the same
+# directory (_ws_wkey) instead of walking again. Every operand is an
+# absolute path: no value reads as an operator of test. Other ceilings
+# ($_ws_ceil, set by ws-export's output) forget the walk (below). One
+# command substitution, for the parents.
+function _ws_walk
+  set -g _ws_wkey "$PWD"\x1f"$WS_ENVRC"
+  set -g _ws_wceil $_ws_ceil
+  set -g _ws_found ''
+  set -g _ws_wtest
+  set -l dirs $PWD
+  set -l up 0
+  while set -q dirs[1]
+    set -l d $dirs[1]
+    set -e dirs[1]
+    for c in $_ws_ceil
+      test "$d" = "$c"; and return
+      if test "$d" -ef "$c"
+        set -ga _ws_wtest -a $d -ef $c
+        return
+      end
+      set -ga _ws_wtest -a ! $d -ef $c
+    end
+    if test "$WS_ENVRC" != 0
+      if test -f "$d/.workspace"; or test -f "$d/.envrc"
+        set -g _ws_found $d
+        set -ga _ws_wtest -a \( -f $d/.workspace -o -f $d/.envrc \)
+        return
+      end
+      set -ga _ws_wtest -a ! -f $d/.workspace -a ! -f $d/.envrc
+    else
+      if test -f "$d/.workspace"
+        set -g _ws_found $d
+        set -ga _ws_wtest -a -f $d/.workspace
+        return
+      end
+      set -ga _ws_wtest -a ! -f $d/.workspace
+    end
+    test "$d" = /; and return
+    if test $up = 0
+      # The parents of $PWD, nearest first, as path dirname gives them.
+      set up 1
+      set -l p ''
+      for part in (string split / -- $PWD)
+        test -n "$part"; or continue
+        set dirs $p $dirs
+        set p $p/$part
+      end
+      set dirs[-1] /
+    end
+  end
+end
+function _ws_walk_forget --on-variable _ws_ceil
+  # Unless it is the list the walk saw (ws-export's output sets it every time).
+  set -l old $_ws_wceil
+  for c in $_ws_ceil
+    if not set -q old[1]; or test "x$c" != "x$old[1]"
+      set -e _ws_wkey
+      return
+    end
+    set -e old[1]
+  end
+  set -q old[1]; and set -e _ws_wkey
+end
+# Applies the cached entry of ROOT (ws-export's cache/enter.fish) if this shell
 # loaded ROOT before (the parallel lists _ws_known_roots and _ws_known_scripts,
 # set by ws-export's output) and is in no context now. True if it applied it.
+# The file defines and calls a function named after it (its first line:
+# function _ws_entry_ID_VERSION, VERSION a hash of the rest): one defined
+# already is the same code, called without parsing the file again. A new
+# version of ROOT's entry forgets the one before (_ws_entry_last_ID).
 function _ws_enter_known
   test -n "$argv[1]"; and test -z "$WS_DIFF"; or return 1
   set -l i (contains -i -- $argv[1] $_ws_known_roots); or return 1
-  test -f "$_ws_known_scripts[$i]"; or return 1
-  source $_ws_known_scripts[$i]
+  set -l s $_ws_known_scripts[$i]
+  test -f "$s"; or return 1
+  read -l line 2>/dev/null <$s
+  if string match -qr -- '^function (?<fn>_ws_entry_(?<id>[0-9a-f]{12})_[0-9a-f]{16})$' $line
+    if functions -q $fn
+      $fn
+      return
+    end
+    set -l last _ws_entry_last_$id
+    set -q $last; and functions -e $$last
+    set -g $last $fn
+  end
+  source $s
 end
 # Leaves the context it loaded without a process: the revert ws-export's last
 # (ready) result defined, which records the departure too; fails otherwise. A
@@ -84,9 +133,14 @@ end
 function _ws_leave
   functions -q _ws_revert; and _ws_revert
 end
-# The time now, UTC, ISO-8601 with milliseconds, with builtins only: the boot
-# time (BOOT_MS, as ws-export measured it; else /proc/stat's btime, whole
-# seconds) + /proc/uptime, then civil-from-days.
+# The time now, UTC, ISO-8601 with milliseconds, into _ws_now, with builtins
+# only: the boot time (BOOT_MS, as ws-export measured it; else /proc/stat's
+# btime, whole seconds) + /proc/uptime. The date is _ws_iso's once a day
+# (_ws_day: the first millisecond of the day and its date); the time of day
+# is one math, as the number 1HHMMSSmmm (a command substitution costs more
+# than the arithmetic). Outside that day the number does not match (fewer
+# digits before it, an hour past 23 after it): then _ws_iso, and the new day.
+set -g _ws_day 0 ''
 function _ws_utc
   set -l boot $argv[1]
   if test -z "$boot"
@@ -98,7 +152,16 @@ function _ws_utc
     end </proc/stat
   end
   read -l up rest </proc/uptime
-  _ws_iso (math --scale=0 "$boot + floor($up * 1000)")
+  set -l t "($boot + floor($up * 1000) - $_ws_day[1])"
+  set -l f (math --scale=0 "1000000000 + floor($t / 3600000) * 10000000 + floor($t % 3600000 / 60000) * 100000 + floor($t % 60000 / 1000) * 1000 + $t % 1000")
+  if not string match -qr -- '^1(?<h>[01][0-9]|2[0-3])(?<m>[0-5][0-9])(?<s>[0-5][0-9])(?<ms>[0-9]{3})$' $f
+    set -l ms (math --scale=0 "$boot + floor($up * 1000)")
+    set -l day (math --scale=0 "floor($ms / 86400000) * 86400000")
+    set -g _ws_day $day (string sub -l 10 -- (_ws_iso $day))
+    set -g _ws_now (_ws_iso $ms)
+    return
+  end
+  set -g _ws_now $_ws_day[2]T$h:$m:$s.$ms"Z"
 end
 # Milliseconds since the epoch as ISO-8601 UTC (civil-from-days arithmetic).
 function _ws_iso
@@ -132,10 +195,47 @@ function _ws_depart
   set rec (string trim --right --chars=\n -- $rec)
   string match -q -- '{*}' $rec; or return 0
   string match -q -- '*"left":*' $rec; and return 0
-  set -l now (_ws_utc $argv[7])
+  _ws_utc $argv[7]
+  set -l now $_ws_now
   printf '%s,"left":"%s"}\n' (string replace -r -- '}$' '' $rec) $now >$argv[1]; or return 0
   printf '{"v":1,"ts":"%s","type":"user.leave","context":%s,"root":%s,"pid":%d,"cached":true}\n' $now $argv[3] $argv[4] $fish_pid >>$argv[2]
   return 0
+end
+# Joins the context of a cached entry (enter.fish) as ws-export would, with
+# builtins only: REAPER_PID CONTEXTS CTXDIR USERS EVENTS BOOT_MS CONTEXT_JSON
+# ROOT_JSON. It fails, having written nothing, if no reaper runs (nobody to
+# notice the shell leave: ws-export starts one) or the context directory
+# vanished (ws-gc). Every path holds a /: none reads as an operator of test.
+function _ws_join
+  # (2>/dev/null before the redirection: a missing file says nothing; never read a FIFO.)
+  test -f $argv[1] -a ! -L $argv[1]; or return 1
+  read -l _ws_line 2>/dev/null <$argv[1]; or return 1
+  # "PID START", START as field 22 of /proc/PID/stat: the 20th after the
+  # command name, which may hold ") " (string match sets the named groups).
+  string match -qr -- '^(?<_ws_rpid>[0-9]+) (?<_ws_rstart>.*)$' $_ws_line; or return 1
+  read -l _ws_line 2>/dev/null </proc/$_ws_rpid/stat; or return 1
+  string match -qr -- '^.*\) (?!.*\) )(?:[^ ]* ){19}(?<_ws_f20>[^ ]*)' $_ws_line; and test "x$_ws_f20" = "x$_ws_rstart"; or return 1
+  # Register this shell as a user first, as ws-export would (pid + start
+  # time); never write through a link planted in the state home
+  # (docs/reliability.md "Symlinks").
+  test -d $argv[4] -a ! -L $argv[2] -a ! -L $argv[3] -a ! -L $argv[4] -a ! -L $argv[4]/$fish_pid -a ! -L $argv[5]; or return 1
+  # Its own start time: read once (it never changes).
+  if not set -q _ws_self_start[1]
+    read -l _ws_line </proc/$fish_pid/stat; or return 1
+    string match -qr -- '^.*\) (?!.*\) )(?:[^ ]* ){19}(?<_ws_start>[^ ]*)' $_ws_line; or return 1
+    set -g _ws_self_start $_ws_start
+  end
+  # Registered already, unless its record says it left (then it is overwritten).
+  set -l _ws_rec ''
+  if test -f $argv[4]/$fish_pid -a ! -L $argv[4]/$fish_pid
+    read -z _ws_rec 2>/dev/null <$argv[4]/$fish_pid
+  end
+  if test -z "$_ws_rec"; or string match -q -- '*"left":*' $_ws_rec
+    _ws_utc $argv[6]
+    set -l _ws_ts $_ws_now
+    printf '{"pid":%d,"start":"%s","shell":"fish","joined":"%s"}\n' $fish_pid $_ws_self_start $_ws_ts >$argv[4]/$fish_pid; or return 1
+    printf '{"v":1,"ts":"%s","type":"user.join","context":%s,"root":%s,"pid":%d,"shell":"fish","cached":true}\n' $_ws_ts $argv[7] $argv[8] $fish_pid >>$argv[5]
+  end
 end
 # What ws-export says when a shell leaves a context (WS_LOG_FORMAT; empty: quiet).
 function _ws_unloading
@@ -144,7 +244,11 @@ function _ws_unloading
   test -z "$f"; or printf '%s\n' (string replace -- '%s' unloading $f) >&2
 end
 function _ws_hook --on-event fish_prompt --on-variable PWD
-  _ws_unchanged; or _ws_apply
+  # The usual prompt, in one test: the knobs, the directory, the last walk's
+  # answer still holding and loaded (or WS_WORKSPACE), the watched files.
+  # What it passes _ws_unchanged passes too; every value behind an x.
+  test x"$WS_WORKSPACE"\x1f"$WS_CEILING_DIRS"\x1f"$WS_ENVRC"\x1f"$WS_ENV" = x"$_ws_knobs" -a x"$PWD" = x"$_ws_pwd" -a \( x"$WS_WORKSPACE" != x -o x"$PWD"\x1f"$WS_ENVRC" = x"$_ws_wkey" -a x"$_ws_found" = x"$_ws_root" $_ws_wtest \) $_ws_watch_test
+  or _ws_unchanged; or _ws_apply
   functions -q _ws_prompt_render; and _ws_prompt_render
 end
 # Runs ws-export and applies what it prints.

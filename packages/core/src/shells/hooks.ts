@@ -62,6 +62,27 @@ export function watchCheck(triples: string[], contents: WatchedContent[] = [], s
 }
 
 /**
+ * fish's watch check, as arguments of `test` (the hook keeps them in
+ * `_ws_watch_test` and appends them to its own test of the prompt: one
+ * builtin for all): the validity marker (`-e`, unless there is none) and the
+ * watch triples, each condition after ` -a ` (fish's test has `-a`, `-o`,
+ * `!`); '' when there is nothing to check. An operand that does not start
+ * with `/` gets `./` before it, so that no value reads as an operator of
+ * `test` (every path ws watches is absolute). fish does not compare content
+ * (watchCheck's contents).
+ */
+export function watchTestFish(triples: string[], valid = ''): string {
+  const f = (path: string) => quoteFish(path === '' || path.startsWith('/') ? path : `./${path}`);
+  const terms: string[] = valid ? [`-e ${f(valid)}`] : [];
+  for (let i = 0; i + 2 < triples.length; i += 3) {
+    const [path, lo, hi] = [f(triples[i]), triples[i + 1], triples[i + 2]];
+    if (lo) terms.push(`${path} -nt ${f(lo)} -a ${path} -ot ${f(hi)}`);
+    else terms.push(hi ? `-e ${path}` : `! -e ${path}`);
+  }
+  return terms.map((t) => ` -a ${t}`).join('');
+}
+
+/**
  * The content of a workspace file as the trust gate checked it, for the hook
  * to compare at every prompt (bash and zsh): an edit of the same size whose
  * mtime was restored (`touch -r`) leaves the mtime stamps satisfied, but not
