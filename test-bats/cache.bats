@@ -607,9 +607,12 @@ leave_events() { jq -c --argjson pid "$1" 'select(.type == "user.leave" and .pid
 # pause_reaper — SIGSTOP the state home's reaper: its watcher first (so it
 # starts no worker meanwhile), then any worker; resume_reaper undoes it.
 pause_reaper() {
-  local pid
+  local pid r
   paused=()
-  for pid in $(reapers) $(workers); do kill -STOP "$pid" && paused+=("$pid"); done
+  for pid in $(reapers); do kill -STOP "$pid" && paused+=("$pid"); done
+  # Then its workers, and any child the watcher forked that is no worker yet
+  # (between fork and exec: workers does not list it yet, and it would run).
+  for pid in $(workers) $(for r in "${paused[@]}"; do pgrep -P "$r"; done); do kill -STOP "$pid" && paused+=("$pid"); done
   ((${#paused[@]}))
 }
 resume_reaper() { ((${#paused[@]} == 0)) || kill -CONT "${paused[@]}"; }
