@@ -585,6 +585,23 @@ SAME_SIZE='cd "$1" && h; echo "in FOO=${FOO-unset}"; touch -r .workspace "$2"; p
   done
 }
 
+# The same in fish (its hook compares the content in _ws_content_ok).
+SAME_SIZE_FISH='set p $argv[1]; set r $argv[2]; function foo; set -q FOO; and echo $FOO; or echo unset; end
+cd $p; and h; echo "in FOO="(foo); touch -r .workspace $r; printf "export FOO=baz\n" >.workspace; touch -r $r .workspace; h; echo "prompt FOO="(foo)
+cd /; and h; printf "export FOO=bar\n" >$p/.workspace; touch -r $r $p/.workspace; cd $p; and h; echo "back FOO="(foo); cd /; and h
+printf "export FOO=baz\n" >$p/.workspace; touch -r $r $p/.workspace; cd $p; and h; echo "re-entry FOO="(foo)" c="(set -q _ws_c; and echo set; or echo none)'
+
+@test "(11) a same-size edit whose mtime was restored (touch -r) is seen at the next prompt and on re-entry, in fish" {
+  write_workspace "$W/proj" 'export FOO=bar' 2>/dev/null
+  touch "$BATS_TEST_TMPDIR/ref"
+  run --separate-stderr timeout 30 fish --no-config -c 'ws-export hook fish | source; function h; _ws_hook; end; '"$SAME_SIZE_FISH" "$W/proj" "$BATS_TEST_TMPDIR/ref"
+  [[ $output == *"in FOO=bar"* ]] || { echo "fish: $output $stderr" >&2; false; }
+  [[ $output == *"prompt FOO=unset"* ]] || { echo "fish: the prompt kept the old environment: $output" >&2; false; }
+  [[ $output == *"back FOO=bar"* ]] || { echo "fish: the approved content back did not load: $output $stderr" >&2; false; }
+  [[ $output == *"re-entry FOO=unset c=none"* ]] || { echo "fish: the re-entry kept the old environment: $output" >&2; false; }
+  [ "$(grep -c "$W/proj/.workspace is blocked" <<<"$stderr")" -ge 2 ]
+}
+
 # -------------------------------------- (12) values that are not UTF-8 ----
 
 # hex_of VAR — the bytes of $VAR in the tmux shell, as `ff fe`.

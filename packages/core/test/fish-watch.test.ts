@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { watchTestFish } from '../src/shells/hooks.js';
+import { contentFunctionFish, watchTestFish } from '../src/shells/hooks.js';
 
 // fish's watch check is data: test's arguments (hooks.ts watchTestFish),
 // which the hook appends to its own test. Run by a real fish, it must hold
@@ -44,6 +44,44 @@ describe('watchTestFish: the watched files as arguments of one fish test', () =>
     expect(holds(args, dir)).toBe(false);
     writeFileSync(here, '');
     expect(holds(args, dir)).toBe(true);
+    expect(existsSync(join(dir, 'pwned'))).toBe(false);
+  });
+});
+
+// fish's content check (hooks.ts contentFunctionFish): run by a real fish, it
+// holds exactly while each file has the approved text, byte for byte, and no
+// text or name runs as code.
+describe('contentFunctionFish: the approved text of the workspace files', () => {
+  let dir = '';
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  const holds = (code: string) => {
+    const fish = spawnSync('fish', ['--no-config', '-c', `${code}_ws_content_ok; and echo holds; or echo changed`], { cwd: dir, encoding: 'utf8' });
+    expect(fish.stderr).toBe('');
+    return fish.stdout.trim() === 'holds';
+  };
+
+  it('the same text holds; one byte more, less or other does not; an empty file, a missing one, text that looks like code', () => {
+    dir = mkdtempSync(join(tmpdir(), 'ws-fish-content-'));
+    const file = join(dir, "it's $(touch pwned)\nws");
+    const empty = join(dir, 'empty');
+    const text = 'export A="x\\\\y" B=$\'\\n\'\n$(touch pwned) `x`\n\ttab \\\n';
+    writeFileSync(file, text);
+    writeFileSync(empty, '');
+    const code = contentFunctionFish([{ path: file, text }, { path: empty, text: '' }]);
+    expect(holds(code)).toBe(true);
+    writeFileSync(file, `${text}\n`);
+    expect(holds(code)).toBe(false);
+    writeFileSync(file, text.slice(0, -1));
+    expect(holds(code)).toBe(false);
+    writeFileSync(file, text.replace('A', 'B'));
+    expect(holds(code)).toBe(false);
+    writeFileSync(file, text);
+    expect(holds(code)).toBe(true);
+    rmSync(empty);
+    expect(holds(code)).toBe(false);
+    expect(holds(contentFunctionFish([{ path: file, text: undefined }]))).toBe(false);
+    expect(holds(contentFunctionFish([]))).toBe(true);
     expect(existsSync(join(dir, 'pwned'))).toBe(false);
   });
 });

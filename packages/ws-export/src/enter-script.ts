@@ -1,4 +1,4 @@
-import { cachePaths, nuLocals, contentCheck, contextPaths, fillTemplate, homePaths, quoteFish, quotePosix as q, renderShell, watchCheck, watchTestFish, writeFileAtomic, type EnvChanges, type EventSource, type Shell, type WatchedContent } from '@ws/core';
+import { cachePaths, nuLocals, contentCheck, contentFunctionFish, contextPaths, fillTemplate, homePaths, quoteFish, quotePosix as q, renderShell, watchCheck, watchTestFish, writeFileAtomic, type EnvChanges, type EventSource, type Shell, type WatchedContent } from '@ws/core';
 import { createHash } from 'node:crypto';
 import { bootTimeMs } from './revert.js';
 import enterBash from './enter.bash';
@@ -108,6 +108,8 @@ function writeEnterFish(input: EnterScriptInput): string {
   const checks: string[] = [];
   // The validity marker and the watched files: one test, whose arguments become the hook's _ws_watch_test.
   checks.push(`set -l _ws_w${watchTestFish(locals._ws_watch as string[], locals._ws_valid as string | undefined)}`, 'test x $_ws_w; or return 1');
+  // The content the trust gate approved, as the prompt compares it: defined now, checked before anything is applied.
+  checks.push(contentFunctionFish(input.contents).trimEnd(), '_ws_content_ok; or return 1');
   const [workspace, ceil, envrc] = input.knobs;
   checks.push(`test "x$WS_WORKSPACE"\\x1f"$WS_CEILING_DIRS"\\x1f"$WS_ENVRC" = x${[workspace, ceil, envrc].map(f).join('\\x1f')}; or return 1`);
   const wsEnv = input.baseWsEnv;

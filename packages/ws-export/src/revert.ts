@@ -48,6 +48,7 @@ export function renderRevert(input: RevertInput): string {
       "  set -g _ws_pwd $PWD; set -g _ws_root ''; set -g _ws_name ''; set -g _ws_state ''; set -g _ws_ctxdir ''; set -g _ws_valid ''",
       '  set -g _ws_knobs "$k"\\x1f"$WS_ENV"',
       '  set -g _ws_watch_test',
+      '  function _ws_content_ok; true; end',
       '  function _ws_revert; return 1; end',
       `  _ws_depart ${depart}`,
       'end',

@@ -1,4 +1,4 @@
-import { ceilings, hasRawBytes, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, watchTestFish, ZSH_READ, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
+import { ceilings, hasRawBytes, contextDir, diffEnv, printable, quoteFish, quotePosix, renderJson, renderNu, renderShell, watchCheck, watchTestFish, contentFunctionFish, ZSH_READ, type WatchedContent, type Context, type ContextState, type Env, type EnvChanges, type EventSource, type Shell, type ShellLocals } from '@ws/core';
 import { writeEnterNu, writeEnterScript, type EntryInput } from './enter-script.js';
 import { NO_REVERT, nuRevert, renderRevert } from './revert.js';
 
@@ -57,7 +57,11 @@ export function renderOutput(input: OutputInput): string {
       : NO_REVERT[format];
   code += revert;
   // One expression over the watched files: bash and zsh a [[ ]], fish test's arguments (with the validity marker).
-  code += format === 'fish' ? `set -g _ws_watch_test${watchTestFish(input.watches, input.valid)};\n` : `_ws_watch_ok() { ${watchCheck(input.watches, input.contents, format)}; }\n`;
+  // fish compares the workspace files' content in _ws_content_ok, as bash's and zsh's [[ ]] does.
+  code +=
+    format === 'fish'
+      ? `set -g _ws_watch_test${watchTestFish(input.watches, input.valid)};\n${contentFunctionFish(input.contents)}`
+      : `_ws_watch_ok() { ${watchCheck(input.watches, input.contents, format)}; }\n`;
   if (ctx && state === 'ready') {
     // Next time this shell enters from outside, the hook can apply this result itself.
     const script = writeEnterScript({ ...entryInput(input, ctx.root, applied, shellLocals), shell: format, revert });

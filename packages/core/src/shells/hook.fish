@@ -4,6 +4,8 @@
 # Set by each ws-export: test's arguments over the validity marker and the
 # watched files, each condition after -a (false until then).
 set -g _ws_watch_test -a ''
+# Redefined by each ws-export: the workspace files still hold the approved text.
+function _ws_content_ok; true; end
 # True when nothing relevant changed since the last export: builtins only.
 function _ws_unchanged
   test "$WS_WORKSPACE"\x1f"$WS_CEILING_DIRS"\x1f"$WS_ENVRC"\x1f"$WS_ENV" = "$_ws_knobs"; or return 1
@@ -33,7 +35,7 @@ function _ws_unchanged
     end
     set -g _ws_pwd $PWD
   end
-  test x $_ws_watch_test
+  test x $_ws_watch_test; and _ws_content_ok
 end
 # Walks up from $PWD to the nearest workspace directory (_ws_found, '' for
 # none), stopping at a ceiling ($_ws_ceil, by name or -ef). It keeps the
@@ -247,7 +249,7 @@ function _ws_hook --on-event fish_prompt --on-variable PWD
   # The usual prompt, in one test: the knobs, the directory, the last walk's
   # answer still holding and loaded (or WS_WORKSPACE), the watched files.
   # What it passes _ws_unchanged passes too; every value behind an x.
-  test x"$WS_WORKSPACE"\x1f"$WS_CEILING_DIRS"\x1f"$WS_ENVRC"\x1f"$WS_ENV" = x"$_ws_knobs" -a x"$PWD" = x"$_ws_pwd" -a \( x"$WS_WORKSPACE" != x -o x"$PWD"\x1f"$WS_ENVRC" = x"$_ws_wkey" -a x"$_ws_found" = x"$_ws_root" $_ws_wtest \) $_ws_watch_test
+  test x"$WS_WORKSPACE"\x1f"$WS_CEILING_DIRS"\x1f"$WS_ENVRC"\x1f"$WS_ENV" = x"$_ws_knobs" -a x"$PWD" = x"$_ws_pwd" -a \( x"$WS_WORKSPACE" != x -o x"$PWD"\x1f"$WS_ENVRC" = x"$_ws_wkey" -a x"$_ws_found" = x"$_ws_root" $_ws_wtest \) $_ws_watch_test; and _ws_content_ok
   or _ws_unchanged; or _ws_apply
   functions -q _ws_prompt_render; and _ws_prompt_render
 end

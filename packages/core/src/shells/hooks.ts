@@ -109,5 +109,22 @@ export function contentCheck({ path, text }: WatchedContent, shell: 'bash' | 'zs
   return `{ _ws_c=; [[ -f ${p} ]] && ${read}; [[ $_ws_c == ${quotePosix(text)} ]]; }`;
 }
 
+/**
+ * fish's content check: the definition of `_ws_content_ok`, true while every
+ * workspace file still holds the text the trust gate approved (contentCheck
+ * for bash and zsh; none: always true). Each fish output and cached entry
+ * defines it, the hook calls it after its one test of the prompt. `read -z`
+ * reads a file without NUL whole and exactly (an empty one: status 1, '').
+ * `test -f` first: a FIFO in its place is never opened.
+ */
+export function contentFunctionFish(contents: WatchedContent[]): string {
+  const body = contents.flatMap(({ path, text }) => {
+    if (text === undefined) return ['  return 1'];
+    const p = quoteFish(path);
+    return [`  test -f ${p}; or return 1`, `  read -z _ws_c <${p}; or set _ws_c ''`, `  test "x$_ws_c" = x${quoteFish(text)}; or return 1`];
+  });
+  return `function _ws_content_ok\n${body.length ? `  set -l _ws_c\n${body.join('\n')}\n` : ''}  true\nend\n`;
+}
+
 /** Files larger than this are compared by mtime only (their text would be copied into every shell). */
 export const CONTENT_CHECK_MAX = 64 * 1024;
