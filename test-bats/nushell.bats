@@ -320,3 +320,27 @@ EOF
   wait_until "[[ -s $(printf %q "$log") ]]" 10
   [ "$(lines_of "$log")" -eq 1 ]
 }
+
+# Issue 18 #11 in nushell: the hook compares the workspace file's approved
+# text (hook.nu _ws_content_ok), at the prompt and before a cached re-entry.
+@test "nu: a same-size edit whose mtime was put back (touch -r) is seen at the next prompt and on re-entry" {
+  mkdir -p "$proj"
+  write_workspace "$proj" 'export FOO=bar' 2>/dev/null
+  ref="$BATS_TEST_TMPDIR/ref"
+  tmux_start nu
+  tmux_run "cd $(q "$proj")"
+  [ "$(tmux_run '$env.FOO? | default unset')" = bar ]
+  touch -r "$proj/.workspace" "$ref"
+  printf 'export FOO=baz\n' >"$proj/.workspace" && touch -r "$ref" "$proj/.workspace"
+  tmux_run 'print prompt'
+  [ "$(tmux_run '$env.FOO? | default unset')" = unset ]
+  # The approved text back: loaded again; then left, edited the same way, re-entered.
+  printf 'export FOO=bar\n' >"$proj/.workspace" && touch -r "$ref" "$proj/.workspace"
+  tmux_run 'print prompt'
+  [ "$(tmux_run '$env.FOO? | default unset')" = bar ]
+  tmux_run "cd $(q "$out")"
+  printf 'export FOO=baz\n' >"$proj/.workspace" && touch -r "$ref" "$proj/.workspace"
+  tmux_run "cd $(q "$proj")"
+  [ "$(tmux_run '$env.FOO? | default unset')" = unset ]
+  tmux_pane | grep -qF "$proj/.workspace is blocked"
+}

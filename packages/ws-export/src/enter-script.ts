@@ -162,6 +162,7 @@ export function writeEnterNu(input: EntryInput & { nuRevert: unknown }): string 
   const entry = {
     valid: (input.locals._ws_valid as string | undefined) ?? '',
     watch: input.locals._ws_watch ?? [],
+    content: input.locals._ws_content ?? [],
     knobs: input.knobs.join('\x1f'),
     wsenv: input.baseWsEnv ?? null,
     base,

@@ -77,8 +77,10 @@ export function renderOutput(input: OutputInput): string {
  * A value nushell cannot hold exactly (bytes that are not UTF-8) gets
  * neither: ws-export handles that context's entries and leaves.
  */
-function renderNuOutput(input: OutputInput, shellLocals: ShellLocals): string {
+function renderNuOutput(input: OutputInput, locals: ShellLocals): string {
   const { ctx, state, base, target } = input;
+  // nushell compares the workspace files' approved content too (hook.nu _ws_content_ok).
+  const shellLocals = { ...locals, _ws_content: nuContent(input.contents) };
   const applied = diffEnv(base, target);
   const exact = [...Object.values(applied.prev), ...Object.values(applied.next), target.WS_DIFF].every((v) => v === undefined || !hasRawBytes(v));
   if (!(exact && ctx && state === 'ready' && target.WS_ROOT === ctx.root && target.WS_DIFF)) return renderNu(input.changes, shellLocals);
@@ -88,6 +90,15 @@ function renderNuOutput(input: OutputInput, shellLocals: ShellLocals): string {
 }
 
 /** The cached entry of a ready load of `root`, for any shell: what it checks and what it applies. */
+/**
+ * The approved texts for nushell's hook: PATH TEXT pairs; a file changed
+ * since it was approved gets a NUL, which no file compared this way holds
+ * (watchedContent): it never matches.
+ */
+function nuContent(contents: WatchedContent[]): string[] {
+  return contents.flatMap(({ path, text }) => [path, text ?? '\0']);
+}
+
 function entryInput(input: OutputInput, root: string, applied: ReturnType<typeof diffEnv>, shellLocals: ShellLocals): EntryInput {
   const { current, base, target } = input;
   return {

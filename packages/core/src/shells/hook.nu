@@ -39,6 +39,20 @@ def _ws_watch_ok [w: list] {
   true
 }
 
+# The workspace files' approved texts, PATH TEXT pairs (ws-export's nuContent):
+# each still a plain file holding exactly that text (a same-size edit whose
+# mtime was put back passes every watch triple). A text with a NUL never matches.
+def _ws_content_ok [c: list] {
+  for i in 0..<(($c | length) // 2) {
+    let t = ($c | get ($i * 2 + 1))
+    if ($t | str contains (char nul)) { return false }
+    let f = ($c | get ($i * 2))
+    if not (_ws_is_file $f) { return false }
+    if (try { open --raw $f | into string } catch { null }) != $t { return false }
+  }
+  true
+}
+
 # The workspace directory nearest to PWD ('' for none), as ws-export finds it.
 def _ws_nearest [ceil: list] {
   let envrc = (($env.WS_ENVRC? | default '') != '0')
@@ -69,7 +83,7 @@ def _ws_unchanged [] {
     if $found != $h.root { return false }
   }
   if $h.valid != '' and not ($h.valid | path exists) { return false }
-  _ws_watch_ok $h.watch
+  (_ws_watch_ok $h.watch) and (_ws_content_ok ($h.content? | default []))
 }
 
 # The time now, UTC, ISO-8601 with milliseconds.
@@ -130,6 +144,7 @@ def _ws_entry [path: string] {
   let e = try { open --raw $path | from json } catch { return null }
   if $e.valid != '' and not ($e.valid | path exists) { return null }
   if not (_ws_watch_ok $e.watch) { return null }
+  if not (_ws_content_ok ($e.content? | default [])) { return null }
   let knobs = ([$env.WS_WORKSPACE? $env.WS_CEILING_DIRS? $env.WS_ENVRC?] | each {|v| $v | default '' } | str join (char -u '1f'))
   if $knobs != $e.knobs or $env.WS_ENV? != $e.wsenv { return null }
   for b in ($e.base | transpose name value) {
@@ -188,7 +203,7 @@ def --env _ws_hook [] {
       load-env $set
       hide-env -i ...$r.unset WS_DIFF
       let knobs = ([$env.WS_WORKSPACE? $env.WS_CEILING_DIRS? $env.WS_ENVRC? $env.WS_ENV?] | each {|v| $v | default '' } | str join (char -u '1f'))
-      $env._ws = {pwd: $env.PWD, root: '', name: '', state: '', ctxdir: '', knobs: $knobs, ceil: $env._ws.ceil, valid: '', watch: [], revert: null}
+      $env._ws = {pwd: $env.PWD, root: '', name: '', state: '', ctxdir: '', knobs: $knobs, ceil: $env._ws.ceil, valid: '', watch: [], content: [], revert: null}
       _ws_depart $r
     }
     if not $run and $plan.enter != '' {
