@@ -35,8 +35,12 @@ _ws_unloading() {
   local f=${WS_LOG_FORMAT-ws: %s}
   [[ -z $f ]] || printf '%s\n' "${f/\%s/unloading}" >&2
 }
+# The cold path is bash's only for now (docs/hook.md): zsh never has a cold entry to adopt.
+_ws_adopted() { _ws_adopt=; return 1; }
 _ws_unchanged() {
   emulate -L zsh
+  _ws_found=
+  [[ -z ${_ws_adopt-} ]] || _ws_adopted || return 1
   [[ ${WS_WORKSPACE-}$'\x1f'${WS_CEILING_DIRS-}$'\x1f'${WS_ENVRC-}$'\x1f'${WS_ENV-} == "${_ws_knobs-x}" ]] || return 1
   if [[ -n ${WS_WORKSPACE-} ]]; then
     [[ $PWD == "${_ws_pwd-}" ]] || return 1
@@ -51,6 +55,7 @@ _ws_unchanged() {
       d=${d%/*}; d=${d:-/}
     done
     if [[ $found != "${_ws_root-}" ]]; then
+      [[ -z ${_ws_adopt-} ]] || _ws_adopted wait || return 1
       # Leaving the context it loaded, for no context or for one whose cached
       # entry it knows: _ws_revert (from the last result, no process) undoes
       # the load and records the departure; it fails unless that result was
@@ -61,6 +66,8 @@ _ws_unchanged() {
       fi
       # Entering from outside a context it entered before: the cached result, if still valid.
       [[ -n $found && -z ${WS_DIFF-} && -n ${_ws_known[$found]-} ]] && source "${_ws_known[$found]}" && return 0
+      # Else the first entry of it: _ws_apply may take the cold path.
+      [[ -z ${WS_DIFF-} ]] && _ws_found=$found
       return 1
     fi
     _ws_pwd=$PWD
