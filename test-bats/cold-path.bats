@@ -31,7 +31,7 @@ normalized() {
   local entry name value record
   while IFS= read -r -d '' entry; do
     name=${entry%%=*} value=${entry#*=}
-    case $name in _ | SHLVL | PWD | OLDPWD | WS_STATE_HOME | TMUX | TMUX_PANE) continue ;; esac
+    case $name in _ | SHLVL | PWD | OLDPWD | WS_STATE_HOME | TMUX | TMUX_PANE | ZDOTDIR) continue ;; esac
     if [[ $name == WS_DIFF ]]; then
       record="$2/contexts/${value%%/*}/cache/applied/${value#*/}.json"
       [[ -f $record ]] && value="record $(jq -cS . "$record")"
@@ -86,9 +86,9 @@ node_outside_adopt() {
     }' "$1"
 }
 
-@test "bash: the first entry takes the cold path: the values of a fresh node evaluation, a real WS_DIFF, no node waited for" {
+first_entry_is_cold() {
   typical_workspace
-  tmux_start bash 'export DROPME=base-value'
+  tmux_start "$1" 'export DROPME=base-value'
   strace_start cold
   tmux_run "cd $(q "$proj")"
   strace_stop
@@ -108,17 +108,19 @@ node_outside_adopt() {
   [ "$(sha256sum <"$record" | cut -d' ' -f1)" = "${diff#*/}" ]
   # The same file evaluated by node in another state home, from the same base.
   other="$BATS_TEST_TMPDIR/other-state"
-  tmux_start -n node bash 'export DROPME=base-value' "export WS_STATE_HOME=$(q "$other")"
+  tmux_start -n node "$1" 'export DROPME=base-value' "export WS_STATE_HOME=$(q "$other")"
   tmux_run '_ws_cold() { return 1; }'
   tmux_run "ws-allow $(q "$proj") >/dev/null 2>&1"
   tmux_run "cd $(q "$proj")"
   dump node
   same_env cold "$home" node "$other"
 }
+@test "bash: the first entry takes the cold path: the values of a fresh node evaluation, a real WS_DIFF, no node waited for" { first_entry_is_cold bash; }
+@test "zsh: the first entry takes the cold path: the values of a fresh node evaluation, a real WS_DIFF, no node waited for" { first_entry_is_cold zsh; }
 
-@test "bash: after a cold entry, cd .. reverts at the next prompt and the unload runs once after the grace" {
+leave_after_cold_entry() {
   typical_workspace
-  tmux_start bash 'export DROPME=base-value'
+  tmux_start "$1" 'export DROPME=base-value'
   dump before
   tmux_run "cd $(q "$proj")"
   run tmux_run 'printf "%s\n" "$PLAIN${_ws_adopt:+ cold}"'
@@ -135,10 +137,12 @@ node_outside_adopt() {
   [ "$(jq -c 'select(.type == "context.load")' "$home/events.jsonl" | wc -l)" -eq 1 ]
   [ "$(lines_of "$COUNTER")" -eq 1 ]
 }
+@test "bash: after a cold entry, cd .. reverts at the next prompt and the unload runs once after the grace" { leave_after_cold_entry bash; }
+@test "zsh: after a cold entry, cd .. reverts at the next prompt and the unload runs once after the grace" { leave_after_cold_entry zsh; }
 
-@test "bash: once adopted, the shell is a user in ws-list and the next prompts start no process" {
+adopted_then_idle() {
   typical_workspace
-  tmux_start bash
+  tmux_start "$1"
   tmux_run "cd $(q "$proj")"
   adopted
   tmux_run ':'
@@ -152,6 +156,8 @@ node_outside_adopt() {
   strace_stop
   ((SPAWNS == 0))
 }
+@test "bash: once adopted, the shell is a user in ws-list and the next prompts start no process" { adopted_then_idle bash; }
+@test "zsh: once adopted, the shell is a user in ws-list and the next prompts start no process" { adopted_then_idle zsh; }
 
 @test "bash: a blocked file never runs on the cold path, nor one changed after it was allowed" {
   mkdir -p "$proj"

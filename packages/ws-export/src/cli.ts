@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
-import { CliError, EX, colorsFor, environWithBytes, isHookShell, printable, renderHook, runCli, stateHomePath, writeFileAtomic } from '@ws/core';
+import { CliError, EX, colorsFor, environWithBytes, isHookShell, printable, quotePosix, renderHook, runCli, stateHomePath, writeFileAtomic } from '@ws/core';
 import { adoptDone } from './cold.js';
 import { exportEnv } from './export.js';
 import { resolveEnvFile } from './env-file.js';
@@ -42,6 +42,10 @@ The build of the current directory's context:
   ws-export reload     evaluate the workspace file again at the next prompt
   ws-export cancel     stop a running build; the last good environment stays
 
+The hook's cold path (docs/hook.md) starts, detached:
+  ws-export adopt bash|zsh --pid PID --out FILE   an export's bookkeeping after
+                       the hook ran the build itself; its shell code to FILE
+
 The named environments of an env_file (WS_ENV or --env selects one):
   ws-export envs [FILE] [--json]   those FILE defines, public and private (<git
                        root>/.git/ws/<basename>, which wins), aliases resolved;
@@ -82,11 +86,14 @@ Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was run
       // detached by it: a normal export in the environment the shell now has, whose
       // shell code goes to --out (written whole, atomically) for the hook to source.
       const pid = Number(args.pid);
-      if (args.hookShell !== 'bash' || !Number.isInteger(pid) || pid <= 0 || !args.out || !isAbsolute(args.out)) throw new CliError(EX.USAGE, 'adopt needs bash, --pid PID and --out FILE');
+      const shell = args.hookShell;
+      if ((shell !== 'bash' && shell !== 'zsh') || !Number.isInteger(pid) || pid <= 0 || !args.out || !isAbsolute(args.out)) throw new CliError(EX.USAGE, 'adopt needs bash or zsh, --pid PID and --out FILE');
       const live = Boolean(args.live) && env.WS_LIVE_APPLY !== '0';
       try {
-        const text = await exportEnv({ format: 'bash', pid, env, cwd, exporter, err: () => {}, live, adopting: true });
-        writeFileAtomic(args.out, text);
+        // What it says (a rebuild's log, a file blocked meanwhile) is shown when the hook sources it.
+        let said = '';
+        const text = await exportEnv({ format: shell, pid, env, cwd, exporter, err: (t) => void (said += t), live, adopting: true });
+        writeFileAtomic(args.out, (said ? `printf '%s' ${quotePosix(said)} >&2;\n` : '') + text);
       } finally {
         adoptDone(stateHomePath(env), dirname(dirname(args.out)), pid, args.out);
       }

@@ -3,7 +3,8 @@
 # waiting for bash only. The hook runs this file (ws-export writes it into
 # the state home, cold/<hash>/cold.bash, beside build.bash: the stdlib and the
 # driver exactly as startBuild runs them) as
-#   bash cold.bash STATE_HOME ROOT EXPORTER SHELL_PID LIVE >LIST
+#   bash cold.bash STATE_HOME ROOT EXPORTER SHELL_PID LIVE [SHELL] >LIST
+# (SHELL: bash, the default, or zsh: the hook's shell)
 # with the shell's exported environment, which is the base (no WS_DIFF).
 # It does exactly what ws-export's first entry does up to the build's answer
 # (trust gate, build lock, request.json, the driver, the applied record) and
@@ -21,7 +22,8 @@
 
 # Our names must be nobody's exported ones (an assignment would change the base).
 [[ -z ${!_wc_@} ]] || exit 3
-_wc_home=$1 _wc_root=$2 _wc_exporter=$3 _wc_spid=$4 _wc_live=$5
+_wc_home=$1 _wc_root=$2 _wc_exporter=$3 _wc_spid=$4 _wc_live=$5 _wc_sh=${6:-bash}
+[[ $_wc_sh == bash || $_wc_sh == zsh ]] || exit 3
 _wc_dir=${BASH_SOURCE[0]%/*}
 # bash counted itself in SHLVL: the base is the shell's.
 [[ ${SHLVL-} =~ ^[0-9]+$ ]] && ((SHLVL > 0)) && SHLVL=$((SHLVL - 1))
@@ -79,13 +81,6 @@ while :; do
 done
 _wc_base=${_wc_outer##*/}
 if [[ $_wc_outer == "$_wc_root" ]]; then _wc_name=$_wc_base; else _wc_name=$_wc_base/${_wc_root#"$_wc_outer"/}; fi
-# The trust path (trust.ts trustPath): the file's name in its directory's real path.
-_wc_cwd=$PWD
-cd -P -- "$_wc_root" 2>/dev/null || exit 3
-_wc_trust=$PWD/${_wc_file##*/}
-cd -- "$_wc_cwd" 2>/dev/null || exit 3
-PWD=$_wc_cwd
-_wc_plain "$_wc_trust" || exit 3
 
 # ---- the base: the environment as the shell exported it, every value plain
 # Every variable, by prefix (no process), and of those the exported ones with a value (compgen -e).
@@ -103,6 +98,15 @@ done
 for _wc_n in WS_WORKSPACE WS_ENV WS_CEILING_DIRS WS_ENVRC WS_ROOT WS_CONTEXT WS_STATE_DIR; do
   [[ -z ${_wc_b[$_wc_n]+x} ]] || exit 3
 done
+
+# The trust path (trust.ts trustPath): the file's name in its directory's real path.
+_wc_cwd=$PWD _wc_oldpwd=${OLDPWD-} _wc_hadold=${OLDPWD+x}
+cd -P -- "$_wc_root" 2>/dev/null || exit 3
+_wc_trust=$PWD/${_wc_file##*/}
+cd -- "$_wc_cwd" 2>/dev/null || exit 3
+PWD=$_wc_cwd
+if [[ -n $_wc_hadold ]]; then OLDPWD=$_wc_oldpwd; else unset OLDPWD; fi
+_wc_plain "$_wc_trust" || exit 3
 
 # ---- the hashes: the root (contextId), the trust key, the content: one process
 _wc_tmp=$_wc_home/cold/tmp/$_wc_spid
@@ -179,13 +183,15 @@ printf '{"root":%s,"name":%s,"file":%s,"fileApproval":{"kind":"allowed","sha256"
 _wc_prog=''
 IFS= read -r -d '' _wc_prog <"$_wc_dir/build.bash"
 [[ -n $_wc_prog ]] || exit 3
-# As startBuild: its own session, stdio to the log, from the root, with the request's environment.
+# As startBuild: its own session, stdio to the log, from the root, with the
+# request's environment; SIGINT back to the default (the hook ignores it
+# while it waits, and bash cannot undo an ignore it inherited; node's spawn does).
 (
   cd -- "$_wc_root" || exit 69
   WS_ROOT=$_wc_root WS_CONTEXT=$_wc_name WS_STATE_DIR=$_wc_state WS_ENV=default \
     _WS_EVAL=$_wc_build _WS_FILE=$_wc_file _WS_LOCAL='' _WS_FILE_APPROVAL=sha256:$_wc_sha _WS_LOCAL_APPROVAL='' \
     _WS_EXPORT=$_wc_exporter _WS_EVENTS=$_wc_home/events.jsonl _WS_JSON_CONTEXT=$_wc_jname _WS_JSON_ROOT=$_wc_jroot \
-    _WS_BUILD_ID=$_wc_bid exec setsid bash --noprofile --norc -c "$_wc_prog" ws-build
+    _WS_BUILD_ID=$_wc_bid exec env --default-signal=INT setsid bash --noprofile --norc -c "$_wc_prog" ws-build
 ) </dev/null >>"$_wc_build/log" 2>&1 &
 _wc_pid=$!
 _wc_st=''
@@ -288,9 +294,9 @@ _wc_f=(${_wc_st##*) })
 [[ ! -L $_wc_ctx/users/$_wc_spid && ! -e $_wc_ctx/users/$_wc_spid && ! -L $_wc_ctx/needs-unload ]] || exit 3
 _wc_now
 [[ -e $_wc_ctx/needs-unload ]] || printf '%s\n' "$_wc_ts" >"$_wc_ctx/needs-unload" || exit 3
-printf '{"pid":%d,"start":"%s","shell":"bash","joined":"%s"}\n' "$_wc_spid" "${_wc_f[19]}" "$_wc_ts" >"$_wc_ctx/users/$_wc_spid" || exit 3
+printf '{"pid":%d,"start":"%s","shell":"%s","joined":"%s"}\n' "$_wc_spid" "${_wc_f[19]}" "$_wc_sh" "$_wc_ts" >"$_wc_ctx/users/$_wc_spid" || exit 3
 if [[ ! -L $_wc_ev && (-f $_wc_ev || ! -e $_wc_ev) ]]; then
-  printf '{"v":1,"ts":"%s","type":"user.join","context":%s,"root":%s,"pid":%d,"shell":"bash","cold":true}\n' "$_wc_ts" "$_wc_jname" "$_wc_jroot" "$_wc_spid" >>"$_wc_ev"
+  printf '{"v":1,"ts":"%s","type":"user.join","context":%s,"root":%s,"pid":%d,"shell":"%s","cold":true}\n' "$_wc_ts" "$_wc_jname" "$_wc_jroot" "$_wc_spid" "$_wc_sh" >>"$_wc_ev"
 fi
 
 # ---- bookkeeping by node, detached: ws-export adopt, in the environment the shell will have
@@ -301,7 +307,7 @@ for _wc_kv in "${_wc_list[@]}"; do
 done
 export WS_DIFF=$_wc_diff
 [[ ${_wc_b[SHLVL]+x} ]] && SHLVL=${_wc_b[SHLVL]}
-_wc_args=(adopt bash --pid "$_wc_spid" --out "$_wc_adopted")
+_wc_args=(adopt "$_wc_sh" --pid "$_wc_spid" --out "$_wc_adopted")
 [[ $_wc_live == 1 ]] && _wc_args+=(--live)
 (exec setsid "$_wc_exporter" "${_wc_args[@]}" </dev/null >/dev/null 2>&1) &
 _wc_apid=$!

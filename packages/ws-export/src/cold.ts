@@ -30,6 +30,8 @@ export function coldScript(home: string): string | undefined {
     /* set it up */
   }
   try {
+    // The driver gets SIGINT back with env --default-signal (GNU coreutils 8.31+); without it, no cold path.
+    if (spawnSync('env', ['--default-signal=INT', 'true'], { stdio: 'ignore' }).status !== 0) return undefined;
     ensureDir(join(home, 'cold', 'tmp'));
     ensureDir(dir);
     writeFileAtomic(join(dir, 'build.bash'), program);

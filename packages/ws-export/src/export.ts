@@ -249,7 +249,7 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
   if (previousRoot && previousRoot !== target.WS_ROOT) info('unloading');
   if (target.WS_ROOT && text) info(`export ${text}`);
 
-  const cold = opts.format === 'bash' ? coldScript(home) : undefined;
+  const cold = opts.format === 'bash' || opts.format === 'zsh' ? coldScript(home) : undefined;
   return renderOutput({ format: opts.format, bytes: opts.bytes, cold, home, ctx, ctxDir: dir, source, state, watches, contents, valid, current, base, target, changes });
 }
 

@@ -15,7 +15,7 @@ export interface OutputInput {
   format: Shell | 'nu' | 'json';
   /** With json: bytes that are not UTF-8 as `\udcNN` escapes. */
   bytes?: boolean;
-  /** bash: the cold path's script in the state home (cold.ts), if set up. */
+  /** bash and zsh: the cold path's script in the state home (cold.ts), if set up. */
   cold?: string;
   home: string;
   ctx: Context | undefined;
@@ -54,7 +54,7 @@ export function renderOutput(input: OutputInput): string {
       ? renderRevert({ shell: format, home: input.home, contextDir: input.ctxDir ?? contextDir(input.home, ctx.root), source: input.source, prev: applied.prev, diff: target.WS_DIFF! })
       : NO_REVERT[format];
   code += revert;
-  if (format === 'bash' && input.cold) code += coldLine(input.home, input.cold, input.current);
+  if ((format === 'bash' || format === 'zsh') && input.cold) code += coldLine(input.home, input.cold, input.current);
   // fish's hook loops over $_ws_watch itself; bash and zsh get one [[ ]].
   if (format !== 'fish') code += `_ws_watch_ok() { ${watchCheck(input.watches, input.contents)}; }\n`;
   if (ctx && state === 'ready') {
@@ -116,7 +116,7 @@ function knownLine(shell: Shell, root: string, script: string): string {
 }
 
 /**
- * Tells the bash hook that this state home is set up for the cold path
+ * Tells the bash or zsh hook that this state home is set up for the cold path
  * (docs/hook.md): `_ws_cold=(HOME SCRIPT KEY)`, KEY being what named the
  * state home (WS_STATE_HOME, XDG_STATE_HOME, HOME): the hook takes the cold
  * path only while they are the same.

@@ -36,15 +36,16 @@ _ws_unloading() {
   local f=${WS_LOG_FORMAT-ws: %s}
   [[ -z $f ]] || printf '%s\n' "${f/\%s/unloading}" >&2
 }
-# A cold entry (_ws_cold) waiting for its bookkeeping: the adopted shell code,
-# once `ws-export adopt` wrote it, is sourced (it sets every _ws_ variable and
-# WS_DIFF as an export would). While adopt runs, nothing is due (true); if it
-# died without writing it, ws-export runs (false).
+# A cold entry (_ws_cold) waiting for its bookkeeping: at the next prompt the
+# adopted shell code, once `ws-export adopt` wrote it (waited for with read -t
+# on the FIFO, no process), is sourced: it sets every _ws_ variable and WS_DIFF
+# as an export would, and shows what adopt said. So a change made meanwhile
+# (adopt saw it) is applied at the next prompt, and a leave needs no process.
+# If adopt died without writing it: false, ws-export runs.
 _ws_adopted() {
   local f=$_ws_adopt s='' fd i
-  # Leaving it (WAIT): the adopted code first, so that the leave needs no process either.
   # shellcheck disable=SC2154 # _ws_cold is set by ws-export's output
-  if [[ -n ${1-} && ! -e $f ]] && { exec {fd}<>"${_ws_cold[1]%/*}/sleep"; } 2>/dev/null; then
+  if [[ ! -e $f ]] && { exec {fd}<>"${_ws_cold[1]%/*}/sleep"; } 2>/dev/null; then
     for ((i = 0; i < 1000; i++)); do
       [[ -e $f ]] && break
       { read -r s <"/proc/${_ws_adopter%% *}/stat"; } 2>/dev/null || break
@@ -84,7 +85,6 @@ _ws_unchanged() {
       d=${d%/*}; d=${d:-/}
     done
     if [[ $found != "${_ws_root-}" ]]; then
-      [[ -z ${_ws_adopt-} ]] || _ws_adopted wait || return 1
       # Leaving the context it loaded, for no context or for one whose cached
       # entry it knows: _ws_revert (from the last result, no process) undoes
       # the load and records the departure; it fails unless that result was
