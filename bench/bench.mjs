@@ -219,7 +219,36 @@ const processesAfter = (label, script, after) => {
     }
   }
   record('n0', 'node floor: `node -e 0` (vs direnv export, trivial)', median(floor), haveDirenv ? median(direnv) : undefined, 'floor of every path that waits for node');
-  record('c', 'first enter of a trivial workspace file', median(ws), haveDirenv ? median(direnv) : undefined, '≤ 2 × direnv');
+  record('cj', 'first enter of a trivial file: `ws-export json` (node), fresh state home', median(ws), haveDirenv ? median(direnv) : undefined, 'the node path');
+}
+
+// (c) first enter of a trivial workspace file at a bash prompt, nothing cached:
+// the shell has seen one export (outside any project), then cd + one prompt.
+// ws takes the cold path (docs/hook.md: no node waited for); `cn` is the same
+// prompt with the cold path off (WS_CEILING_DIRS set: a knob sends it to node).
+// Each ws run has a fresh state home; the detached adopt is waited for, untimed.
+{
+  const n = quick ? 10 : 30;
+  const firstEnter = (tool, extra = {}) => {
+    const wait = tool === 'ws' ? 'for ((j=0;j<100;j++)); do [[ -z ${_ws_adopt-} ]] && break; _ws_hook; sleep 0.05; done' : ':';
+    return inShell('bash', tool, (s, h) => `cd ${root}; ${h}; cd ${trivial}; ${s.mark('a')}; ${h}; ${s.mark('b')}; ${s.elapsed('a', 'b')}; ${wait}`, extra).map((us) => us / 1000);
+  };
+  const ws = [];
+  const node = [];
+  const direnv = [];
+  for (let i = 0; i < n; i++) {
+    for (const [list, extra] of [
+      [ws, {}],
+      [node, { WS_CEILING_DIRS: join(root, 'no-such-ceiling') }],
+    ]) {
+      const fresh = { WS_STATE_HOME: join(root, `cc-state-${list === ws ? 'w' : 'n'}${i}`), ...extra };
+      sh(`ws-allow ${trivial} >/dev/null 2>&1`, fresh);
+      list.push(...firstEnter('ws', fresh));
+    }
+    if (haveDirenv) direnv.push(...firstEnter('direnv'));
+  }
+  record('c', 'first enter of a trivial workspace file (bash prompt, cold path)', median(ws), haveDirenv ? median(direnv) : undefined, '≤ 2 × direnv', 'ms', 'bash');
+  record('cn', 'the same prompt through node (cold path off)', median(node), haveDirenv ? median(direnv) : undefined, 'before the cold path', 'ms', 'bash');
 }
 
 // Re-evaluation after a watched file changed, in an interactive-like bash

@@ -759,7 +759,8 @@ wake_fifo() {
   write_workspace "$proj" 'export IN=1'
   tmux_start "$shell"
   tmux_run "cd $(q "$proj")"
-  [ -p "$home/reaper.wake" ]
+  # A first entry's reaper is started by ws-export adopt, after the prompt (docs/hook.md "The cold path").
+  wait_until "[ -p $(printf %q "$home/reaper.wake") ]" 10
   pause_reaper
   # Nobody reads it: the leave comes back all the same.
   tmux_run "cd $(q "$work")"

@@ -24,9 +24,7 @@ import {
   type Env,
   type UnloadHook,
 } from '@ws/core';
-import driver from './driver.bash';
-import stdlib from './stdlib.bash';
-import stdlibNix from './stdlib-nix.bash';
+import { buildProgram } from './cold.js';
 import { approvalToken } from './trust-gate.js';
 import { expandWatchTrees } from './watch-trees.js';
 
@@ -194,7 +192,7 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
     // spawn() would encode values as UTF-8 (a raw byte as U+FFFD): those that hold bytes
     // that are not UTF-8 go to the driver in a NUL-separated file, which it exports first.
     const { env: plainEnv, rawFile } = splitRawValues({ ...request.base, ...request.wsVars }, join(dir, 'raw-env'));
-    const child = spawn('bash', ['--noprofile', '--norc', '-c', `${stdlib}\n${stdlibNix}\n${driver}`, 'ws-build'], {
+    const child = spawn('bash', ['--noprofile', '--norc', '-c', buildProgram(), 'ws-build'], {
       cwd: request.root,
       env: {
         ...plainEnv,

@@ -1,5 +1,7 @@
 import { realpathSync } from 'node:fs';
-import { CliError, EX, colorsFor, environWithBytes, isHookShell, printable, renderHook, runCli } from '@ws/core';
+import { dirname, isAbsolute } from 'node:path';
+import { CliError, EX, colorsFor, environWithBytes, isHookShell, printable, quotePosix, renderHook, runCli, stateHomePath, writeFileAtomic } from '@ws/core';
+import { adoptDone } from './cold.js';
 import { exportEnv } from './export.js';
 import { resolveEnvFile } from './env-file.js';
 import { printEnvs } from './envs.js';
@@ -26,6 +28,7 @@ await runCli({
     follow: { type: 'boolean', alias: 'f', description: 'with log: follow a running build until it finishes' },
     live: { type: 'boolean', description: "the calling shell's hook applies a background build's result on SIGUSR1 (live apply)" },
     json: { type: 'boolean', description: 'with envs: JSON' },
+    out: { type: 'string', description: 'with adopt: the file the shell code goes to', valueHint: 'FILE' },
     bytes: { type: 'boolean', description: 'with json: bytes that are not UTF-8 as \\udcNN escapes, exact (for ws-exec), not U+FFFD' },
   },
   help: `Put the hook in your shell's rc file:
@@ -38,6 +41,10 @@ The build of the current directory's context:
   ws-export log [-f]   print the last build's log (-f: follow a running build)
   ws-export reload     evaluate the workspace file again at the next prompt
   ws-export cancel     stop a running build; the last good environment stays
+
+The hook's cold path (docs/hook.md) starts, detached:
+  ws-export adopt bash|zsh --pid PID --out FILE   an export's bookkeeping after
+                       the hook ran the build itself; its shell code to FILE
 
 The named environments of an env_file (WS_ENV or --env selects one):
   ws-export envs [FILE] [--json]   those FILE defines, public and private (<git
@@ -71,6 +78,24 @@ Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was run
         if (!(error instanceof CliError)) throw error;
         err(`ws: ${printable(error.message)}\n`);
         return error.code;
+      }
+      return;
+    }
+    if (args.shell === 'adopt') {
+      // The bookkeeping of a cold entry (cold.bash, docs/hook.md "The cold path"), started
+      // detached by it: a normal export in the environment the shell now has, whose
+      // shell code goes to --out (written whole, atomically) for the hook to source.
+      const pid = Number(args.pid);
+      const shell = args.hookShell;
+      if ((shell !== 'bash' && shell !== 'zsh') || !Number.isInteger(pid) || pid <= 0 || !args.out || !isAbsolute(args.out)) throw new CliError(EX.USAGE, 'adopt needs bash or zsh, --pid PID and --out FILE');
+      const live = Boolean(args.live) && env.WS_LIVE_APPLY !== '0';
+      try {
+        // What it says (a rebuild's log, a file blocked meanwhile) is shown when the hook sources it.
+        let said = '';
+        const text = await exportEnv({ format: shell, pid, env, cwd, exporter, err: (t) => void (said += t), live, adopting: true });
+        writeFileAtomic(args.out, (said ? `printf '%s' ${quotePosix(said)} >&2;\n` : '') + text);
+      } finally {
+        adoptDone(stateHomePath(env), dirname(dirname(args.out)), pid, args.out);
       }
       return;
     }

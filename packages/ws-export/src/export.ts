@@ -2,6 +2,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import {
   cachePaths,
+  clearStaleLock,
+  contextDirOf,
   CONTENT_CHECK_MAX,
   changesBetween,
   colorsFor,
@@ -39,6 +41,7 @@ import {
   type WatchedContent,
 } from '@ws/core';
 import { baseOf, loadApplied, saveApplied } from './applied.js';
+import { coldScript, waitForAdopt } from './cold.js';
 import { exportWithoutSpace } from './no-space.js';
 import { loadFromBuild } from './obtain.js';
 import { renderOutput, summary } from './shell-output.js';
@@ -64,6 +67,8 @@ export interface ExportOptions {
   progress?: (text: string) => void;
   /** The shell's hook applies a background result on SIGUSR1. */
   live?: boolean;
+  /** `ws-export adopt`: the bookkeeping of a cold entry (cold.bash), whose build lock it clears. */
+  adopting?: boolean;
   now?: Date;
 }
 
@@ -100,6 +105,8 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
   const base = baseOf(current, applied);
   const previousRoot = applied?.root;
   const pid = opts.pid ?? nearestShell();
+  // A cold entry of this shell still being adopted: served after it (docs/hook.md "The cold path").
+  if (applied && !opts.adopting) waitForAdopt(cachePaths(contextDirOf(home, applied.key.split('/')[0])).dir, pid);
   // The context directory the shell is a user of: a shared one is named by the WS_STATE_DIR it has loaded (docs/contexts.md).
   const previousDir = previousRoot ? (contextDirOfStateDir(home, applied?.diff.next.WS_STATE_DIR) ?? contextDirFor(home, previousRoot)) : undefined;
 
@@ -121,6 +128,8 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
     // The root's own directory keeps its builds, cache and entry scripts, shared or not.
     const rootDir = contextDir(home, ctx.root);
     const paths = cachePaths(rootDir);
+    // cold.bash leaves its build lock to be broken once it has exited.
+    if (opts.adopting) clearStaleLock(paths.buildLock);
     const pointer = sharedNameOf(home, ctx.root);
     let shared = pointer;
     dir = shared ? sharedContextDir(home, shared) : rootDir;
@@ -240,7 +249,9 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
   if (previousRoot && previousRoot !== target.WS_ROOT) info('unloading');
   if (target.WS_ROOT && text) info(`export ${text}`);
 
-  return renderOutput({ format: opts.format, bytes: opts.bytes, home, ctx, ctxDir: dir, source, state, watches, contents, valid, current, base, target, changes });
+  // The cold path is opt-in (WS_COLD_PATH=1) until fish has it and the whole suite runs with it (docs/hook.md).
+  const cold = (opts.format === 'bash' || opts.format === 'zsh') && env.WS_COLD_PATH === '1' ? coldScript(home) : undefined;
+  return renderOutput({ format: opts.format, bytes: opts.bytes, cold, home, ctx, ctxDir: dir, source, state, watches, contents, valid, current, base, target, changes });
 }
 
 /**

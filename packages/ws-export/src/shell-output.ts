@@ -15,6 +15,8 @@ export interface OutputInput {
   format: Shell | 'nu' | 'json';
   /** With json: bytes that are not UTF-8 as `\udcNN` escapes. */
   bytes?: boolean;
+  /** bash and zsh: the cold path's script in the state home (cold.ts), if set up. */
+  cold?: string;
   home: string;
   ctx: Context | undefined;
   /** The directory of the context the shell is in (a shared one's, docs/contexts.md). */
@@ -56,6 +58,7 @@ export function renderOutput(input: OutputInput): string {
       ? renderRevert({ shell: format, home: input.home, contextDir: input.ctxDir ?? contextDir(input.home, ctx.root), source: input.source, prev: applied.prev, diff: target.WS_DIFF! })
       : NO_REVERT[format];
   code += revert;
+  if ((format === 'bash' || format === 'zsh') && input.cold) code += coldLine(input.home, input.cold, input.current);
   // One expression over the watched files: bash and zsh a [[ ]], fish test's arguments (with the validity marker).
   // fish compares the workspace files' content in _ws_content_ok, as bash's and zsh's [[ ]] does.
   code +=
@@ -129,6 +132,17 @@ function knownLine(shell: Shell, root: string, script: string): string {
     `set -l _ws_i (contains -i -- ${r} $_ws_known_roots); and set -e _ws_known_roots[$_ws_i]; and set -e _ws_known_scripts[$_ws_i];\n` +
     `set -ga _ws_known_roots ${r}; set -ga _ws_known_scripts ${s};\n`
   );
+}
+
+/**
+ * Tells the bash or zsh hook that this state home is set up for the cold path
+ * (docs/hook.md): `_ws_cold=(HOME SCRIPT KEY)`, KEY being what named the
+ * state home (WS_STATE_HOME, XDG_STATE_HOME, HOME): the hook takes the cold
+ * path only while they are the same.
+ */
+function coldLine(home: string, script: string, current: Env): string {
+  const key = [current.WS_STATE_HOME, current.XDG_STATE_HOME, current.HOME].map((v) => v ?? '').join('\x1f');
+  return `_ws_cold=(${[home, script, key].map(quotePosix).join(' ')});\n`;
 }
 
 /**

@@ -37,8 +37,40 @@ _ws_unloading() {
   local f=${WS_LOG_FORMAT-ws: %s}
   [[ -z $f ]] || printf '%s\n' "${f/\%s/unloading}" >&2
 }
+# A cold entry (_ws_cold) waiting for its bookkeeping: at the next prompt the
+# adopted shell code, once `ws-export adopt` wrote it (waited for with read -t
+# on the FIFO, no process), is sourced: it sets every _ws_ variable and WS_DIFF
+# as an export would, and shows what adopt said. So a change made meanwhile
+# (adopt saw it) is applied at the next prompt, and a leave needs no process.
+# If adopt died without writing it: false, ws-export runs.
+_ws_adopted() {
+  local f=$_ws_adopt s='' fd i
+  # shellcheck disable=SC2154 # _ws_cold is set by ws-export's output
+  if [[ ! -e $f ]] && { exec {fd}<>"${_ws_cold[1]%/*}/sleep"; } 2>/dev/null; then
+    for ((i = 0; i < 1000; i++)); do
+      [[ -e $f ]] && break
+      { read -r s <"/proc/${_ws_adopter%% *}/stat"; } 2>/dev/null || break
+      read -r -t 0.01 -u "$fd" _
+    done
+    exec {fd}<&-
+  fi
+  if [[ -e $f ]]; then
+    _ws_adopt=
+    # shellcheck disable=SC1090 # ws-export adopt's output, known only at run time
+    source "$f"
+    return 0
+  fi
+  { read -r s <"/proc/${_ws_adopter%% *}/stat"; } 2>/dev/null
+  # shellcheck disable=SC2206 # split on purpose: the fields after the command name
+  s=(${s##*) })
+  [[ ${s[19]-} == "${_ws_adopter#* }" ]] && return 0
+  _ws_adopt=
+  return 1
+}
 # True when nothing relevant changed since the last export: builtins only.
 _ws_unchanged() {
+  _ws_found=
+  [[ -z ${_ws_adopt-} ]] || _ws_adopted || return 1
   [[ ${WS_WORKSPACE-}$'\x1f'${WS_CEILING_DIRS-}$'\x1f'${WS_ENVRC-}$'\x1f'${WS_ENV-} == "${_ws_knobs-x}" ]] || return 1
   if [[ -n ${WS_WORKSPACE-} ]]; then
     [[ $PWD == "${_ws_pwd-}" ]] || return 1
@@ -65,6 +97,8 @@ _ws_unchanged() {
       # Entering from outside a context it entered before: the cached result, if still valid.
       # shellcheck disable=SC1090 # the path is ws-export's cache/enter.bash, known only at run time
       [[ -n $found && -z ${WS_DIFF-} && -n ${_ws_known[$found]-} ]] && source "${_ws_known[$found]}" && return 0
+      # Else the first entry of it: _ws_apply may take the cold path.
+      [[ -z ${WS_DIFF-} ]] && _ws_found=$found
       return 1
     fi
     _ws_pwd=$PWD
@@ -90,9 +124,52 @@ _ws_apply() {
   # user's own INT trap, if any, is back.
   _ws_int=$(trap -p INT)
   trap -- '' INT
-  _ws_code=$(@WS_EXPORT@ "${_ws_args[@]}")
-  (($? > 128)) || eval "$_ws_code"
+  if ! _ws_cold; then
+    _ws_code=$(@WS_EXPORT@ "${_ws_args[@]}")
+    (($? > 128)) || eval "$_ws_code"
+  fi
   eval "${_ws_int:-trap - INT}"
+}
+# The cold path (docs/hook.md): the first entry of a project from no context,
+# with nothing pinned, in a state home ws-export set up (_ws_cold=(HOME SCRIPT
+# KEY), KEY naming it), runs the build itself (cold.bash: one bash, the
+# trust check, the driver) and applies its answer, a NUL-separated list, with
+# builtins: NAME=VALUE exported, NAME unset, :KEY=VALUE for the hook. Values
+# never become code. `ws-export adopt`, detached, does the rest; its shell
+# code is sourced at a later prompt (_ws_adopted). Any doubt (status not 0):
+# false, and ws-export runs as always.
+_ws_cold() {
+  local root=${_ws_found-} out kv list=() adopted='' adopter='' ctxdir='' name='' live=1
+  _ws_found=
+  # shellcheck disable=SC2154 # _ws_cold is set by ws-export's output
+  [[ ${WS_COLD_PATH-} == 1 && -n $root && -z ${WS_DIFF-} && -z ${_ws_root-} && ${#_ws_cold[@]} == 3 && -f ${_ws_cold[1]} &&
+    -z ${WS_WORKSPACE-}${WS_ENV-}${WS_CEILING_DIRS-}${WS_ENVRC+x} && ! -e $root/.workspace.local &&
+    ${WS_STATE_HOME-}$'\x1f'${XDG_STATE_HOME-}$'\x1f'${HOME-} == "${_ws_cold[2]}" ]] || return 1
+  [[ ${WS_LIVE_APPLY-} == 0 ]] && live=0
+  out=${_ws_cold[0]}/cold/tmp/$$.out
+  "$BASH" --noprofile --norc "${_ws_cold[1]}" "${_ws_cold[0]}" "$root" @WS_EXPORT@ $$ $live >"$out" || return 1
+  mapfile -d '' -t list <"$out"
+  [[ ${list[0]-} == ok ]] || return 1
+  for kv in "${list[@]:1}"; do
+    # shellcheck disable=SC2163 # export NAME=VALUE as one word: the value is never code
+    case $kv in
+      :adopted=*) adopted=${kv#*=} ;;
+      :adopter=*) adopter=${kv#*=} ;;
+      :ctxdir=*) ctxdir=${kv#*=} ;;
+      :name=*) name=${kv#*=} ;;
+      *=*) export "$kv" ;;
+      *) unset "$kv" ;;
+    esac
+  done
+  # Until the adopted code is sourced: this context, nothing to watch (adopt re-checks the build's inputs).
+  _ws_pwd=$PWD _ws_root=$root _ws_name=$name _ws_state=ready _ws_ctxdir=$ctxdir _ws_valid=''
+  _ws_knobs=$'\x1f\x1f\x1f'${WS_ENV-} _ws_ceil=() _ws_watch=()
+  _ws_adopt=$adopted _ws_adopter=$adopter
+  # shellcheck disable=SC2317 # called by _ws_unchanged
+  _ws_watch_ok() { :; }
+  # shellcheck disable=SC2317 # called by _ws_unchanged
+  _ws_revert() { return 1; }
+  return 0
 }
 # bash runs the trap once readline returns (Enter), before the command line
 # runs: the command sees the new environment. WS_LIVE_APPLY=0 turns it off.

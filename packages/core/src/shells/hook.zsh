@@ -38,8 +38,42 @@ _ws_unloading() {
   local f=${WS_LOG_FORMAT-ws: %s}
   [[ -z $f ]] || printf '%s\n' "${f/\%s/unloading}" >&2
 }
+# A cold entry (_ws_cold) waiting for its bookkeeping, as in hook.bash: at
+# the next prompt the adopted shell code is sourced, waited for with read -t on
+# the FIFO; if adopt died without writing it, ws-export runs. (The precmd of
+# the prompt that made the cold entry, after its chpwd, does not wait.)
+_ws_adopted() {
+  emulate -L zsh
+  local f=$_ws_adopt s='' fd i
+  local -a st
+  if [[ -n ${_ws_adopt_fresh-} ]]; then
+    _ws_adopt_fresh=
+    return 0
+  fi
+  if [[ ! -e $f ]] && { exec {fd}<>"${_ws_cold[2]:h}/sleep"; } 2>/dev/null; then
+    for ((i = 0; i < 1000; i++)); do
+      [[ -e $f ]] && break
+      { read -r s <"/proc/${_ws_adopter%% *}/stat"; } 2>/dev/null || break
+      read -r -t 0.01 -u $fd s
+    done
+    exec {fd}<&-
+  fi
+  if [[ -e $f ]]; then
+    _ws_adopt=
+    source "$f"
+    return 0
+  fi
+  s=''
+  { read -r s <"/proc/${_ws_adopter%% *}/stat"; } 2>/dev/null
+  st=(${=s##*) })
+  [[ ${st[20]-} == "${_ws_adopter#* }" ]] && return 0
+  _ws_adopt=
+  return 1
+}
 _ws_unchanged() {
   emulate -L zsh
+  _ws_found=
+  [[ -z ${_ws_adopt-} ]] || _ws_adopted || return 1
   [[ ${WS_WORKSPACE-}$'\x1f'${WS_CEILING_DIRS-}$'\x1f'${WS_ENVRC-}$'\x1f'${WS_ENV-} == "${_ws_knobs-x}" ]] || return 1
   if [[ -n ${WS_WORKSPACE-} ]]; then
     [[ $PWD == "${_ws_pwd-}" ]] || return 1
@@ -64,6 +98,8 @@ _ws_unchanged() {
       fi
       # Entering from outside a context it entered before: the cached result, if still valid.
       [[ -n $found && -z ${WS_DIFF-} && -n ${_ws_known[$found]-} ]] && source "${_ws_known[$found]}" && return 0
+      # Else the first entry of it: _ws_apply may take the cold path.
+      [[ -z ${WS_DIFF-} ]] && _ws_found=$found
       return 1
     fi
     _ws_pwd=$PWD
@@ -88,12 +124,46 @@ _ws_apply() {
   local _ws_code _ws_args=(zsh --pid $$)
   # Live apply: a background build this shell waits for sends it SIGUSR1 when it is over.
   [[ ${WS_LIVE_APPLY-} == 0 ]] || _ws_args+=(--live)
+  _ws_cold && return 0
   _ws_code=$(@WS_EXPORT@ "${_ws_args[@]}")
   # zsh says 130 for a substitution during which it saw a Ctrl-C, even when
   # ws-export handled it (the build went to the background) and finished: its
   # complete output (the last line says so) is applied all the same.
   (($? <= 128)) || [[ $_ws_code == *'# ws-export: complete' ]] || return 0
   eval "$_ws_code"
+}
+# The cold path (docs/hook.md), as in hook.bash: the same cold.bash, run by
+# bash; its NUL-separated answer applied with builtins (read -d ''), values
+# never code. Any doubt: false, and ws-export runs.
+_ws_cold() {
+  local root=${_ws_found-} out kv adopted='' adopter='' ctxdir='' name='' live=1
+  local -a list
+  _ws_found=
+  [[ ${WS_COLD_PATH-} == 1 && -n $root && -z ${WS_DIFF-} && -z ${_ws_root-} && ${#_ws_cold} == 3 && -f ${_ws_cold[2]} &&
+    -z ${WS_WORKSPACE-}${WS_ENV-}${WS_CEILING_DIRS-}${WS_ENVRC+x} && ! -e $root/.workspace.local &&
+    ${WS_STATE_HOME-}$'\x1f'${XDG_STATE_HOME-}$'\x1f'${HOME-} == "${_ws_cold[3]}" ]] || return 1
+  [[ ${WS_LIVE_APPLY-} == 0 ]] && live=0
+  out=${_ws_cold[1]}/cold/tmp/$$.out
+  bash --noprofile --norc "${_ws_cold[2]}" "${_ws_cold[1]}" "$root" @WS_EXPORT@ $$ $live zsh >"$out" || return 1
+  while IFS= read -r -d '' kv; do list+=("$kv"); done <"$out"
+  [[ ${list[1]-} == ok ]] || return 1
+  for kv in "${(@)list[2,-1]}"; do
+    case $kv in
+      :adopted=*) adopted=${kv#*=} ;;
+      :adopter=*) adopter=${kv#*=} ;;
+      :ctxdir=*) ctxdir=${kv#*=} ;;
+      :name=*) name=${kv#*=} ;;
+      *=*) export "$kv" ;;
+      *) unset "$kv" ;;
+    esac
+  done
+  # Until the adopted code is sourced: this context, nothing to watch (adopt re-checks the build's inputs).
+  _ws_pwd=$PWD _ws_root=$root _ws_name=$name _ws_state=ready _ws_ctxdir=$ctxdir _ws_valid=''
+  _ws_knobs=$'\x1f\x1f\x1f'${WS_ENV-} _ws_ceil=() _ws_watch=()
+  _ws_adopt=$adopted _ws_adopter=$adopter _ws_adopt_fresh=1
+  _ws_watch_ok() { :; }
+  _ws_revert() { return 1; }
+  return 0
 }
 # While zle waits for input: apply, then redraw the prompt. WS_LIVE_APPLY=0 turns it off.
 TRAPUSR1() {

@@ -1,0 +1,80 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureDir, isAlive, readHolder, rmQuiet, sha256, sleepSync, writeFileAtomic } from '@ws/core';
+import cold from './cold.bash';
+import driver from './driver.bash';
+import stdlib from './stdlib.bash';
+import stdlibNix from './stdlib-nix.bash';
+
+/** The build's program, exactly as startBuild passes it to `bash -c`. */
+export const buildProgram = () => `${stdlib}\n${stdlibNix}\n${driver}`;
+
+/**
+ * The cold path's files in the state home (docs/hook.md "The cold path"):
+ * `cold/<hash>/cold.bash` (run by the hook), `build.bash` (the build's
+ * program, read by it), `sleep` (a FIFO nobody writes: it waits on it with
+ * `read -t`), and `cold/tmp/` for its hash inputs. Named by the hash of their
+ * content, so a hook always runs the script of the ws-export that printed its
+ * path. Returns the script's path, or undefined if it cannot be set up (then
+ * the hook uses node).
+ */
+export function coldScript(home: string): string | undefined {
+  const program = buildProgram();
+  const dir = join(home, 'cold', sha256(`${cold}\0${program}`).slice(0, 16));
+  const script = join(dir, 'cold.bash');
+  const fifo = join(dir, 'sleep');
+  try {
+    if (existsSync(script) && lstatSync(fifo).isFIFO()) return script;
+  } catch {
+    /* set it up */
+  }
+  try {
+    // The driver gets SIGINT back with env --default-signal (GNU coreutils 8.31+); without it, no cold path.
+    if (spawnSync('env', ['--default-signal=INT', 'true'], { stdio: 'ignore' }).status !== 0) return undefined;
+    ensureDir(join(home, 'cold', 'tmp'));
+    ensureDir(dir);
+    writeFileAtomic(join(dir, 'build.bash'), program);
+    if (!existsSync(fifo)) spawnSync('mkfifo', ['-m', '600', '--', fifo], { stdio: 'ignore' });
+    if (!lstatSync(fifo).isFIFO()) return undefined;
+    writeFileAtomic(script, cold);
+    return script;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The holder record of the adopt that a cold entry of shell `pid` started (cold.bash writes it). */
+export const adoptingPath = (cacheDir: string, pid: number) => join(cacheDir, 'adopted', `${pid}.adopting`);
+
+/**
+ * A shell whose cold entry is being adopted must not be served before the
+ * adopt is done (a leave meanwhile would unregister a user adopt has not
+ * registered yet): waits for the adopt process, at most `maxMs`.
+ */
+export function waitForAdopt(cacheDir: string, pid: number, maxMs = 10_000): void {
+  const path = adoptingPath(cacheDir, pid);
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    const holder = readHolder(path);
+    if (!holder || !isAlive(holder) || Date.now() >= deadline) return;
+    sleepSync(10);
+  }
+}
+
+/** After an adopt: its holder record, the cold entry's hash inputs and the shell's older adopted files go. */
+export function adoptDone(home: string, cacheDir: string, pid: number, keep: string): void {
+  rmQuiet(adoptingPath(cacheDir, pid));
+  for (const ext of ['root', 'trust', 'applied']) rmQuiet(join(home, 'cold', 'tmp', `${pid}.${ext}`));
+  const dir = join(cacheDir, 'adopted');
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const path = join(dir, name);
+    if (path !== keep && name.startsWith(`${pid}-`)) rmQuiet(path);
+  }
+}
