@@ -224,8 +224,8 @@ const processesAfter = (label, script, after) => {
 
 // (c) first enter of a trivial workspace file at a bash prompt, nothing cached:
 // the shell has seen one export (outside any project), then cd + one prompt.
-// ws takes the cold path (docs/hook.md: no node waited for); `cn` is the same
-// prompt with the cold path off (WS_CEILING_DIRS set: a knob sends it to node).
+// ws takes the cold path (opt-in, WS_COLD_PATH=1; docs/hook.md: no node waited
+// for); `cn` is the same prompt with the cold path off (the default today).
 // Each ws run has a fresh state home; the detached adopt is waited for, untimed.
 {
   const n = quick ? 10 : 30;
@@ -238,8 +238,8 @@ const processesAfter = (label, script, after) => {
   const direnv = [];
   for (let i = 0; i < n; i++) {
     for (const [list, extra] of [
-      [ws, {}],
-      [node, { WS_CEILING_DIRS: join(root, 'no-such-ceiling') }],
+      [ws, { WS_COLD_PATH: '1' }],
+      [node, {}],
     ]) {
       const fresh = { WS_STATE_HOME: join(root, `cc-state-${list === ws ? 'w' : 'n'}${i}`), ...extra };
       sh(`ws-allow ${trivial} >/dev/null 2>&1`, fresh);
@@ -247,7 +247,7 @@ const processesAfter = (label, script, after) => {
     }
     if (haveDirenv) direnv.push(...firstEnter('direnv'));
   }
-  record('c', 'first enter of a trivial workspace file (bash prompt, cold path)', median(ws), haveDirenv ? median(direnv) : undefined, '≤ 2 × direnv', 'ms', 'bash');
+  record('c', 'first enter of a trivial workspace file (bash prompt, cold path: WS_COLD_PATH=1)', median(ws), haveDirenv ? median(direnv) : undefined, '≤ 2 × direnv', 'ms', 'bash');
   record('cn', 'the same prompt through node (cold path off)', median(node), haveDirenv ? median(direnv) : undefined, 'before the cold path', 'ms', 'bash');
 }
 
