@@ -562,13 +562,14 @@ input_changed_during_build() {
   tmux_run ':'
   [ "$(builds)" -eq 1 ]
   touch "$GATE"
-  wait_until build_over 10
+  wait_until build_over 30
   # Prompts until the new value is there (the second build may go to the background too).
-  wait_until '[ "$(tmux_run "printenv SLOW")" = v2 ]' 10
+  # Bounds of 30 s: two builds, each a bash and a node, at a load of 25 on 2 cores took over 10.
+  wait_until '[ "$(tmux_run "printenv SLOW")" = v2 ]' 30
   tmux_run ':'
   tmux_run ':'
   # A third build, had a prompt started one, would have counted itself by now.
-  wait_until build_over 10
+  wait_until build_over 30
   [ "$(builds)" -eq 2 ]
   [ "$(event_count build.start)" -eq 2 ]
   expect_eq "$(shell_state)" ready
