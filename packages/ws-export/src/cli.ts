@@ -26,6 +26,7 @@ await runCli({
     pid: { type: 'string', description: 'register this PID as the user (default: the nearest shell)', valueHint: 'PID' },
     env: { type: 'string', description: 'select the named environment (sets WS_ENV)', valueHint: 'NAME' },
     follow: { type: 'boolean', alias: 'f', description: 'with log: follow a running build until it finishes' },
+    interrupted: { type: 'boolean', description: 'the hook saw a Ctrl-C already (its cold path): send the build to the background at once' },
     live: { type: 'boolean', description: "the calling shell's hook applies a background build's result on SIGUSR1 (live apply)" },
     json: { type: 'boolean', description: 'with envs: JSON' },
     out: { type: 'string', description: 'with adopt: the file the shell code goes to', valueHint: 'FILE' },
@@ -123,6 +124,7 @@ Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was run
     const interrupt = new AbortController();
     const onInterrupt = () => interrupt.abort();
     process.on('SIGINT', onInterrupt);
+    if (args.interrupted) interrupt.abort();
     try {
       const progress = process.stderr.isTTY ? (text: string) => process.stderr.write(text) : undefined;
       const live = Boolean(args.live) && env.WS_LIVE_APPLY !== '0';

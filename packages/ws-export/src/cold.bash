@@ -22,6 +22,10 @@
 
 # Our names must be nobody's exported ones (an assignment would change the base).
 [[ -z ${!_wc_@} ]] || exit 3
+# Ctrl-C (the hook starts this with SIGINT at its default: env --default-signal):
+# give up at once with 4; the hook then runs ws-export --interrupted, which
+# sends the build to the background as a Ctrl-C in ws-export does.
+trap 'exit 4' INT
 _wc_home=$1 _wc_root=$2 _wc_exporter=$3 _wc_spid=$4 _wc_live=$5 _wc_sh=${6:-bash}
 [[ $_wc_sh == bash || $_wc_sh == zsh ]] || exit 3
 _wc_dir=${BASH_SOURCE[0]%/*}
@@ -184,14 +188,13 @@ _wc_prog=''
 IFS= read -r -d '' _wc_prog <"$_wc_dir/build.bash"
 [[ -n $_wc_prog ]] || exit 3
 # As startBuild: its own session, stdio to the log, from the root, with the
-# request's environment; SIGINT back to the default (the hook ignores it
-# while it waits, and bash cannot undo an ignore it inherited; node's spawn does).
+# request's environment (SIGINT at its default: our trap is not inherited).
 (
   cd -- "$_wc_root" || exit 69
   WS_ROOT=$_wc_root WS_CONTEXT=$_wc_name WS_STATE_DIR=$_wc_state WS_ENV=default \
     _WS_EVAL=$_wc_build _WS_FILE=$_wc_file _WS_LOCAL='' _WS_FILE_APPROVAL=sha256:$_wc_sha _WS_LOCAL_APPROVAL='' \
     _WS_EXPORT=$_wc_exporter _WS_EVENTS=$_wc_home/events.jsonl _WS_JSON_CONTEXT=$_wc_jname _WS_JSON_ROOT=$_wc_jroot \
-    _WS_BUILD_ID=$_wc_bid exec env --default-signal=INT setsid bash --noprofile --norc -c "$_wc_prog" ws-build
+    _WS_BUILD_ID=$_wc_bid exec setsid bash --noprofile --norc -c "$_wc_prog" ws-build
 ) </dev/null >>"$_wc_build/log" 2>&1 &
 _wc_pid=$!
 _wc_st=''
@@ -287,6 +290,8 @@ _wc_applied=$_wc_cache/applied/$_wc_sum1.json
 [[ -e $_wc_applied ]] || printf '%s' "$_wc_text" >"$_wc_applied" || exit 3
 _wc_diff=$_wc_id/$_wc_sum1
 
+# From here on it commits (records, adopt): a Ctrl-C no longer stops it half-way.
+trap '' INT
 # ---- the shell is a user now (users.ts registerUser, as the cached entry writes it), before anything is applied
 _wc_st=''
 read -r _wc_st <"/proc/$_wc_spid/stat" 2>/dev/null || exit 3

@@ -40,7 +40,7 @@ export const COMMANDS: readonly Command[] = [
     binary: 'ws-export',
     summary: 'load and unload the context of the current directory (the shell hook)',
     ...exportFlags,
-    flags: [...exportFlags.flags!, '--json', '--bytes'],
+    flags: [...exportFlags.flags!, '--json', '--bytes', '--out', '--interrupted'],
     subcommands: {
       ...Object.fromEntries(SHELLS_WORDS.map((shell) => [shell, exportFlags])),
       json: { ...exportFlags, flags: [...exportFlags.flags!, '--bytes'] },
@@ -49,6 +49,8 @@ export const COMMANDS: readonly Command[] = [
       reload: { args: 'none' },
       cancel: { args: 'none' },
       envs: { flags: ['--json'], args: 'files' },
+      // The cold path's bookkeeping (docs/hook.md), run by the hook's script.
+      adopt: { flags: ['--pid', '--out'], values: { '--pid': 'none', '--out': 'files' }, args: 'shells' },
     },
   },
   {

@@ -125,6 +125,8 @@ _ws_apply() {
   _ws_int=$(trap -p INT)
   trap -- '' INT
   if ! _ws_cold; then
+    # A Ctrl-C stopped the cold path: ws-export sends the build to the background at once.
+    ((_ws_cold_rc != 4 && _ws_cold_rc <= 128)) || _ws_args+=(--interrupted)
     _ws_code=$(@WS_EXPORT@ "${_ws_args[@]}")
     (($? > 128)) || eval "$_ws_code"
   fi
@@ -140,14 +142,20 @@ _ws_apply() {
 # false, and ws-export runs as always.
 _ws_cold() {
   local root=${_ws_found-} out kv list=() adopted='' adopter='' ctxdir='' name='' live=1
-  _ws_found=
+  _ws_found='' _ws_cold_rc=0
   # shellcheck disable=SC2154 # _ws_cold is set by ws-export's output
   [[ ${WS_COLD_PATH-} == 1 && -n $root && -z ${WS_DIFF-} && -z ${_ws_root-} && ${#_ws_cold[@]} == 3 && -f ${_ws_cold[1]} &&
     -z ${WS_WORKSPACE-}${WS_ENV-}${WS_CEILING_DIRS-}${WS_ENVRC+x} && ! -e $root/.workspace.local &&
     ${WS_STATE_HOME-}$'\x1f'${XDG_STATE_HOME-}$'\x1f'${HOME-} == "${_ws_cold[2]}" ]] || return 1
+  # What would change the script's own bash (BASH_ENV runs code at its start, exported options): node.
+  [[ -z ${BASH_ENV+x}${ENV+x} && ${SHELLOPTS@a}${BASHOPTS@a} != *x* ]] || return 1
   [[ ${WS_LIVE_APPLY-} == 0 ]] && live=0
   out=${_ws_cold[0]}/cold/tmp/$$.out
-  "$BASH" --noprofile --norc "${_ws_cold[1]}" "${_ws_cold[0]}" "$root" @WS_EXPORT@ $$ $live >"$out" || return 1
+  # SIGINT at its default for the script (the shell ignores it meanwhile): a Ctrl-C stops it, status 4.
+  env --default-signal=INT "$BASH" --noprofile --norc "${_ws_cold[1]}" "${_ws_cold[0]}" "$root" @WS_EXPORT@ $$ $live >"$out" || {
+    _ws_cold_rc=$?
+    return 1
+  }
   mapfile -d '' -t list <"$out"
   [[ ${list[0]-} == ok ]] || return 1
   for kv in "${list[@]:1}"; do

@@ -125,6 +125,8 @@ _ws_apply() {
   # Live apply: a background build this shell waits for sends it SIGUSR1 when it is over.
   [[ ${WS_LIVE_APPLY-} == 0 ]] || _ws_args+=(--live)
   _ws_cold && return 0
+  # A Ctrl-C stopped the cold path: ws-export sends the build to the background at once.
+  ((_ws_cold_rc != 4 && _ws_cold_rc <= 128)) || _ws_args+=(--interrupted)
   _ws_code=$(@WS_EXPORT@ "${_ws_args[@]}")
   # zsh says 130 for a substitution during which it saw a Ctrl-C, even when
   # ws-export handled it (the build went to the background) and finished: its
@@ -138,13 +140,19 @@ _ws_apply() {
 _ws_cold() {
   local root=${_ws_found-} out kv adopted='' adopter='' ctxdir='' name='' live=1
   local -a list
-  _ws_found=
+  _ws_found='' _ws_cold_rc=0
   [[ ${WS_COLD_PATH-} == 1 && -n $root && -z ${WS_DIFF-} && -z ${_ws_root-} && ${#_ws_cold} == 3 && -f ${_ws_cold[2]} &&
     -z ${WS_WORKSPACE-}${WS_ENV-}${WS_CEILING_DIRS-}${WS_ENVRC+x} && ! -e $root/.workspace.local &&
     ${WS_STATE_HOME-}$'\x1f'${XDG_STATE_HOME-}$'\x1f'${HOME-} == "${_ws_cold[3]}" ]] || return 1
+  # What would change the script's bash (BASH_ENV runs code at its start, exported options): node.
+  [[ -z ${BASH_ENV+x}${ENV+x}${SHELLOPTS+x}${BASHOPTS+x} ]] || return 1
   [[ ${WS_LIVE_APPLY-} == 0 ]] && live=0
   out=${_ws_cold[1]}/cold/tmp/$$.out
-  bash --noprofile --norc "${_ws_cold[2]}" "${_ws_cold[1]}" "$root" @WS_EXPORT@ $$ $live zsh >"$out" || return 1
+  # SIGINT at its default for the script (the shell ignores it meanwhile): a Ctrl-C stops it, status 4.
+  env --default-signal=INT bash --noprofile --norc "${_ws_cold[2]}" "${_ws_cold[1]}" "$root" @WS_EXPORT@ $$ $live zsh >"$out" || {
+    _ws_cold_rc=$?
+    return 1
+  }
   while IFS= read -r -d '' kv; do list+=("$kv"); done <"$out"
   [[ ${list[1]-} == ok ]] || return 1
   for kv in "${(@)list[2,-1]}"; do
