@@ -759,7 +759,7 @@ wake_fifo() {
   write_workspace "$proj" 'export IN=1'
   tmux_start "$shell"
   tmux_run "cd $(q "$proj")"
-  # A first entry's reaper is started by ws-export adopt, after the prompt (docs/hook.md "The cold path").
+  # The reaper may start after the prompt (on the cold path ws-export adopt starts it: docs/hook.md "The cold path").
   wait_until "[ -p $(printf %q "$home/reaper.wake") ]" 10
   pause_reaper
   # Nobody reads it: the leave comes back all the same.
