@@ -41,13 +41,12 @@ _wc_json() { # VAR VALUE: VALUE as a JSON string into VAR
   local v=${2//\\/\\\\}
   printf -v "$1" '"%s"' "${v//\"/\\\"}"
 }
-# A tracked name (core env/diff.ts isTrackedName).
+# A tracked name (core env/diff.ts isTrackedName): cold.ts puts diff.ts's own
+# list of names and prefixes that are not tracked in place of the pattern.
 _wc_tracked() {
   [[ $1 =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || return 1
   case $1 in
-    _ | PWD | OLDPWD | SHLVL | SHELL | SHELLOPTS | BASHOPTS | COMP_WORDBREAKS | PS1 | PS2 | PS3 | PS4 | BASH_ARGV0 | \
-      BASH_EXECUTION_STRING | COLUMNS | LINES | WS_DIFF | DIRENV_CONFIG | DIRENV_BASH | DIRENV_IN_ENVRC | DIRENV_DIR | \
-      DIRENV_FILE | DIRENV_DIFF | DIRENV_WATCHES | DIRENV_DUMP_FILE_PATH | _WS_* | BASH_FUNC_* | __fish*) return 1 ;;
+    @UNTRACKED@) return 1 ;;
   esac
   return 0
 }

@@ -1,11 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { ensureDir, isAlive, readHolder, rmQuiet, sha256, sleepSync, writeFileAtomic } from '@ws/core';
-import cold from './cold.bash';
+import { ensureDir, isAlive, readHolder, rmQuiet, sha256, sleepSync, UNTRACKED_NAMES, UNTRACKED_PREFIXES, writeFileAtomic } from '@ws/core';
+import coldTemplate from './cold.bash';
 import driver from './driver.bash';
 import stdlib from './stdlib.bash';
 import stdlibNix from './stdlib-nix.bash';
+
+/** cold.bash with diff.ts's untracked names and prefixes as its case pattern (plain names: no quoting needed). */
+const cold = coldTemplate.replace('@UNTRACKED@', [...UNTRACKED_NAMES, ...UNTRACKED_PREFIXES.map((prefix) => `${prefix}*`)].join(' | '));
 
 /** The build's program, exactly as startBuild passes it to `bash -c`. */
 export const buildProgram = () => `${stdlib}\n${stdlibNix}\n${driver}`;

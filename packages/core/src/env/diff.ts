@@ -18,18 +18,21 @@ export interface EnvDiff {
  * Every name direnv's diff ignores is here (docs/direnv.md lists them: SHELL,
  * its own DIRENV_* bookkeeping, __fish*), and a few more that direnv would export.
  */
-const IGNORED = new Set([
+export const UNTRACKED_NAMES: readonly string[] = [
   '_', 'PWD', 'OLDPWD', 'SHLVL', 'SHELL', 'SHELLOPTS', 'BASHOPTS', 'COMP_WORDBREAKS', 'PS1', 'PS2', 'PS3', 'PS4',
   'BASH_ARGV0', 'BASH_EXECUTION_STRING', 'COLUMNS', 'LINES', 'WS_DIFF',
   'DIRENV_CONFIG', 'DIRENV_BASH', 'DIRENV_IN_ENVRC', 'DIRENV_DIR', 'DIRENV_FILE', 'DIRENV_DIFF', 'DIRENV_WATCHES',
   'DIRENV_DUMP_FILE_PATH',
-]);
+];
+const IGNORED = new Set(UNTRACKED_NAMES);
+/** Prefixes of names that are never tracked either. */
+export const UNTRACKED_PREFIXES: readonly string[] = ['_WS_', 'BASH_FUNC_', '__fish'];
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** True for names an evaluation may change and a shell can export. */
 export const isTrackedName = (name: string) =>
-  NAME.test(name) && !IGNORED.has(name) && !name.startsWith('_WS_') && !name.startsWith('BASH_FUNC_') && !name.startsWith('__fish');
+  NAME.test(name) && !IGNORED.has(name) && !UNTRACKED_PREFIXES.some((prefix) => name.startsWith(prefix));
 
 /** The changes that turn `before` into `after`, over tracked names only. */
 export function diffEnv(before: Env, after: Env): EnvDiff {
