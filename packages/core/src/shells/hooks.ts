@@ -48,17 +48,22 @@ export const ZSH_READ = fillTemplate(readZsh, quotePosix, {});
 
 /**
  * The body of `_ws_watch_ok` for bash and zsh: one `[[ ]]` over the watch
- * triples (see makeStamps): bracketed mtime, must be absent, or must exist.
+ * triples (see makeStamps: bracketed mtime, must be absent, or must exist)
+ * and the `-f` of each file whose content is compared, then the reads
+ * (contentRead). No loop, no indexing: a dozen system calls at a prompt.
  */
 export function watchCheck(triples: string[], contents: WatchedContent[] = [], shell: 'bash' | 'zsh' = 'bash'): string {
+  if (contents.some((c) => c.text === undefined)) return 'return 1';
   const terms: string[] = [];
   for (let i = 0; i + 2 < triples.length; i += 3) {
     const [path, lo, hi] = [quotePosix(triples[i]), triples[i + 1], triples[i + 2]];
     if (lo) terms.push(`${path} -nt ${quotePosix(lo)} && ${path} -ot ${quotePosix(hi)}`);
     else terms.push(hi ? `-e ${path}` : `! -e ${path}`);
   }
-  const mtimes = terms.length ? `[[ ${terms.join(' && ')} ]]` : ':';
-  return contents.length ? `local _ws_c; ${mtimes} && ${contents.map((c) => contentCheck(c, shell)).join(' && ')}` : mtimes;
+  // A FIFO in a workspace file's place is never opened: -f first.
+  for (const { path } of contents) terms.push(`-f ${quotePosix(path)}`);
+  const tests = terms.length ? `[[ ${terms.join(' && ')} ]]` : ':';
+  return contents.length ? `local _ws_c; ${tests} && ${contents.map((c) => contentRead(c, shell)).join(' && ')}` : tests;
 }
 
 /**
@@ -96,17 +101,28 @@ export interface WatchedContent {
 
 /**
  * One content comparison with builtins only: bash's `read -d ''` takes the
- * whole file (buffered: a few system calls), zsh's `_ws_slurp` (hook.zsh:
- * `sysread`, one read(2); zsh's `read` takes one byte per system call); no
- * process, and a FIFO is never read (`-f` first). `[[ == ]]` against the
- * quoted text compares it exactly. Leaves the content in `_ws_c`.
+ * whole file (buffered: a few system calls; on fd 9, which bash need not
+ * save and restore as it does fd 0, unless the shell has it open), zsh's
+ * `sysread` one read(2) (zsh's `read` takes one byte per system call: only
+ * where zsh/system is missing, read.zsh); no process, and a FIFO is never read (`-f` first).
+ * `[[ == ]]` against the quoted text compares it exactly. Leaves the content
+ * in `_ws_c`.
  */
-export function contentCheck({ path, text }: WatchedContent, shell: 'bash' | 'zsh' = 'bash'): string {
+export function contentCheck(content: WatchedContent, shell: 'bash' | 'zsh' = 'bash'): string {
+  if (content.text === undefined) return 'false';
+  return `{ [[ -f ${quotePosix(content.path)} ]] && ${contentRead(content, shell)}; }`;
+}
+
+/** The read and the comparison of contentCheck, for a file known to be a regular one. */
+function contentRead({ path, text }: WatchedContent, shell: 'bash' | 'zsh'): string {
   if (text === undefined) return 'false';
   const p = quotePosix(path);
-  // zsh reads one byte more than the text: a longer file differs.
-  const read = shell === 'zsh' ? `_ws_slurp ${p} ${Buffer.byteLength(text) + 1}` : `IFS= read -r -d '' _ws_c <${p}`;
-  return `{ _ws_c=; [[ -f ${p} ]] && ${read}; [[ $_ws_c == ${quotePosix(text)} ]]; }`;
+  const bashRead = `IFS= read -r -d '' -u 9 _ws_c 9<${p}`;
+  // zsh: sysread where zsh/system loaded (read.zsh), one byte more than the
+  // text (a longer file differs); inline, not _ws_slurp: a zsh function call costs as much as the read.
+  const read = shell === 'zsh' ? `if ((\${_ws_sysread-0})); then sysread -s ${Buffer.byteLength(text) + 1} -i 9 _ws_c 9<${p}; else ${bashRead}; fi` : bashRead;
+  // Emptied first: a read that could not open the file leaves nothing of another.
+  return `{ _ws_c=; ${read}; [[ $_ws_c == ${quotePosix(text)} ]]; }`;
 }
 
 /**
