@@ -369,6 +369,32 @@ idle_reaper() {
   [ "$(grep -c '\] unload done$' "$ctx/unload.log")" -eq 1 ]
 }
 
+# A shell leaving without a process (bash, zsh, fish, nushell) writes
+# nothing to reaper.wake: the watcher's tick sees events.jsonl change. With
+# the periodic looks off, only that can find the departure.
+@test "a departure as the hooks write it, nothing on reaper.wake: the watcher's tick sees events.jsonl change; the unload runs after the grace, once" {
+  export _WS_TEST_REAPER_TICK_ONLY=1 # no periodic looks, no first sweep (watcher.bash)
+  make_context proj ready
+  start_user
+  add_user "$ctx" "$user"
+  add_hook "$ctx" sh -c 'echo ran >>"$LOG"'
+  idle_reaper
+  local start now
+  start=$(jq -r .start "$ctx/users/$user")
+  now=$(date -u +%Y-%m-%dT%H:%M:%S.000Z)
+  # bash's and zsh's _ws_depart: the record emptied, then appended to; then the user.leave.
+  : >"$ctx/users/$user"
+  printf '{"pid":%d,"start":"%s","left":"%s"}\n' "$user" "$start" "$now" >>"$ctx/users/$user"
+  printf '{"v":1,"ts":"%s","type":"user.leave","context":"proj","root":"/nonexistent","pid":%d,"cached":true}\n' "$now" "$user" >>"$home/events.jsonl"
+  wait_until '[ -s "$LOG" ]' 10
+  _wsh_alive "$user"
+  [ ! -e "$ctx/users/$user" ]
+  [ "$(grep -c "\"type\":\"user.leave\".*\"pid\":$user[,}]" "$home/events.jsonl")" -eq 1 ]
+  wait_until '[ -z "$(workers)" ]' 10
+  [ "$(cat "$LOG")" = ran ]
+  [ "$(grep -c '\] unload done$' "$ctx/unload.log")" -eq 1 ]
+}
+
 @test "reaper.wake: something else in its place is replaced by a FIFO of our own" {
   echo stray >"$home/reaper.wake"
   idle_reaper

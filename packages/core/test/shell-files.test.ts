@@ -51,6 +51,13 @@ describe('renderHook', () => {
     expect(zsh).toBe(bash);
   });
 
+  it('bash and zsh share the idle prompt\'s one test at a context\'s root', () => {
+    const test = (text: string) => text.slice(text.indexOf('  [[ $PWD == "${_ws_root-}"'), text.indexOf('_ws_unchanged || _ws_apply'));
+    const bash = test(renderHook('bash', '/x'));
+    expect(bash).toContain('-f $PWD/.workspace');
+    expect(test(renderHook('zsh', '/x'))).toBe(bash);
+  });
+
   it('zsh: the hook has the file readers of ws-export\'s zsh output; _ws_slurp reads past CONTENT_CHECK_MAX', () => {
     expect(renderHook('zsh', '/x')).toContain(ZSH_READ.trimEnd());
     expect(ZSH_READ).toContain('sysread -s "${2:-' + (CONTENT_CHECK_MAX + 1) + '}" _ws_c');

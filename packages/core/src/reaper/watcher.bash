@@ -209,8 +209,8 @@ full_scan() {
 dir_scan() {
   local c prev=${marks[m]} seen=0 events=0
   # A shell that left without a process rewrote its record in place (users/
-  # keeps its mtime) and appended its user.leave: fish cannot wake us through
-  # the FIFO, so a changed events.jsonl means every record is read again.
+  # keeps its mtime) and appended its user.leave, and did not wake us through
+  # the FIFO: a changed events.jsonl means every record is read again.
   [[ -f $home/events.jsonl && ! $home/events.jsonl -ot $prev ]] && events=1
   m=$((1 - m))
   unlink_planted "${marks[m]}"
@@ -302,7 +302,9 @@ while ((!stop)); do
   fi
   if ((n % full == 0)); then
     full_scan
-  elif ((n % dirs == 0)); then
+  elif ((n % dirs == 0)) || [[ -f $home/events.jsonl && ! $home/events.jsonl -ot ${marks[m]} ]]; then
+    # Also at the first tick after events.jsonl changed: a shell that left
+    # without a process wrote nothing to the FIFO (two stats a tick).
     dir_scan
   fi
   ((need || !${#live[@]})) || all_alive || need=1

@@ -8,29 +8,44 @@ _ws_watch_ok() { return 1; }
 @ZSH_READ@
 # Redefined by each ws-export: undoes its load with builtins (a ready result), else fails.
 _ws_revert() { return 1; }
-# The time now, UTC, ISO-8601 with milliseconds, into _ws_now (civil-from-days arithmetic, builtins only).
+# The time now, UTC, ISO-8601 with milliseconds, into _ws_now: builtins only,
+# the date part (civil-from-days arithmetic, _ws_utc_day) once a day.
 _ws_utc() {
   zmodload zsh/datetime 2>/dev/null
-  local t=${EPOCHREALTIME%.*} us=${EPOCHREALTIME#*.} z era doe yoe doy mp d m y
-  z=$((t / 86400 + 719468)); era=$((z / 146097)); doe=$((z - era * 146097))
+  local n=$EPOCHREALTIME t s
+  # One read of the clock (its decimal mark follows the locale).
+  t=${n%[.,]*} s=${n#*[.,]}
+  ((t >= ${_ws_day0:-0} && t < ${_ws_day0:-0} + 86400)) || _ws_utc_day "$t"
+  printf -v _ws_now '%s%02d:%02d:%02d.%sZ' "$_ws_day" $(((t - _ws_day0) / 3600)) $(((t - _ws_day0) % 3600 / 60)) $((t % 60)) "${s:0:3}"
+}
+_ws_utc_day() {
+  local z era doe yoe doy mp d m y
+  z=$(($1 / 86400 + 719468)); era=$((z / 146097)); doe=$((z - era * 146097))
   yoe=$(((doe - doe / 1460 + doe / 36524 - doe / 146096) / 365)); doy=$((doe - (365 * yoe + yoe / 4 - yoe / 100)))
   mp=$(((5 * doy + 2) / 153)); d=$((doy - (153 * mp + 2) / 5 + 1)); m=$((mp < 10 ? mp + 3 : mp - 9)); y=$((yoe + era * 400 + (m <= 2)))
-  printf -v _ws_now '%04d-%02d-%02dT%02d:%02d:%02d.%sZ' $y $m $d $((t % 86400 / 3600)) $((t % 3600 / 60)) $((t % 60)) "${us:0:3}"
+  _ws_day0=$(($1 - $1 % 86400))
+  printf -v _ws_day '%04d-%02d-%02dT' $y $m $d
 }
 # The departure of this shell, with builtins only (docs/state-home.md "Leaving
 # without a process"), called by _ws_revert: USERS_RECORD EVENTS CONTEXT_JSON
-# ROOT_JSON CONTEXT_DIR WAKE_FIFO. Its own record, if it still is one (never
-# read a FIFO), is rewritten with "left"; then the user.leave event; then a
-# line to the reaper's wake FIFO, if there is one (opened read-write: never blocks).
+# ROOT_JSON (older outputs add CONTEXT_DIR WAKE_FIFO: the reaper now sees a
+# departure through events.jsonl's mtime, not a line on its FIFO). Its own record, if it still is
+# a regular file (never a FIFO, never through a symlink), is rewritten to say
+# it left (pid and start time, from /proc once per shell: _ws_self); then
+# the user.leave event.
 _ws_depart() {
-  local rec=
-  [[ -f $1 && ! -L $1 ]] && { _ws_read1 "$1"; rec=$_ws_line; } 2>/dev/null
-  [[ $rec == '{'*'}' && $rec != *'"left":'* ]] || return 0
+  emulate -L zsh
+  local line fields IFS=$' \t\n'
+  [[ -f $1 && ! -L $1 ]] || return 0
+  if [[ ${_ws_self-} != "$$ "* ]]; then
+    { _ws_read1 /proc/$$/stat; line=$_ws_line; } 2>/dev/null || return 0
+    fields=(${=line##*) })
+    _ws_self="$$ ${fields[20]}"
+  fi
   _ws_utc
   # Emptied, then appended to (ext4 flushes a file truncated and rewritten in one open: ~0.3 ms).
-  { : >"$1" && printf '%s,"left":"%s"}\n' "${rec%\}}" "$_ws_now" >>"$1"; } || return 0
+  { : >"$1" && printf '{"pid":%d,"start":"%s","left":"%s"}\n' $$ "${_ws_self#* }" "$_ws_now" >>"$1"; } || return 0
   printf '{"v":1,"ts":"%s","type":"user.leave","context":%s,"root":%s,"pid":%d,"cached":true}\n' "$_ws_now" "$3" "$4" $$ >>"$2"
-  [[ ! -p $6 ]] || printf '%s\n' "$5" 1<>"$6"
   return 0
 }
 # What ws-export says when a shell leaves a context (WS_LOG_FORMAT; empty: quiet).
@@ -108,7 +123,11 @@ _ws_unchanged() {
   _ws_watch_ok
 }
 _ws_hook() {
-  _ws_unchanged || _ws_apply
+  # The idle prompt at the root of the loaded context, in one test (as in hook.bash).
+  [[ $PWD == "${_ws_root-}" && $PWD == "${_ws_pwd-}" && -z ${_ws_adopt-}${_ws_ceil[*]-} &&
+    ${WS_WORKSPACE-}$'\x1f'${WS_CEILING_DIRS-}$'\x1f'${WS_ENVRC-}$'\x1f'${WS_ENV-} == "${_ws_knobs-x}" &&
+    ( -f $PWD/.workspace || ( ${WS_ENVRC-} != 0 && -f $PWD/.envrc ) ) && ( -z ${_ws_valid-} || -e $_ws_valid ) ]] &&
+    _ws_watch_ok || _ws_unchanged || _ws_apply
   [[ -z ${_ws_prompt_init-} ]] || _ws_prompt_render
   return 0
 }
