@@ -18,7 +18,7 @@ lock=$home/reaper.pid wake=$home/reaper.wake log=$home/reaper.log
 # record and every start time: a PID recycled between two ticks, a zombie, a
 # departure whose writer could not wake us. With 300 users (CPU on a loaded
 # VM, docs/unload.md): a tick ~1.1 ms (0.15 ms of it waking up at all, 0.75
-# ms the kill -0), a directory look ~2.5 ms, a full look ~45 ms.
+# ms the kill -0), a directory look ~2.7 ms, a full look ~80 ms (loaded).
 tick=0.8 dirs=6 full=150
 # Tests only: no periodic looks, so that what the tick alone notices is
 # tested apart from what a look would find (ws-reaper.bats).
