@@ -480,8 +480,8 @@ if (existsSync(join(repo, 'bin', 'allocate_port'))) {
     const rec = join(ctxDir('reap'), 'users', String(user.pid));
     // From the idle watcher alone: the worker of the previous sample has exited.
     waitFor(() => workerPid() === undefined && watcherChildren() === '');
-    // At a random moment of the watcher's 0.6 s tick, as deaths come.
-    await new Promise((r) => setTimeout(r, Math.random() * 600));
+    // At a random moment of the watcher's 0.8 s tick, as deaths come.
+    await new Promise((r) => setTimeout(r, Math.random() * 800));
     const t0 = Date.now();
     user.kill('SIGKILL');
     // Polled with the event loop running, so that Node reaps the killed

@@ -13,12 +13,13 @@ home=${WS_STATE_HOME:?} node=${1:?} bin=${2:?} idle=${3:-60}
 [[ $idle =~ ^[0-9]+$ ]] || idle=60
 lock=$home/reaper.pid wake=$home/reaper.wake log=$home/reaper.log
 # Seconds between ticks; every tick checks each user's PID (kill -0: no
-# file opened), so a death is seen within 0.6 s; every DIRS ticks (4.2 s)
-# the directories' mtimes; every FULL ticks (2 minutes) every record and
-# every start time: a PID recycled between two ticks, a zombie, a departure
-# whose writer could not wake us. With 300 users (CPU, docs/unload.md): a
-# tick ~0.5 ms, a directory look ~2 ms, a full look ~45 ms.
-tick=0.6 dirs=7 full=200
+# file opened), so a death is seen within 0.8 s (SPEC: 1 s); every DIRS
+# ticks (4.8 s) the directories' mtimes; every FULL ticks (2 minutes) every
+# record and every start time: a PID recycled between two ticks, a zombie, a
+# departure whose writer could not wake us. With 300 users (CPU on a loaded
+# VM, docs/unload.md): a tick ~1.1 ms (0.15 ms of it waking up at all, 0.75
+# ms the kill -0), a directory look ~2.7 ms, a full look ~80 ms (loaded).
+tick=0.8 dirs=6 full=150
 # Tests only: no periodic looks, so that what the tick alone notices is
 # tested apart from what a look would find (ws-reaper.bats).
 [[ -z ${_WS_TEST_REAPER_TICK_ONLY-} ]] || dirs=1000000 full=1000000
