@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { contentFunctionFish, watchTestFish } from '../src/shells/hooks.js';
+import { contentFunctionFish, watchTestFish, type WatchedContent } from '../src/shells/hooks.js';
 
 // fish's watch check is data: test's arguments (hooks.ts watchTestFish),
 // which the hook appends to its own test. Run by a real fish, it must hold
@@ -48,15 +48,17 @@ describe('watchTestFish: the watched files as arguments of one fish test', () =>
   });
 });
 
-// fish's content check (hooks.ts contentFunctionFish): run by a real fish, it
-// holds exactly while each file has the approved text, byte for byte, and no
-// text or name runs as code.
+// fish's content check (hooks.ts contentFunctionFish): run by a real fish
+// as the hook runs it (after the one test, whose -f of each file
+// watchTestFish adds), it holds exactly while each file has the approved
+// text, byte for byte, and no text or name runs as code; a FIFO is never opened.
 describe('contentFunctionFish: the approved text of the workspace files', () => {
   let dir = '';
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  const holds = (code: string) => {
-    const fish = spawnSync('fish', ['--no-config', '-c', `${code}_ws_content_ok; and echo holds; or echo changed`], { cwd: dir, encoding: 'utf8' });
+  const holds = (contents: WatchedContent[]) => {
+    const code = `${contentFunctionFish(contents)}test x${watchTestFish([], '', contents)}; and _ws_content_ok; and echo holds; or echo changed`;
+    const fish = spawnSync('fish', ['--no-config', '-c', code], { cwd: dir, encoding: 'utf8', timeout: 10000 });
     expect(fish.stderr).toBe('');
     return fish.stdout.trim() === 'holds';
   };
@@ -68,7 +70,10 @@ describe('contentFunctionFish: the approved text of the workspace files', () => 
     const text = 'export A="x\\\\y" B=$\'\\n\'\n$(touch pwned) `x`\n\ttab \\\n';
     writeFileSync(file, text);
     writeFileSync(empty, '');
-    const code = contentFunctionFish([{ path: file, text }, { path: empty, text: '' }]);
+    const code: WatchedContent[] = [
+      { path: file, text },
+      { path: empty, text: '' },
+    ];
     expect(holds(code)).toBe(true);
     writeFileSync(file, `${text}\n`);
     expect(holds(code)).toBe(false);
@@ -80,8 +85,11 @@ describe('contentFunctionFish: the approved text of the workspace files', () => 
     expect(holds(code)).toBe(true);
     rmSync(empty);
     expect(holds(code)).toBe(false);
-    expect(holds(contentFunctionFish([{ path: file, text: undefined }]))).toBe(false);
-    expect(holds(contentFunctionFish([]))).toBe(true);
+    expect(holds([{ path: file, text: undefined }])).toBe(false);
+    expect(holds([])).toBe(true);
+    // A FIFO in place of the (empty) file: not a regular file, never opened (the read would block).
+    execFileSync('mkfifo', [empty]);
+    expect(holds(code)).toBe(false);
     expect(existsSync(join(dir, 'pwned'))).toBe(false);
   });
 });

@@ -107,7 +107,7 @@ function writeEnterFish(input: EnterScriptInput): string {
   const same = (name: string, value: string) => `test "x$${name}" = x${f(value)}`;
   const checks: string[] = [];
   // The validity marker and the watched files: one test, whose arguments become the hook's _ws_watch_test.
-  checks.push(`set -l _ws_w${watchTestFish(locals._ws_watch as string[], locals._ws_valid as string | undefined)}`, 'test x $_ws_w; or return 1');
+  checks.push(`set -l _ws_w${watchTestFish(locals._ws_watch as string[], locals._ws_valid as string | undefined, input.contents)}`, 'test x $_ws_w; or return 1');
   // The content the trust gate approved, as the prompt compares it: defined now, checked before anything is applied.
   checks.push(contentFunctionFish(input.contents).trimEnd(), '_ws_content_ok; or return 1');
   const [workspace, ceil, envrc] = input.knobs;

@@ -63,7 +63,7 @@ export function renderOutput(input: OutputInput): string {
   // fish compares the workspace files' content in _ws_content_ok, as bash's and zsh's [[ ]] does.
   code +=
     format === 'fish'
-      ? `set -g _ws_watch_test${watchTestFish(input.watches, input.valid)};\n${contentFunctionFish(input.contents)}`
+      ? `set -g _ws_watch_test${watchTestFish(input.watches, input.valid, input.contents)};\n${contentFunctionFish(input.contents)}`
       : `_ws_watch_ok() { ${watchCheck(input.watches, input.contents, format)}; }\n`;
   if (ctx && state === 'ready') {
     // Next time this shell enters from outside, the hook can apply this result itself.

@@ -74,9 +74,10 @@ export function watchCheck(triples: string[], contents: WatchedContent[] = [], s
  * `!`); '' when there is nothing to check. An operand that does not start
  * with `/` gets `./` before it, so that no value reads as an operator of
  * `test` (every path ws watches is absolute). fish does not compare content
- * (watchCheck's contents).
+ * (watchCheck's contents) here: CONTENTS only adds `-f` for each file
+ * contentFunctionFish reads, which it reads only after this test held.
  */
-export function watchTestFish(triples: string[], valid = ''): string {
+export function watchTestFish(triples: string[], valid = '', contents: WatchedContent[] = []): string {
   const f = (path: string) => quoteFish(path === '' || path.startsWith('/') ? path : `./${path}`);
   const terms: string[] = valid ? [`-e ${f(valid)}`] : [];
   for (let i = 0; i + 2 < triples.length; i += 3) {
@@ -84,6 +85,8 @@ export function watchTestFish(triples: string[], valid = ''): string {
     if (lo) terms.push(`${path} -nt ${f(lo)} -a ${path} -ot ${f(hi)}`);
     else terms.push(hi ? `-e ${path}` : `! -e ${path}`);
   }
+  // Each file contentFunctionFish reads is a regular file (never open a FIFO): its -f is here, in the same test.
+  for (const { path, text } of contents) if (text !== undefined) terms.push(`-f ${f(path)}`);
   return terms.map((t) => ` -a ${t}`).join('');
 }
 
@@ -129,17 +132,20 @@ function contentRead({ path, text }: WatchedContent, shell: 'bash' | 'zsh'): str
  * fish's content check: the definition of `_ws_content_ok`, true while every
  * workspace file still holds the text the trust gate approved (contentCheck
  * for bash and zsh; none: always true). Each fish output and cached entry
- * defines it, the hook calls it after its one test of the prompt. `read -z`
- * reads a file without NUL whole and exactly (an empty one: status 1, '').
- * `test -f` first: a FIFO in its place is never opened.
+ * defines it, the hook calls it after its one test of the prompt, which
+ * holds `-f` of each file (watchTestFish's CONTENTS: a FIFO in its place is
+ * never opened; it is not called unless that test held). `read -lz` reads a
+ * file without NUL whole and exactly, into a local (an empty file: '', a
+ * failed redirection: the `or`). Two builtins a file, the last one's status
+ * the function's (each builtin costs several µs at every prompt).
  */
 export function contentFunctionFish(contents: WatchedContent[]): string {
-  const body = contents.flatMap(({ path, text }) => {
-    if (text === undefined) return ['  return 1'];
+  const checks = contents.map(({ path, text }) => {
+    if (text === undefined) return '  return 1';
     const p = quoteFish(path);
-    return [`  test -f ${p}; or return 1`, `  read -z _ws_c <${p}; or set _ws_c ''`, `  test "x$_ws_c" = x${quoteFish(text)}; or return 1`];
+    return `  read -lz _ws_c <${p}; or set -l _ws_c ''\n  test "x$_ws_c" = x${quoteFish(text)}`;
   });
-  return `function _ws_content_ok\n${body.length ? `  set -l _ws_c\n${body.join('\n')}\n` : ''}  true\nend\n`;
+  return `function _ws_content_ok\n${checks.length ? checks.join('; or return 1\n') : '  true'}\nend\n`;
 }
 
 /** Files larger than this are compared by mtime only (their text would be copied into every shell). */
