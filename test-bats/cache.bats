@@ -654,8 +654,8 @@ leave_equals_export() {
   ((SPAWNS == 0))
   # What ws-export prints when a shell leaves.
   [ "$output" = 'ws: unloading' ] || tmux_wait '^ws: unloading$'
-  # The record: the join record's pid and start (bash and zsh write only
-  # those; fish keeps every field of it), plus "left" (an ISO-8601 UTC time).
+  # The record: the join record's pid and start (the hooks write only
+  # those), plus "left" (an ISO-8601 UTC time).
   [ "$(jq -c '{pid, start}' "$rec")" = "$(jq -c '{pid, start}' <<<"$joined")" ]
   jq -e --argjson joined "$joined" 'del(.left) | to_entries | all(.value == $joined[.key])' "$rec"
   [[ $(jq -r .left "$rec") =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$ ]]

@@ -190,24 +190,24 @@ function _ws_iso
 end
 # The departure of this shell, with builtins only (docs/state-home.md "Leaving
 # without a process"), called by _ws_revert: USERS_RECORD EVENTS CONTEXT_JSON
-# ROOT_JSON CONTEXT_DIR WAKE_FIFO BOOT_MS. Its own record, if it still is one (never
-# read a FIFO), is rewritten with "left"; then the user.leave event. fish has
-# no read-write redirection, and opening a FIFO write-only blocks while no one
-# reads it: fish leaves the wake FIFO alone (the reaper notices the event).
+# ROOT_JSON CONTEXT_DIR WAKE_FIFO BOOT_MS. Its own record, if it still is a
+# regular file (never a FIFO, never through a symlink), is rewritten to say
+# it left (pid and start time: _ws_self_start, from /proc once per shell);
+# then the user.leave event. Nothing goes to the wake FIFO (fish has no
+# read-write redirection, and opening a FIFO write-only blocks while no one
+# reads it): the reaper's watcher sees events.jsonl change.
 function _ws_depart
-  set -l rec ''
-  if test -f $argv[1]; and not test -L $argv[1]
-    read -z rec <$argv[1] 2>/dev/null
+  test -f $argv[1] -a ! -L $argv[1]; or return 0
+  if not set -q _ws_self_start[1]
+    read -l _ws_line 2>/dev/null </proc/$fish_pid/stat; or return 0
+    string match -qr -- '^.*\) (?!.*\) )(?:[^ ]* ){19}(?<_ws_start>[^ ]*)' $_ws_line; or return 0
+    set -g _ws_self_start $_ws_start
   end
-  set rec (string trim --right --chars=\n -- $rec)
-  string match -q -- '{*}' $rec; or return 0
-  string match -q -- '*"left":*' $rec; and return 0
   _ws_utc $argv[7]
-  set -l now $_ws_now
   # Emptied, then appended to: an O_TRUNC write of a file with data makes ext4
   # flush it at close (~0.3 ms; docs/hook.md), as hook.bash's `: >`, `>>`.
-  true >$argv[1]; and printf '%s,"left":"%s"}\n' (string replace -r -- '}$' '' $rec) $now >>$argv[1]; or return 0
-  printf '{"v":1,"ts":"%s","type":"user.leave","context":%s,"root":%s,"pid":%d,"cached":true}\n' $now $argv[3] $argv[4] $fish_pid >>$argv[2]
+  true >$argv[1]; and printf '{"pid":%d,"start":"%s","left":"%s"}\n' $fish_pid $_ws_self_start $_ws_now >>$argv[1]; or return 0
+  printf '{"v":1,"ts":"%s","type":"user.leave","context":%s,"root":%s,"pid":%d,"cached":true}\n' $_ws_now $argv[3] $argv[4] $fish_pid >>$argv[2]
   return 0
 end
 # Joins the context of a cached entry (enter.fish) as ws-export would, with
