@@ -178,6 +178,18 @@ const processesAfter = (label, script, after) => {
   // 20 leaves, each followed by a (cached) re-entry.
   const processes = processesAfter('b2', `cd ${trivial}; _ws_hook; cd ..; _ws_hook; cd ${trivial}; _ws_hook`, `for ((i=0;i<20;i++)); do cd ..; _ws_hook; cd ${trivial}; _ws_hook; done`);
   record('b2', 'leave a context (cd out + prompt)', ws, direnv, '≤ 1/20 of direnv, 0 processes', 'ms', `processes in 20 leaves + 20 cached re-entries: ${processes}`);
+  // zsh and fish, as in (b): the clock starts before the cd, which runs the hooks (their process counts: cache.bats).
+  for (const name of ['zsh', 'fish']) {
+    if (!haveShell(name)) continue;
+    const cost = markCost(name);
+    const per = (tool) =>
+      median(
+        inShell(name, tool, (s, h) => `cd ${trivial}; ${h}; cd ..; ${h}; cd ${trivial}; ${h}; ${s.loop(n, `${s.mark('a')}; cd ..; ${h}; ${s.mark('b')}; ${s.elapsed('a', 'b')}; cd ${trivial}; ${h}`)}`).map(
+          (us) => (us - cost) / 1000,
+        ),
+      );
+    record(`b2-${name}`, 'leave a context (cd out + prompt)', per('ws'), haveDirenv ? per('direnv') : undefined, '≤ 1/20 of direnv, 0 processes', 'ms', name);
+  }
 }
 
 // (b3) switch between two cached contexts: cd from one to the other + prompt.
