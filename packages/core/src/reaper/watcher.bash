@@ -95,7 +95,7 @@ unlink_planted "${marks[0]}"
 : >"${marks[0]}"
 
 declare -A users=() sig=() odd=() ok=() okp=()
-verify=''
+verify='' events_new='' events_seen=''
 
 line='' live=() kills='' foreign=() need=1 woke=0 quiet=0 worker='' wstart='' busy=$SECONDS stop=0 next=0
 trap 'stop=1' TERM INT HUP
@@ -209,13 +209,14 @@ full_scan() {
 # false for an equal mtime, so a change in the same clock tick is seen).
 dir_scan() {
   local c prev=${marks[m]} seen=0 events=0
+  # The new mark first: whatever changes after it is seen at the next look.
+  m=$((1 - m))
+  unlink_planted "${marks[m]}"
+  : >"${marks[m]}"
   # A shell that left without a process rewrote its record in place (users/
   # keeps its mtime) and appended its user.leave, and did not wake us through
   # the FIFO: a changed events.jsonl means every record is read again.
   [[ -f $home/events.jsonl && ! $home/events.jsonl -ot $prev ]] && events=1
-  m=$((1 - m))
-  unlink_planted "${marks[m]}"
-  : >"${marks[m]}"
   if [[ ! $home/contexts -ot $prev ]]; then
     for c in "$home"/contexts/*; do
       [[ -d $c && ! -v users[$c] ]] && read_ctx "$c" && look_ctx "$c" && seen=1
@@ -301,13 +302,18 @@ while ((!stop)); do
     fi
     continue
   fi
+  # events.jsonl newer than the last look at the directories (two stats a tick).
+  events_new=''
+  [[ -f $home/events.jsonl && ! $home/events.jsonl -ot ${marks[m]} ]] && events_new=1
   if ((n % full == 0)); then
     full_scan
-  elif ((n % dirs == 0)) || [[ -f $home/events.jsonl && ! $home/events.jsonl -ot ${marks[m]} ]]; then
+  elif ((n % dirs == 0)) || [[ $events_new && ! $events_seen ]]; then
     # Also at the first tick after events.jsonl changed: a shell that left
-    # without a process wrote nothing to the FIFO (two stats a tick).
+    # without a process wrote nothing to the FIFO. (Once: an mtime in the
+    # future, after the clock stepped back, stays newer than every mark.)
     dir_scan
   fi
+  events_seen=$events_new
   ((need || !${#live[@]})) || all_alive || need=1
   if ((need && SECONDS >= next)); then
     need=0

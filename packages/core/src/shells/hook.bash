@@ -14,7 +14,7 @@ _ws_utc() {
   local n=$EPOCHREALTIME t s
   # One read of the clock (its decimal mark follows the locale).
   t=${n%[.,]*} s=${n#*[.,]}
-  ((t >= ${_ws_day0:-0} && t < ${_ws_day0:-0} + 86400)) || _ws_utc_day "$t"
+  ((t >= ${_ws_day0:--86400} && t < ${_ws_day0:--86400} + 86400)) || _ws_utc_day "$t"
   printf -v _ws_now '%s%02d:%02d:%02d.%sZ' "$_ws_day" $(((t - _ws_day0) / 3600)) $(((t - _ws_day0) % 3600 / 60)) $((t % 60)) "${s:0:3}"
 }
 _ws_utc_day() {
@@ -39,6 +39,7 @@ _ws_depart() {
     { read -r line </proc/$$/stat; } 2>/dev/null || return 0
     # shellcheck disable=SC2206 # split on purpose: numbers and a state letter after the command name
     fields=(${line##*) })
+    [[ -n ${fields[19]-} ]] || return 0
     _ws_self="$$ ${fields[19]}"
   fi
   _ws_utc

@@ -15,7 +15,7 @@ _ws_utc() {
   local n=$EPOCHREALTIME t s
   # One read of the clock (its decimal mark follows the locale).
   t=${n%[.,]*} s=${n#*[.,]}
-  ((t >= ${_ws_day0:-0} && t < ${_ws_day0:-0} + 86400)) || _ws_utc_day "$t"
+  ((t >= ${_ws_day0:--86400} && t < ${_ws_day0:--86400} + 86400)) || _ws_utc_day "$t"
   printf -v _ws_now '%s%02d:%02d:%02d.%sZ' "$_ws_day" $(((t - _ws_day0) / 3600)) $(((t - _ws_day0) % 3600 / 60)) $((t % 60)) "${s:0:3}"
 }
 _ws_utc_day() {
@@ -35,11 +35,12 @@ _ws_utc_day() {
 # the user.leave event.
 _ws_depart() {
   emulate -L zsh
-  local line fields IFS=$' \t\n'
+  local fields IFS=$' \t\n'
   [[ -f $1 && ! -L $1 ]] || return 0
   if [[ ${_ws_self-} != "$$ "* ]]; then
-    { _ws_read1 /proc/$$/stat; line=$_ws_line; } 2>/dev/null || return 0
-    fields=(${=line##*) })
+    _ws_read1 /proc/$$/stat 2>/dev/null || return 0
+    fields=(${=_ws_line##*) })
+    [[ -n ${fields[20]-} ]] || return 0
     _ws_self="$$ ${fields[20]}"
   fi
   _ws_utc

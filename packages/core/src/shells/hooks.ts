@@ -124,8 +124,10 @@ function contentRead({ path, text }: WatchedContent, shell: 'bash' | 'zsh'): str
   // zsh: sysread where zsh/system loaded (read.zsh), one byte more than the
   // text (a longer file differs); inline, not _ws_slurp: a zsh function call costs as much as the read.
   const read = shell === 'zsh' ? `if ((\${_ws_sysread-0})); then sysread -s ${Buffer.byteLength(text) + 1} -i 9 _ws_c 9<${p}; else ${bashRead}; fi` : bashRead;
-  // Emptied first: a read that could not open the file leaves nothing of another.
-  return `{ _ws_c=; ${read}; [[ $_ws_c == ${quotePosix(text)} ]]; }`;
+  // Emptied first: a read that could not open the file leaves nothing of
+  // another. Its status (1 at the end of the file, sysread's 5 for an empty
+  // one) is no answer: `|| :`, so that zsh's ERR_RETURN does not end the check there.
+  return `{ _ws_c=; ${read} || :; [[ $_ws_c == ${quotePosix(text)} ]]; }`;
 }
 
 /**
