@@ -58,6 +58,19 @@ describe('renderHook', () => {
     expect(test(renderHook('zsh', '/x'))).toBe(bash);
   });
 
+  it('bash and zsh apply the cold path\'s answer alike: the same case over its items, the same hook variables', () => {
+    const cold = (text: string) => {
+      const body = text.slice(text.indexOf('_ws_cold() {'), text.indexOf('\n}\n', text.indexOf('_ws_cold() {')));
+      const items = body.slice(body.indexOf('    case $kv in'), body.indexOf('    esac') + '    esac'.length);
+      const vars = body.slice(body.indexOf('  _ws_pwd=$PWD _ws_root=$root'), body.indexOf('\n  _ws_adopt='));
+      return { items, vars };
+    };
+    const bash = cold(renderHook('bash', '/x'));
+    expect(bash.items).toContain(':adopted=*)');
+    expect(bash.vars).toContain('_ws_knobs=');
+    expect(cold(renderHook('zsh', '/x'))).toEqual(bash);
+  });
+
   it('zsh: the hook has the file readers of ws-export\'s zsh output; _ws_slurp reads past CONTENT_CHECK_MAX', () => {
     expect(renderHook('zsh', '/x')).toContain(ZSH_READ.trimEnd());
     expect(ZSH_READ).toContain('sysread -s "${2:-' + (CONTENT_CHECK_MAX + 1) + '}" _ws_c');
