@@ -52,8 +52,9 @@ _wc_tracked() {
 }
 # ISO-8601 UTC with milliseconds into _wc_ts (as Date.toISOString).
 _wc_now() {
+  # (The clock's decimal mark follows the locale.)
   local t=${EPOCHREALTIME}
-  TZ=UTC printf -v _wc_ts '%(%Y-%m-%dT%H:%M:%S)T.%sZ' "${t%.*}" "${t#*.}"
+  TZ=UTC printf -v _wc_ts '%(%Y-%m-%dT%H:%M:%S)T.%sZ' "${t%[.,]*}" "${t#*[.,]}"
   _wc_ts=${_wc_ts:0:23}Z
 }
 # A knob as node reads it (env/knobs.ts): a non-negative number, else the default.
@@ -162,7 +163,7 @@ set +C
 [[ -d $_wc_build && ! -e $_wc_build/request.json && ! -e $_wc_build/owner ]] || exit 3
 
 # ---- the request (build.ts startBuild), then the driver
-_wc_ms=${EPOCHREALTIME/./} _wc_ms=$((10#$_wc_ms / 1000))
+_wc_ms=${EPOCHREALTIME/[.,]/} _wc_ms=$((10#$_wc_ms / 1000))
 _wc_b36='' _wc_n=$_wc_ms
 while ((_wc_n > 0)); do
   _wc_d=0123456789abcdefghijklmnopqrstuvwxyz
@@ -210,11 +211,11 @@ fi
 _wc_knob_ms _wc_wait "${WS_BUILD_TIMEOUT-}" 100 1
 _wc_knob_ms _wc_w2 "${WS_BUILD_WAIT-}" 2 1000
 [[ -e $_wc_cache/last-good.json ]] || ((_wc_w2 <= _wc_wait)) || _wc_wait=$_wc_w2
-_wc_deadline=$(((${EPOCHREALTIME/./} / 1000) + _wc_wait))
+_wc_deadline=$(((${EPOCHREALTIME/[.,]/} / 1000) + _wc_wait))
 _wc_sleep=''
 [[ -p $_wc_dir/sleep ]] && { exec {_wc_sleep}<>"$_wc_dir/sleep"; } 2>/dev/null || exit 3
 while [[ ! -e $_wc_build/status ]]; do
-  ((${EPOCHREALTIME/./} / 1000 < _wc_deadline)) || exit 3
+  ((${EPOCHREALTIME/[.,]/} / 1000 < _wc_deadline)) || exit 3
   read -r -t 0.002 -u "$_wc_sleep" _ 2>/dev/null
 done
 wait "$_wc_pid" 2>/dev/null

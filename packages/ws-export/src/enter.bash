@@ -37,8 +37,9 @@ if [[ ${_ws_self-} != "$$ "* ]]; then
   _ws_f=(${_ws_line##*) })
   _ws_self="$$ ${_ws_f[19]}"
 fi
-# The time now, UTC, ISO-8601, with builtins only (civil-from-days arithmetic).
-_ws_t=${EPOCHREALTIME%.*} _ws_us=${EPOCHREALTIME#*.}
+# The time now, UTC, ISO-8601, with builtins only (civil-from-days arithmetic):
+# one read of the clock, whose decimal mark follows the locale.
+_ws_t=$EPOCHREALTIME; _ws_us=${_ws_t#*[.,]} _ws_t=${_ws_t%[.,]*}
 _ws_z=$((_ws_t / 86400 + 719468)); _ws_era=$((_ws_z / 146097)); _ws_doe=$((_ws_z - _ws_era * 146097))
 _ws_yoe=$(((_ws_doe - _ws_doe / 1460 + _ws_doe / 36524 - _ws_doe / 146096) / 365)); _ws_doy=$((_ws_doe - (365 * _ws_yoe + _ws_yoe / 4 - _ws_yoe / 100)))
 _ws_mp=$(((5 * _ws_doy + 2) / 153)); _ws_d=$((_ws_doy - (153 * _ws_mp + 2) / 5 + 1)); _ws_m=$((_ws_mp < 10 ? _ws_mp + 3 : _ws_mp - 9)); _ws_y=$((_ws_yoe + _ws_era * 400 + (_ws_m <= 2)))

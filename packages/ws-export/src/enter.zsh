@@ -33,9 +33,10 @@ fi
 # Registered already, unless its record says it left (then it is overwritten).
 # (Read before the time: _ws_read1 reads into _ws_line, which then holds the time.)
 _ws_rec=; [[ -f @USERS@/$$ && ! -L @USERS@/$$ ]] && { _ws_read1 @USERS@/$$; _ws_rec=$_ws_line; } 2>/dev/null
-# The time now, UTC, ISO-8601, with builtins only (civil-from-days arithmetic).
+# The time now, UTC, ISO-8601, with builtins only (civil-from-days arithmetic):
+# one read of the clock, whose decimal mark follows the locale.
 zmodload zsh/datetime 2>/dev/null
-_ws_t=${EPOCHREALTIME%.*} _ws_us=${EPOCHREALTIME#*.}
+_ws_t=$EPOCHREALTIME; _ws_us=${_ws_t#*[.,]} _ws_t=${_ws_t%[.,]*}
 _ws_z=$((_ws_t / 86400 + 719468)); _ws_era=$((_ws_z / 146097)); _ws_doe=$((_ws_z - _ws_era * 146097))
 _ws_yoe=$(((_ws_doe - _ws_doe / 1460 + _ws_doe / 36524 - _ws_doe / 146096) / 365)); _ws_doy=$((_ws_doe - (365 * _ws_yoe + _ws_yoe / 4 - _ws_yoe / 100)))
 _ws_mp=$(((5 * _ws_doy + 2) / 153)); _ws_d=$((_ws_doy - (153 * _ws_mp + 2) / 5 + 1)); _ws_m=$((_ws_mp < 10 ? _ws_mp + 3 : _ws_mp - 9)); _ws_y=$((_ws_yoe + _ws_era * 400 + (_ws_m <= 2)))
