@@ -80,6 +80,36 @@ live_apply() {
 @test "zsh: WS_LIVE_APPLY=0: the result is applied at the next prompt only" { live_apply zsh off; }
 @test "bash: WS_LIVE_APPLY=0: the result is applied at the next prompt only" { live_apply bash off; }
 
+# What a person sees when a background build is over: the build's output and
+# the summary, each on a line of its own, and under them the prompt again with
+# the line they were typing (zsh and fish at once; bash when readline returns).
+live_apply_screen() {
+  local shell=$1 prompt='$ '
+  [[ $shell != fish ]] || prompt='> '
+  write_workspace "$proj" "$(printf 'log_status from the build\n'; wait_gate; echo 'export LIVEVAR=applied')"
+  tmux_start "$shell"
+  run tmux_run "cd $(q "$proj")"
+  saw_building
+  tmux_keys -l 'echo half-typed'
+  tmux_wait 'echo half-typed$'
+  touch "$GATE"
+  wait_until build_over 15
+  [[ $shell != bash ]] || tmux_send ''
+  tmux_wait '^ws: export \+LIVEVAR$' 10
+  local pane
+  pane=$(tmux_pane)
+  [[ $pane == *$'\nws: loading '*$'/proj/.workspace\nws: from the build\nws: export +LIVEVAR'* ]] || { echo "$pane" >&2; return 1; }
+  if [[ $shell == bash ]]; then
+    tmux_wait '^half-typed$' 10
+  else
+    wait_until "[[ \$(tmux_pane | tail -n 1) == $(q "${prompt}echo half-typed") ]]" 10 || { tmux_pane >&2; return 1; }
+  fi
+}
+
+@test "zsh: a background build's output and summary show on lines of their own, the prompt and the half-typed line under them" { live_apply_screen zsh; }
+@test "fish: a background build's output and summary show on lines of their own, the prompt and the half-typed line under them" { live_apply_screen fish; }
+@test "bash: a background build's output and summary show on lines of their own when readline returns" { live_apply_screen bash; }
+
 @test "live apply never signals a stranger: a waiting record whose start time is not the process's is skipped" {
   write_workspace "$proj" "$(wait_gate; echo 'export A=1')"
   cd "$proj"

@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { formatHolder, isAlive, processStartTime, readHolder, rmQuiet, writeFileAtomic } from '@ws/core';
+import { formatHolder, isAlive, parseHolder, processStartTime, readText, rmQuiet, writeFileAtomic } from '@ws/core';
 
 /**
  * `cache/waiting/<pid>`: a shell that was given the last good environment
@@ -12,6 +12,9 @@ import { formatHolder, isAlive, processStartTime, readHolder, rmQuiet, writeFile
  */
 const waitingDir = (cacheDir: string) => join(cacheDir, 'waiting');
 
+/** The shell a record names: its first line (a whole record read as one holder never matched a live shell). */
+const readWaiting = (path: string) => parseHolder(readText(path)?.split('\n', 1)[0]);
+
 export function markWaiting(cacheDir: string, pid: number, live: boolean): void {
   const start = processStartTime(pid);
   if (start === undefined) return;
@@ -21,7 +24,7 @@ export function markWaiting(cacheDir: string, pid: number, live: boolean): void 
 /** True if `pid` was waiting (and is the same process); the record is removed. */
 export function takeWaiting(cacheDir: string, pid: number): boolean {
   const path = join(waitingDir(cacheDir), String(pid));
-  const holder = readHolder(path);
+  const holder = readWaiting(path);
   rmQuiet(path);
   return holder !== undefined && holder.pid === pid && isAlive(holder);
 }
@@ -36,7 +39,7 @@ export function pruneWaiting(cacheDir: string): void {
   }
   for (const name of names) {
     const path = join(waitingDir(cacheDir), name);
-    const holder = readHolder(path);
+    const holder = readWaiting(path);
     if (!holder || !isAlive(holder)) rmQuiet(path);
   }
 }

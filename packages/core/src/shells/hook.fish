@@ -272,10 +272,29 @@ function _ws_apply
   set -l code (@WS_EXPORT@ $args | string collect -N)
   test $pipestatus[1] -gt 128; or printf '%s' $code | source
 end
+# _ws_apply for live apply: ws-export's messages are held in $_ws_held, not
+# written under the prompt. (A command substitution writes to the shell's
+# own stderr whatever the function's redirections: fd 3 takes its stdout.)
+function _ws_apply_held
+  set -g _ws_held ''
+  set -l args fish --pid $fish_pid --live
+  set -l code (begin; @WS_EXPORT@ $args 2>&1 >&3 | string collect -N | read -gz _ws_held; set -g _ws_status $pipestatus[1]; end 3>&1 | string collect -N)
+  test $_ws_status -gt 128; or printf '%s' $code | source
+end
 # While the prompt waits for input: apply, then redraw it. WS_LIVE_APPLY=0 turns it off.
 function _ws_live_apply --on-signal USR1
   test "$WS_LIVE_APPLY" = 0; and return
-  _ws_apply
+  # ws-export's messages go on lines of their own below the line being
+  # edited, and the prompt is drawn again under them (as fish's own
+  # __fish_echo does): fish cannot know of output it did not write, and
+  # repainted over it at a guess.
+  _ws_apply_held
   functions -q _ws_prompt_render; and _ws_prompt_render
+  if test -n "$_ws_held"
+    set -l line (commandline --line)
+    string repeat -N -n (math (count (commandline)) - $line + 1) \n >&2
+    printf '%s' $_ws_held >&2
+    string repeat -N -n (math (count (fish_prompt)) - 1 + $line - 1) \n >&2
+  end
   commandline -f repaint
 end

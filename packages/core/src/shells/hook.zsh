@@ -193,12 +193,16 @@ _ws_cold() {
   _ws_revert() { return 1; }
   return 0
 }
-# While zle waits for input: apply, then redraw the prompt. WS_LIVE_APPLY=0 turns it off.
+# While zle waits for input: apply, and zle draws the prompt again (expanded
+# anew) when the trap returns. WS_LIVE_APPLY=0 turns it off.
 TRAPUSR1() {
   [[ ${WS_LIVE_APPLY-} == 0 ]] && return 0
+  # zle -I: ws-export's messages go on lines of their own below the line
+  # being edited, the prompt under them (zle reset-prompt instead ran the
+  # messages on after the prompt, and a reset after -I drew over them).
+  zle && zle -I
   _ws_apply
   [[ -z ${_ws_prompt_init-} ]] || _ws_prompt_render
-  zle && zle reset-prompt
   return 0
 }
 typeset -ag precmd_functions chpwd_functions

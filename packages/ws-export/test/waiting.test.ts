@@ -1,0 +1,31 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { markWaiting, pruneWaiting, takeWaiting } from '../src/waiting.js';
+
+// A waiting record of a live-apply shell has a second line (`live`): it
+// still names that shell, and a build's prune keeps it (read as one holder,
+// the whole record matched no process, and the shell that waited was never
+// shown a successful background build's output).
+
+let dir: string;
+beforeEach(() => void (dir = mkdtempSync(join(tmpdir(), 'ws-waiting-'))));
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('waiting records', () => {
+  for (const live of [false, true]) {
+    it(`name the shell that waited (${live ? 'live apply' : 'no live apply'}), once`, () => {
+      markWaiting(dir, process.pid, live);
+      pruneWaiting(dir);
+      expect(existsSync(join(dir, 'waiting', String(process.pid)))).toBe(true);
+      expect(takeWaiting(dir, process.pid)).toBe(true);
+      expect(takeWaiting(dir, process.pid)).toBe(false);
+    });
+  }
+
+  it('a record of another process is not this one', () => {
+    markWaiting(dir, process.ppid, true);
+    expect(takeWaiting(dir, process.pid)).toBe(false);
+  });
+});
