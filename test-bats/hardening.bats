@@ -181,7 +181,8 @@ survives() {
   [ "$status" -eq 0 ]
   [[ $stderr == *"events.jsonl is not a regular file (corrupt state): replaced by a new file"* ]]
   [ "$(grep -c 'corrupt state' <<<"$stderr")" -eq 1 ]
-  [ -f "$home/events.jsonl" ] && [ ! -p "$home/events.jsonl" ]
+  [ -f "$home/events.jsonl" ]
+  [ ! -p "$home/events.jsonl" ]
   jq -e 'select(.type == "allow")' "$home/events.jsonl" >/dev/null
   # A build (the workspace changed) appends from its driver too: it must finish.
   rm -f "$home/events.jsonl"
@@ -357,7 +358,8 @@ from_in() { (cd "$1" && timeout 20 ws-export json --pid $$ 2>"$ERR") | jq -r '.s
   [ "$stderr" = "ws-allow: allowed $W/A/.workspace" ]
   [ "$(from_in "$W/A")" = B ]
   run --separate-stderr ws-exec "$W/A" -- sh -c 'echo "$FROM"'
-  [ "$status" -eq 0 ] && [ "$output" = B ]
+  [ "$status" -eq 0 ]
+  [ "$output" = B ]
   timeout 10 ws-allow --list --json | jq -e --arg a "$W/A/.workspace" --arg b "$W/B/.workspace" \
     '(map(select(.path == $a and .status == "allowed")) | length) == 1 and (map(select(.path == $b and .status == "allowed")) | length) == 1' >/dev/null
 }
@@ -483,21 +485,24 @@ planted() {
   loaded_project
   (cd "$W/proj" && timeout 20 allocate_port --key web) >/dev/null
   planted ports
-  [ ! -L "$home/ports" ] && [ -d "$home/ports" ]
+  [ ! -L "$home/ports" ]
+  [ -d "$home/ports" ]
   compgen -G "$home/ports/tcp-*" >/dev/null
 }
 
 @test "(6) contexts/<id>/ planted as a symlink: nothing written outside, the context is rebuilt in place" {
   loaded_project
   planted "contexts/${ctx##*/}"
-  [ ! -L "$ctx" ] && [ -f "$ctx/context.json" ]
+  [ ! -L "$ctx" ]
+  [ -f "$ctx/context.json" ]
   [ "$(timeout 20 ws-export json --pid $$ | jq -r .set.FOO)" = bar ]
 }
 
 @test "(6) contexts/<id>/users/ and cache/ planted as symlinks: nothing written outside" {
   loaded_project
   planted "contexts/${ctx##*/}/users"
-  [ ! -L "$ctx/users" ] && [ -f "$ctx/users/$$" ]
+  [ ! -L "$ctx/users" ]
+  [ -f "$ctx/users/$$" ]
   planted "contexts/${ctx##*/}/cache"
   [ ! -L "$ctx/cache" ]
 }

@@ -70,8 +70,13 @@ package/package.json" ]
     run jq -r '[.name, .version, .license, .repository.url, .repository.directory, (.files | join(",")), .engines.node, (.private // false), (.bin | length > 0)] | @tsv' "$dir/package.json"
     IFS=$'\t' read -r name version license url directory files node private has_bin <<<"$output"
     [ "$version" = "$v" ] || { echo "$dir: version $version" >&2; return 1; }
-    [ "$license" = MIT ] && [ -n "$url" ] && [ "$directory" = "packages/$(basename "$dir")" ]
-    [ "$files" = "bin,dist,README.md" ] && [ "$node" = ">=20" ] && [ "$private" = false ] && [ "$has_bin" = true ]
+    [ "$license" = MIT ]
+    [ -n "$url" ]
+    [ "$directory" = "packages/$(basename "$dir")" ]
+    [ "$files" = "bin,dist,README.md" ]
+    [ "$node" = ">=20" ]
+    [ "$private" = false ]
+    [ "$has_bin" = true ]
     [ -f "$dir/README.md" ]
     if [[ $name == ws-env ]]; then
       [ "$(jq -c '.dependencies | keys' "$dir/package.json")" = "$(jq -c '.bundleDependencies | sort' "$dir/package.json")" ]

@@ -96,7 +96,8 @@ stop_reaper() {
   [ "$(runs)" -eq 2 ]
   changed=$output
   run -0 --separate-stderr ws-resource --seed v2 -- ./init.sh
-  [ "$output" != "$changed" ] && [ "$output" != "$first" ]
+  [ "$output" != "$changed" ]
+  [ "$output" != "$first" ]
   [ "$(runs)" -eq 3 ]
   # A script named as INIT's first argument is an input too.
   run -0 --separate-stderr ws-resource -- bash init.sh
@@ -128,8 +129,11 @@ stop_reaper() {
   [ -z "$output" ]
   q=$(echo "$home"/quarantine/*)
   [ "$stderr" = "ws-resource: failed (code -): \$out does not hold exactly the targets a b: missing b; quarantine: $q" ]
-  [ -x "$q/retry" ] && [ -x "$q/resolve" ] && [ -x "$q/discard" ]
-  [ -f "$q/log" ] && [ -f "$q/out/a" ]
+  [ -x "$q/retry" ]
+  [ -x "$q/resolve" ]
+  [ -x "$q/discard" ]
+  [ -f "$q/log" ]
+  [ -f "$q/out/a" ]
   jq -e '.argv == ["./init.sh"] and .targets == ["a","b"]' "$q/inputs.json"
   jq -e '.phase == "init"' "$q/quarantine.json"
   [ ! -e "$home/resources/$(basename "$q")" ]
@@ -141,7 +145,8 @@ stop_reaper() {
   sed -i 's/\${MAKE-a}/${MAKE-a b}/' init.sh
   run -0 --separate-stderr "$q/retry"
   path=$output
-  [ -f "$path/a" ] && [ -f "$path/b" ]
+  [ -f "$path/a" ]
+  [ -f "$path/b" ]
   [ ! -e "$q" ]
   run -0 --separate-stderr ws-resource --target a --target b -- ./init.sh
   [ "$output" = "$path" ]
@@ -158,7 +163,9 @@ stop_reaper() {
   path=$output
   [ "$path" = "$home/resources/$(basename "$q")/out" ]
   [ ! -e "$q" ]
-  [ -f "$path/a" ] && [ -f "$path/b" ] && [ ! -e "$path/c" ]
+  [ -f "$path/a" ]
+  [ -f "$path/b" ]
+  [ ! -e "$path/c" ]
   run -0 --separate-stderr ws-resource --target a --target b -- ./init.sh
   [ "$output" = "$path" ]
   [ "$(runs)" -eq 1 ]
@@ -332,7 +339,8 @@ stop_reaper() {
   kill_holder
   run -0 --separate-stderr ws-reaper --once
   q="$home/quarantine/$hash"
-  [ -d "$q" ] && [ ! -e "${path%/out}" ]
+  [ -d "$q" ]
+  [ ! -e "${path%/out}" ]
   jq -e '.phase == "release" and .reason == "the release exited with status 4" and .code == "9"' "$q/quarantine.json"
   jq -e --arg q "$q" 'select(.type == "resource.fail") | .phase == "release" and .code == "9" and .quarantine == $q' "$home/events.jsonl"
   # While quarantined, the same call fails at once.
@@ -354,11 +362,13 @@ EOF
   run -0 --separate-stderr ws-resource --pid "$holder" --release 'echo outer >>"$RELEASED"' -- bash outer.sh
   outer=$output
   inner=$(cat "$outer/inner")
-  [ -d "$inner" ] && [ "$(cat "$outer/key")" = secret ]
+  [ -d "$inner" ]
+  [ "$(cat "$outer/key")" = secret ]
   run -0 --separate-stderr ws-resource show --json "$inner"
   jq -e --arg h "$(hash_of "$outer")" '.holders == [{"kind":"resource","hash":$h}]' <<<"$output"
   run -0 --separate-stderr ws-resource release --pid "$holder" "$outer"
-  [ ! -e "${outer%/out}" ] && [ ! -e "${inner%/out}" ]
+  [ ! -e "${outer%/out}" ]
+  [ ! -e "${inner%/out}" ]
   [ "$(cat "$RELEASED")" = $'outer\ninner' ]
 }
 

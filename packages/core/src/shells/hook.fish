@@ -266,11 +266,16 @@ function _ws_apply
   set -l args fish --pid $fish_pid
   # Live apply: a background build this shell waits for sends it SIGUSR1 when it is over.
   test "$WS_LIVE_APPLY" = 0; or set -a args --live
-  # Ctrl-C while ws-export runs must not leave the shell half-applied: the
-  # output of a ws-export killed by a signal is not evaluated. (fish needs
-  # no trap: it runs its own functions to the end or cancels them.)
+  # Ctrl-C while ws-export runs must not leave the shell half-applied or
+  # unapplied: ws-export handles it (the build goes on in the background)
+  # and prints a whole result, and fish, which cancels the running function
+  # at a SIGINT no handler observes, runs this one to the end while
+  # _ws_sigint is defined (then the next prompt waited for the build again).
+  # The output of a ws-export killed by a signal is not evaluated.
+  function _ws_sigint --on-signal INT; end
   set -l code (@WS_EXPORT@ $args | string collect -N)
   test $pipestatus[1] -gt 128; or printf '%s' $code | source
+  functions -e _ws_sigint
 end
 # _ws_apply for live apply: ws-export's messages are held in $_ws_held, not
 # written under the prompt. (A command substitution writes to the shell's
@@ -278,8 +283,10 @@ end
 function _ws_apply_held
   set -g _ws_held ''
   set -l args fish --pid $fish_pid --live
+  function _ws_sigint --on-signal INT; end
   set -l code (begin; @WS_EXPORT@ $args 2>&1 >&3 | string collect -N | read -gz _ws_held; set -g _ws_status $pipestatus[1]; end 3>&1 | string collect -N)
   test $_ws_status -gt 128; or printf '%s' $code | source
+  functions -e _ws_sigint
 end
 # While the prompt waits for input: apply, then redraw it. WS_LIVE_APPLY=0 turns it off.
 function _ws_live_apply --on-signal USR1
