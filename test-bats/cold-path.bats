@@ -93,11 +93,13 @@ first_entry_is_cold() {
   tmux_start "$1" 'export DROPME=base-value'
   strace_start cold
   tmux_run "cd $(q "$proj")"
+  # It was the cold path: an adopt ran for this shell, and every node started
+  # meanwhile descends from it (detached: not waited for). The trace ends
+  # once the adopt wrote its file: on a loaded machine a trace stopped at
+  # the prompt could end before the detached setsid had exec'd node.
+  adopted
   strace_stop
   dump cold
-  # It was the cold path: an adopt ran (or runs) for this shell, and every node
-  # started meanwhile descends from it (detached: not waited for).
-  adopted
   run node_outside_adopt "$TRACE"
   [[ $output =~ ^under\ adopt:\ [1-9] ]] || { echo "node outside adopt: $output" >&2; false; }
   [ "$(lines_of "$COUNTER")" -eq 1 ]
