@@ -110,6 +110,35 @@ live_apply_screen() {
 @test "fish: a background build's output and summary show on lines of their own, the prompt and the half-typed line under them" { live_apply_screen fish; }
 @test "bash: a background build's output and summary show on lines of their own when readline returns" { live_apply_screen bash; }
 
+# Quiet (WS_LOG_FORMAT=''): nothing is printed, and the prompt is drawn again
+# in place, not once more below the line being typed.
+live_apply_quiet() {
+  local shell=$1 prompt='$ '
+  [[ $shell != fish ]] || prompt='> '
+  export WS_LOG_FORMAT=
+  write_workspace "$proj" "$(wait_gate; echo 'export LIVEVAR=applied')"
+  tmux_start "$shell"
+  run tmux_run "cd $(q "$proj")"
+  wait_until "compgen -G $(q "$(ctx_dir)")/cache/waiting/'*' >/dev/null" 10
+  tmux_keys -l 'echo half-typed'
+  tmux_wait 'echo half-typed$'
+  touch "$GATE"
+  # The handler's ws-export takes the shell's waiting record; keys typed
+  # after that are read once the handler is over.
+  wait_until "! compgen -G $(q "$(ctx_dir)")/cache/waiting/'*' >/dev/null" 15
+  tmux_send ''
+  tmux_wait '^half-typed$' 10
+  local pane
+  pane=$(tmux_pane)
+  [ "$(grep -cxF -- "${prompt}echo half-typed" <<<"$pane")" -eq 1 ] || { echo "$pane" >&2; return 1; }
+  [[ $pane != *ws:* ]]
+  run tmux_run 'echo "$LIVEVAR"'
+  [ "$output" = applied ]
+}
+
+@test "zsh: quiet live apply (WS_LOG_FORMAT=''): the prompt is drawn again in place" { live_apply_quiet zsh; }
+@test "fish: quiet live apply (WS_LOG_FORMAT=''): the prompt is drawn again in place" { live_apply_quiet fish; }
+
 @test "live apply never signals a stranger: a waiting record whose start time is not the process's is skipped" {
   write_workspace "$proj" "$(wait_gate; echo 'export A=1')"
   cd "$proj"

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -24,8 +24,9 @@ describe('waiting records', () => {
     });
   }
 
-  it('a record of another process is not this one', () => {
-    markWaiting(dir, process.ppid, true);
+  it('a record with another start time (a recycled PID) is not this shell', () => {
+    mkdirSync(join(dir, 'waiting'));
+    writeFileSync(join(dir, 'waiting', String(process.pid)), `${process.pid} 1\nlive\n`);
     expect(takeWaiting(dir, process.pid)).toBe(false);
   });
 });

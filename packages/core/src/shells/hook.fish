@@ -272,10 +272,13 @@ function _ws_apply
   # at a SIGINT no handler observes, runs this one to the end while
   # _ws_sigint is defined (then the next prompt waited for the build again).
   # The output of a ws-export killed by a signal is not evaluated.
-  function _ws_sigint --on-signal INT; end
+  # (Only the call that defined it removes it: a live apply's handler can
+  # run between this function's lines.)
+  set -l guard 0
+  functions -q _ws_sigint; or begin; function _ws_sigint --on-signal INT; end; set guard 1; end
   set -l code (@WS_EXPORT@ $args | string collect -N)
   test $pipestatus[1] -gt 128; or printf '%s' $code | source
-  functions -e _ws_sigint
+  test $guard = 0; or functions -e _ws_sigint
 end
 # _ws_apply for live apply: ws-export's messages are held in $_ws_held, not
 # written under the prompt. (A command substitution writes to the shell's
@@ -283,10 +286,11 @@ end
 function _ws_apply_held
   set -g _ws_held ''
   set -l args fish --pid $fish_pid --live
-  function _ws_sigint --on-signal INT; end
+  set -l guard 0
+  functions -q _ws_sigint; or begin; function _ws_sigint --on-signal INT; end; set guard 1; end
   set -l code (begin; @WS_EXPORT@ $args 2>&1 >&3 | string collect -N | read -gz _ws_held; set -g _ws_status $pipestatus[1]; end 3>&1 | string collect -N)
   test $_ws_status -gt 128; or printf '%s' $code | source
-  functions -e _ws_sigint
+  test $guard = 0; or functions -e _ws_sigint
 end
 # While the prompt waits for input: apply, then redraw it. WS_LIVE_APPLY=0 turns it off.
 function _ws_live_apply --on-signal USR1
@@ -295,13 +299,19 @@ function _ws_live_apply --on-signal USR1
   # edited, and the prompt is drawn again under them (as fish's own
   # __fish_echo does): fish cannot know of output it did not write, and
   # repainted over it at a guess.
+  # Not at the prompt (a command runs, or fish is not interactive): plain.
+  if not status is-interactive; or test -n "$(status current-commandline)"
+    _ws_apply
+    return
+  end
   _ws_apply_held
   functions -q _ws_prompt_render; and _ws_prompt_render
   if test -n "$_ws_held"
     set -l line (commandline --line)
-    string repeat -N -n (math (count (commandline)) - $line + 1) \n >&2
+    string repeat -N -n (math "max(0, $(count (commandline)) - $line + 1)") \n >&2
+    string match -q -- '*'\n $_ws_held; or set _ws_held $_ws_held\n
     printf '%s' $_ws_held >&2
-    string repeat -N -n (math (count (fish_prompt)) - 1 + $line - 1) \n >&2
+    string repeat -N -n (math "max(0, $(count (fish_prompt)) - 1) + max(0, $line - 1)") \n >&2
   end
   commandline -f repaint
 end

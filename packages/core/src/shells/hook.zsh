@@ -197,12 +197,16 @@ _ws_cold() {
 # anew) when the trap returns. WS_LIVE_APPLY=0 turns it off.
 TRAPUSR1() {
   [[ ${WS_LIVE_APPLY-} == 0 ]] && return 0
-  # zle -I: ws-export's messages go on lines of their own below the line
-  # being edited, the prompt under them (zle reset-prompt instead ran the
-  # messages on after the prompt, and a reset after -I drew over them).
-  zle && zle -I
+  # zle -I: ws-export's messages (the shell waited: at least `ws: loading`)
+  # go on lines of their own below the line being edited, the prompt under
+  # them (zle reset-prompt instead ran them on after the prompt, and a reset
+  # after -I drew over them). Quiet (WS_LOG_FORMAT=''): redrawn in place.
+  local quiet=0
+  [[ -n ${WS_LOG_FORMAT+x} && -z $WS_LOG_FORMAT ]] && quiet=1
+  ((quiet)) || { zle && zle -I }
   _ws_apply
   [[ -z ${_ws_prompt_init-} ]] || _ws_prompt_render
+  ((quiet)) && zle && zle reset-prompt
   return 0
 }
 typeset -ag precmd_functions chpwd_functions
