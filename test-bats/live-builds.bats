@@ -155,6 +155,37 @@ live_apply_quiet() {
   _wsh_alive "$stranger"
 }
 
+# A process that counts the SIGUSR1s it gets in FILE, one line each.
+usr1_counter() {
+  bash -c 'trap "echo usr1 >>\"\$1\"" USR1; while :; do sleep 0.05; done' counter "$1" </dev/null >/dev/null 2>&1 3>&- &
+  track_pid $!
+  echo $!
+}
+build_driver_gone() {
+  local owner
+  read -r owner _ <"$(ctx_dir)/cache/build/owner" 2>/dev/null || return 0
+  ! _wsh_alive "$owner"
+}
+
+@test "a shell that waited for a build and left is signalled when that build ends, not by the builds after it" {
+  write_workspace "$proj" "$(wait_gate; echo 'export A=1')"
+  cd "$proj"
+  left=$(usr1_counter "$BATS_TEST_TMPDIR/left.usr1")
+  WS_BUILD_WAIT=0 ws-export json --pid "$left" --live >/dev/null 2>&1
+  touch "$GATE"
+  wait_until "[ -s $(q "$BATS_TEST_TMPDIR/left.usr1") ]" 15
+  # It never came back for the result (it left). A later build, another shell waiting for it:
+  rm "$GATE"
+  write_workspace "$proj" "$(wait_gate; echo 'export A=2')"
+  other=$(usr1_counter "$BATS_TEST_TMPDIR/other.usr1")
+  WS_BUILD_WAIT=0 ws-export json --pid "$other" --live >/dev/null 2>&1
+  touch "$GATE"
+  wait_until "[ -s $(q "$BATS_TEST_TMPDIR/other.usr1") ]" 15
+  wait_until build_driver_gone 15
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/left.usr1")" -eq 1 ]
+  [ "$(wc -l <"$BATS_TEST_TMPDIR/other.usr1")" -eq 1 ]
+}
+
 # -------------------------------------------------------- first entry ----
 
 @test "first entry with the default wait: a quick build applies before the prompt returns" {

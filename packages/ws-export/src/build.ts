@@ -27,6 +27,7 @@ import {
 import { buildProgram } from './cold.js';
 import { approvalToken } from './trust-gate.js';
 import { expandWatchTrees } from './watch-trees.js';
+import { pruneWaiting } from './waiting.js';
 
 /** An unload hook as registered by `on_unload`: a file, a shell command line, or an argv. */
 export type HookSpec = UnloadHook;
@@ -185,6 +186,7 @@ export function startBuild(opts: StartOptions): BuildRequest | undefined {
       rmSync(aside, { recursive: true, force: true });
     }
     ensureDir(dir);
+    pruneWaiting(paths.dir);
     const request: BuildRequest = { ...opts.request, id: `${Date.now().toString(36)}-${process.pid}`, started: Date.now() };
     writeFileAtomic(paths.buildRequest, JSON.stringify(request));
     const log = openAppend(paths.buildLog);

@@ -110,17 +110,21 @@ _ws_finish() {
 # Live apply: the shells that were given the last good environment while
 # this build ran (cache/waiting/<pid>: `PID START`, then `live` if their hook
 # applies a result on SIGUSR1) get SIGUSR1 now — only the very process that
-# registered (same start time, read from /proc), never a stranger.
+# registered (same start time, read from /proc), never a stranger. Each
+# record is renamed <pid>.signalled first (its ws-export still takes it and
+# shows this build's output): a shell that left the context before this
+# build ended is not signalled again by later builds.
 _ws_signal_waiting() {
   for _ws_w in "${_WS_EVAL%/*}"/waiting/*; do
-    [[ -f $_ws_w ]] || continue
+    [[ -f $_ws_w && $_ws_w != *.signalled ]] || continue
     _ws_wl='' _ws_live=''
     { read -r _ws_wl; read -r _ws_live; } <"$_ws_w" 2>/dev/null
     [[ $_ws_live == live && $_ws_wl =~ ^([0-9]+)\ ([0-9]+)$ ]] || continue
     _ws_wpid=${BASH_REMATCH[1]} _ws_wstart=${BASH_REMATCH[2]} _ws_st=''
     read -r _ws_st <"/proc/$_ws_wpid/stat" 2>/dev/null || continue
     _ws_f=(${_ws_st##*) })
-    [[ ${_ws_f[19]-} == "$_ws_wstart" ]] && kill -USR1 "$_ws_wpid" 2>/dev/null
+    [[ ${_ws_f[19]-} == "$_ws_wstart" ]] || continue
+    command -p mv -f -- "$_ws_w" "$_ws_w.signalled" 2>/dev/null && kill -USR1 "$_ws_wpid" 2>/dev/null
   done
 }
 trap _ws_finish EXIT

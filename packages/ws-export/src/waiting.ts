@@ -21,12 +21,20 @@ export function markWaiting(cacheDir: string, pid: number, live: boolean): void 
   writeFileAtomic(join(waitingDir(cacheDir), String(pid)), `${formatHolder({ pid, start })}${live ? 'live\n' : ''}`);
 }
 
-/** True if `pid` was waiting (and is the same process); the record is removed. */
+/**
+ * True if `pid` was waiting (and is the same process): its record, or the one
+ * the build's driver renamed `<pid>.signalled` when it signalled the shell.
+ * Both are removed.
+ */
 export function takeWaiting(cacheDir: string, pid: number): boolean {
-  const path = join(waitingDir(cacheDir), String(pid));
-  const holder = readWaiting(path);
-  rmQuiet(path);
-  return holder !== undefined && holder.pid === pid && isAlive(holder);
+  let waited = false;
+  for (const name of [String(pid), `${pid}.signalled`]) {
+    const path = join(waitingDir(cacheDir), name);
+    const holder = readWaiting(path);
+    rmQuiet(path);
+    waited ||= holder !== undefined && holder.pid === pid && isAlive(holder);
+  }
+  return waited;
 }
 
 /** Drops records of shells that are gone (cheap: called when a build starts). */

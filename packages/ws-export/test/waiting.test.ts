@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -23,6 +24,24 @@ describe('waiting records', () => {
       expect(takeWaiting(dir, process.pid)).toBe(false);
     });
   }
+
+  it('a record the driver renamed when it signalled the shell is still taken, once', () => {
+    markWaiting(dir, process.pid, true);
+    const path = join(dir, 'waiting', String(process.pid));
+    renameSync(path, `${path}.signalled`);
+    expect(takeWaiting(dir, process.pid)).toBe(true);
+    expect(existsSync(`${path}.signalled`)).toBe(false);
+    expect(takeWaiting(dir, process.pid)).toBe(false);
+  });
+
+  it('a build start drops the records of shells that are gone, and only those', () => {
+    const gone = spawnSync('true').pid!;
+    mkdirSync(join(dir, 'waiting'));
+    writeFileSync(join(dir, 'waiting', String(gone)), `${gone} 1\nlive\n`);
+    markWaiting(dir, process.pid, true);
+    pruneWaiting(dir);
+    expect(readdirSync(join(dir, 'waiting'))).toEqual([String(process.pid)]);
+  });
 
   it('a record with another start time (a recycled PID) is not this shell', () => {
     mkdirSync(join(dir, 'waiting'));
