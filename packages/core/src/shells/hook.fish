@@ -261,7 +261,10 @@ function _ws_hook --on-event fish_prompt --on-variable PWD
   or _ws_unchanged; or _ws_apply
   functions -q _ws_prompt_render; and _ws_prompt_render
 end
-# Runs ws-export and applies what it prints.
+# Runs ws-export and applies what it prints. With --held (live apply):
+# ws-export's messages are held in $_ws_held, not written under the prompt
+# (a command substitution writes to the shell's own stderr whatever the
+# function's redirections: fd 3 takes its stdout).
 function _ws_apply
   set -l args fish --pid $fish_pid
   # Live apply: a background build this shell waits for sends it SIGUSR1 when it is over.
@@ -276,20 +279,17 @@ function _ws_apply
   # run between this function's lines.)
   set -l guard 0
   functions -q _ws_sigint; or begin; function _ws_sigint --on-signal INT; end; set guard 1; end
-  set -l code (@WS_EXPORT@ $args | string collect -N)
-  test $pipestatus[1] -gt 128; or printf '%s' $code | source
-  test $guard = 0; or functions -e _ws_sigint
-end
-# _ws_apply for live apply: ws-export's messages are held in $_ws_held, not
-# written under the prompt. (A command substitution writes to the shell's
-# own stderr whatever the function's redirections: fd 3 takes its stdout.)
-function _ws_apply_held
-  set -g _ws_held ''
-  set -l args fish --pid $fish_pid --live
-  set -l guard 0
-  functions -q _ws_sigint; or begin; function _ws_sigint --on-signal INT; end; set guard 1; end
-  set -l code (begin; @WS_EXPORT@ $args 2>&1 >&3 | string collect -N | read -gz _ws_held; set -g _ws_status $pipestatus[1]; end 3>&1 | string collect -N)
-  test $_ws_status -gt 128; or printf '%s' $code | source
+  set -l code
+  set -l st
+  if test "$argv[1]" = --held
+    set -g _ws_held ''
+    set code (begin; @WS_EXPORT@ $args 2>&1 >&3 | string collect -N | read -gz _ws_held; set -g _ws_status $pipestatus[1]; end 3>&1 | string collect -N)
+    set st $_ws_status
+  else
+    set code (@WS_EXPORT@ $args | string collect -N)
+    set st $pipestatus[1]
+  end
+  test $st -gt 128; or printf '%s' $code | source
   test $guard = 0; or functions -e _ws_sigint
 end
 # While the prompt waits for input: apply, then redraw it. WS_LIVE_APPLY=0 turns it off.
@@ -304,7 +304,7 @@ function _ws_live_apply --on-signal USR1
     _ws_apply
     return
   end
-  _ws_apply_held
+  _ws_apply --held
   functions -q _ws_prompt_render; and _ws_prompt_render
   if test -n "$_ws_held"
     set -l line (commandline --line)
