@@ -54,7 +54,7 @@ describe('renderHook', () => {
   it('bash and zsh share the idle prompt\'s one test at a context\'s root', () => {
     const test = (text: string) => text.slice(text.indexOf('  [[ $PWD == "${_ws_root-}"'), text.indexOf('_ws_unchanged || _ws_apply'));
     const bash = test(renderHook('bash', '/x'));
-    expect(bash).toContain('-f $PWD/.workspace');
+    expect(bash).toContain('-e $_ws_valid');
     expect(test(renderHook('zsh', '/x'))).toBe(bash);
   });
 

@@ -141,7 +141,7 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
     // Whatever decides trust is watched, so that ws-allow takes effect at the next prompt.
     watches = [ctx.file, join(ctx.root, WORKSPACE_FILE), ...(local ? [local] : [])];
     const gate = gateContext(home, ctx.file, localFile, env);
-    const trust = trustWatches(home, [ctx.file, ...(localFile ? [localFile] : [])], gate.kind === 'blocked');
+    const trust = trustWatches(home, [ctx.file, ...(localFile ? [localFile] : [])], gate);
     watches.push(...trust.watches);
     // What the gate compared, the content, is compared by the hook too (not only mtimes).
     contents = [ctx.file, ...(localFile ? [localFile] : [])].flatMap((file, i) => watchedContent(file, gate.kind === 'approved' ? (i ? gate.local : gate.file) : undefined));
@@ -223,7 +223,10 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
     if (state === 'ready') emitEvent(home, 'context.load', source, { env: target.WS_ENV, file: ctx.file }, env, now);
     const stamps = paths.stampSet(now.getTime(), process.pid);
     watches = [...makeStamps(stamps.dir, watches, trust.existence, trees), ...extraWatches];
-    if (state === 'ready') {
+    // A ready result is void once its stamp directory is gone (an unload, a prune). A stamp
+    // pair in it says so already (`-ot HI` fails without HI): the marker is one stat more per prompt.
+    const bracketed = watches.some((lo, i) => i % 3 === 1 && lo.startsWith(`${stamps.dir}/`));
+    if (state === 'ready' && !bracketed) {
       valid = stamps.valid;
       writeFileAtomic(valid, '');
     }

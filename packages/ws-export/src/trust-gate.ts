@@ -41,11 +41,15 @@ export const sameApproval = (a: Approval | undefined, b: Approval | undefined) =
 
 /**
  * The trust records to watch, so that ws-allow and ws-deny take effect at
- * the next prompt. Allowed: ws-deny removes the allow record or adds a deny
- * record, so existence is enough. Blocked: ws-allow may rewrite an existing
- * record, so its mtime is watched too.
+ * the next prompt. Allowed: ws-deny removes the allow record, so its
+ * existence is enough (a deny record beside an allow record that matches
+ * changes nothing: the gate reads the allow record first). Under a trusted
+ * directory: the existence of both (a deny record blocks it, an allow record
+ * replaces the marker). Blocked: ws-allow may rewrite an existing record, so
+ * their mtimes are watched.
  */
-export function trustWatches(home: string, files: string[], blocked: boolean): { watches: string[]; existence: string[] } {
-  const records = files.flatMap((f) => [allowRecordPath(home, f), denyRecordPath(home, f)]);
-  return blocked ? { watches: records, existence: [] } : { watches: [], existence: records };
+export function trustWatches(home: string, files: string[], gate: ContextGate): { watches: string[]; existence: string[] } {
+  if (gate.kind === 'blocked') return { watches: files.flatMap((f) => [allowRecordPath(home, f), denyRecordPath(home, f)]), existence: [] };
+  const approvals = [gate.file, gate.local];
+  return { watches: [], existence: files.flatMap((f, i) => (approvals[i]?.kind === 'allowed' ? [allowRecordPath(home, f)] : [allowRecordPath(home, f), denyRecordPath(home, f)])) };
 }

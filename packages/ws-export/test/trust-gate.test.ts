@@ -93,10 +93,16 @@ describe('the approval as the driver reads it', () => {
 });
 
 describe('trustWatches', () => {
-  it('watches the records by existence when allowed, by mtime too when blocked', () => {
+  it('watches the allow record by existence when allowed, both records under a trusted dir, by mtime too when blocked', () => {
     const file = write('.workspace', 'a\n');
-    const records = [allowRecordPath(home, file), denyRecordPath(home, file)];
-    expect(trustWatches(home, [file], false)).toEqual({ watches: [], existence: records });
-    expect(trustWatches(home, [file], true)).toEqual({ watches: records, existence: [] });
+    const local = write('.workspace.local', 'b\n');
+    const records = (f: string) => [allowRecordPath(home, f), denyRecordPath(home, f)];
+    const allowed = { kind: 'allowed', sha256: 'x' } as const;
+    expect(trustWatches(home, [file], { kind: 'approved', file: allowed })).toEqual({ watches: [], existence: [allowRecordPath(home, file)] });
+    expect(trustWatches(home, [file, local], { kind: 'approved', file: allowed, local: { kind: 'trusted-dir' } })).toEqual({
+      watches: [],
+      existence: [allowRecordPath(home, file), ...records(local)],
+    });
+    expect(trustWatches(home, [file], { kind: 'blocked', message: 'm' })).toEqual({ watches: records(file), existence: [] });
   });
 });

@@ -125,11 +125,12 @@ _ws_unchanged() {
 _ws_hook() {
   local _ws_status=$?
   # The idle prompt at the root of the loaded context, in one test: what
-  # _ws_unchanged checks there (the walk's first step finds the same root,
-  # no ceiling to compare), then the watch. Anything else: the whole check.
+  # _ws_unchanged checks there (no ceiling to compare; the walk's first step
+  # finds the same root while the workspace file is there, which the watch
+  # checks: every result watches it), then the watch. Anything else: the whole check.
   [[ $PWD == "${_ws_root-}" && $PWD == "${_ws_pwd-}" && -z ${_ws_adopt-}${_ws_ceil[*]-} &&
     ${WS_WORKSPACE-}$'\x1f'${WS_CEILING_DIRS-}$'\x1f'${WS_ENVRC-}$'\x1f'${WS_ENV-} == "${_ws_knobs-x}" &&
-    ( -f $PWD/.workspace || ( ${WS_ENVRC-} != 0 && -f $PWD/.envrc ) ) && ( -z ${_ws_valid-} || -e $_ws_valid ) ]] &&
+    ( -z ${_ws_valid-} || -e $_ws_valid ) ]] &&
     _ws_watch_ok || _ws_unchanged || _ws_apply
   [[ -z ${_ws_prompt_init-} ]] || _ws_prompt_render
   return $_ws_status

@@ -127,7 +127,7 @@ _ws_hook() {
   # The idle prompt at the root of the loaded context, in one test (as in hook.bash).
   [[ $PWD == "${_ws_root-}" && $PWD == "${_ws_pwd-}" && -z ${_ws_adopt-}${_ws_ceil[*]-} &&
     ${WS_WORKSPACE-}$'\x1f'${WS_CEILING_DIRS-}$'\x1f'${WS_ENVRC-}$'\x1f'${WS_ENV-} == "${_ws_knobs-x}" &&
-    ( -f $PWD/.workspace || ( ${WS_ENVRC-} != 0 && -f $PWD/.envrc ) ) && ( -z ${_ws_valid-} || -e $_ws_valid ) ]] &&
+    ( -z ${_ws_valid-} || -e $_ws_valid ) ]] &&
     _ws_watch_ok || _ws_unchanged || _ws_apply
   [[ -z ${_ws_prompt_init-} ]] || _ws_prompt_render
   return 0

@@ -103,13 +103,13 @@ export interface WatchedContent {
 }
 
 /**
- * One content comparison with builtins only: bash's `read -d ''` takes the
- * whole file (buffered: a few system calls; on fd 9, which bash need not
- * save and restore as it does fd 0, unless the shell has it open), zsh's
- * `sysread` one read(2) (zsh's `read` takes one byte per system call: only
- * where zsh/system is missing, read.zsh); no process, and a FIFO is never read (`-f` first).
- * `[[ == ]]` against the quoted text compares it exactly. Leaves the content
- * in `_ws_c`.
+ * One content comparison with builtins only: bash's `mapfile -d ''` takes the
+ * whole file (buffered, and per byte a third of what `read -d ''` costs; on
+ * fd 9, which bash need not save and restore as it does fd 0, unless the
+ * shell has it open), zsh's `sysread` one read(2) (zsh's `read` takes one
+ * byte per system call: only where zsh/system is missing, read.zsh); no
+ * process, and a FIFO is never read (`-f` first). `[[ == ]]` against the
+ * quoted text compares it exactly. Leaves the content in `_ws_c`.
  */
 export function contentCheck(content: WatchedContent, shell: 'bash' | 'zsh' = 'bash'): string {
   if (content.text === undefined) return 'false';
@@ -120,10 +120,15 @@ export function contentCheck(content: WatchedContent, shell: 'bash' | 'zsh' = 'b
 function contentRead({ path, text }: WatchedContent, shell: 'bash' | 'zsh'): string {
   if (text === undefined) return 'false';
   const p = quotePosix(path);
+  if (shell === 'bash') {
+    // The text holds no NUL (watchedContent), so the file is one element, or
+    // none if empty; one more is a NUL in it. A file it cannot open: false.
+    return `{ mapfile -d '' -u 9 _ws_c 9<${p} && [[ ${text ? `\${#_ws_c[@]} == 1 && \${_ws_c[0]} == ${quotePosix(text)}` : '${#_ws_c[@]} == 0'} ]]; }`;
+  }
   const bashRead = `IFS= read -r -d '' -u 9 _ws_c 9<${p}`;
   // zsh: sysread where zsh/system loaded (read.zsh), one byte more than the
   // text (a longer file differs); inline, not _ws_slurp: a zsh function call costs as much as the read.
-  const read = shell === 'zsh' ? `if ((\${_ws_sysread-0})); then sysread -s ${Buffer.byteLength(text) + 1} -i 9 _ws_c 9<${p}; else ${bashRead}; fi` : bashRead;
+  const read = `if ((\${_ws_sysread-0})); then sysread -s ${Buffer.byteLength(text) + 1} -i 9 _ws_c 9<${p}; else ${bashRead}; fi`;
   // Emptied first: a read that could not open the file leaves nothing of
   // another. Its status (1 at the end of the file, sysread's 5 for an empty
   // one) is no answer: `|| :`, so that zsh's ERR_RETURN does not end the check there.
