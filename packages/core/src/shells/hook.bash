@@ -11,11 +11,14 @@ _ws_revert() { return 1; }
 # The time now, UTC, ISO-8601 with milliseconds, into _ws_now: builtins only,
 # the date part (civil-from-days arithmetic, _ws_utc_day) once a day.
 _ws_utc() {
-  local n=$EPOCHREALTIME t s
-  # One read of the clock (its decimal mark follows the locale).
-  t=${n%[.,]*} s=${n#*[.,]}
-  ((t >= ${_ws_day0:--86400} && t < ${_ws_day0:--86400} + 86400)) || _ws_utc_day "$t"
-  printf -v _ws_now '%s%02d:%02d:%02d.%sZ' "$_ws_day" $(((t - _ws_day0) / 3600)) $(((t - _ws_day0) % 3600 / 60)) $((t % 60)) "${s:0:3}"
+  # One read of the clock: seconds, the locale's decimal mark (one byte), six
+  # digits. Substrings, not ${n%[.,]*}: a pattern costs a third of the function.
+  local n=$EPOCHREALTIME d
+  ((d = ${n:0:-7} - ${_ws_day0:--86400}, d >= 0 && d < 86400)) || {
+    _ws_utc_day "${n:0:-7}"
+    d=$((${n:0:-7} - _ws_day0))
+  }
+  printf -v _ws_now '%s%02d:%02d:%02d.%sZ' "$_ws_day" $((d / 3600)) $((d / 60 % 60)) $((d % 60)) "${n: -6:3}"
 }
 _ws_utc_day() {
   local z era doe yoe doy mp d m y
