@@ -211,6 +211,10 @@ fi
 _wc_knob_ms _wc_wait "${WS_BUILD_TIMEOUT-}" 100 1
 _wc_knob_ms _wc_w2 "${WS_BUILD_WAIT-}" 2 1000
 [[ -e $_wc_cache/last-good.json ]] || ((_wc_w2 <= _wc_wait)) || _wc_wait=$_wc_w2
+# On a terminal, ws-export shows a progress line (and takes Ctrl-C) once a wait
+# passes this (obtain.ts PROGRESS_AFTER_MS): node waits from there, for the same build.
+_wc_progress=@PROGRESS_AFTER_MS@
+[[ -t 2 ]] && ((_wc_wait > _wc_progress)) && _wc_wait=$_wc_progress
 _wc_deadline=$(((${EPOCHREALTIME/[.,]/} / 1000) + _wc_wait))
 _wc_sleep=''
 [[ -p $_wc_dir/sleep ]] && { exec {_wc_sleep}<>"$_wc_dir/sleep"; } 2>/dev/null || exit 3

@@ -4,11 +4,14 @@ import { join } from 'node:path';
 import { ensureDir, isAlive, readHolder, rmQuiet, sha256, sleepSync, UNTRACKED_NAMES, UNTRACKED_PREFIXES, writeFileAtomic } from '@ws/core';
 import coldTemplate from './cold.bash';
 import driver from './driver.bash';
+import { PROGRESS_AFTER_MS } from './obtain.js';
 import stdlib from './stdlib.bash';
 import stdlibNix from './stdlib-nix.bash';
 
-/** cold.bash with diff.ts's untracked names and prefixes as its case pattern (plain names: no quoting needed). */
-const cold = coldTemplate.replace('@UNTRACKED@', [...UNTRACKED_NAMES, ...UNTRACKED_PREFIXES.map((prefix) => `${prefix}*`)].join(' | '));
+/** cold.bash with diff.ts's untracked names and prefixes as its case pattern (plain names: no quoting needed), and obtain.ts's progress delay. */
+const cold = coldTemplate
+  .replace('@UNTRACKED@', [...UNTRACKED_NAMES, ...UNTRACKED_PREFIXES.map((prefix) => `${prefix}*`)].join(' | '))
+  .replace(/@PROGRESS_AFTER_MS@/g, String(PROGRESS_AFTER_MS));
 
 /** The build's program, exactly as startBuild passes it to `bash -c`. */
 export const buildProgram = () => `${stdlib}\n${stdlibNix}\n${driver}`;

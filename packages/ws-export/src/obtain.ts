@@ -132,6 +132,9 @@ async function obtainBuild(input: LoadInput): Promise<BuildOutcome> {
   }
 }
 
+/** A wait this long (ms) on a terminal shows the progress line (cold.bash hands such a wait to node). */
+export const PROGRESS_AFTER_MS = 250;
+
 /** The one-line progress indicator on a terminal, shown once a wait passes a quarter of a second. */
 function progressLine(input: LoadInput, started: number): { update: () => void; clear: () => void } {
   let shown = false;
@@ -139,7 +142,7 @@ function progressLine(input: LoadInput, started: number): { update: () => void; 
   return {
     update: () => {
       const now = Date.now();
-      if (!input.progress || now - started < 250 || now - last < 100) return;
+      if (!input.progress || now - started < PROGRESS_AFTER_MS || now - last < 100) return;
       last = now;
       shown = true;
       input.progress(`\r\x1b[Kws: building ${input.ctx.name}… ${((now - started) / 1000).toFixed(1)} s — Ctrl-C to continue in the background`);
