@@ -234,33 +234,38 @@ const processesAfter = (label, script, after) => {
   record('cj', 'first enter of a trivial file: `ws-export json` (node), fresh state home', median(ws), haveDirenv ? median(direnv) : undefined, 'the node path');
 }
 
-// (c) first enter of a trivial workspace file at a bash prompt, nothing cached:
-// the shell has seen one export (outside any project), then cd + one prompt.
-// ws takes the cold path (opt-in, WS_COLD_PATH=1; docs/hook.md: no node waited
-// for); `cn` is the same prompt with the cold path off (the default today).
+// (c) first enter of a trivial workspace file at a bash (and zsh) prompt,
+// nothing cached: the shell has seen one export (outside any project), then
+// cd + one prompt. ws takes the cold path (WS_COLD_PATH=1; docs/hook.md: no
+// node waited for); `cn` is the same prompt through node (WS_COLD_PATH=0).
 // Each ws run has a fresh state home; the detached adopt is waited for, untimed.
 {
   const n = quick ? 10 : 30;
-  const firstEnter = (tool, extra = {}) => {
+  const firstEnter = (name, tool, extra = {}) => {
     const wait = tool === 'ws' ? 'for ((j=0;j<100;j++)); do [[ -z ${_ws_adopt-} ]] && break; _ws_hook; sleep 0.05; done' : ':';
-    return inShell('bash', tool, (s, h) => `cd ${root}; ${h}; cd ${trivial}; ${s.mark('a')}; ${h}; ${s.mark('b')}; ${s.elapsed('a', 'b')}; ${wait}`, extra).map((us) => us / 1000);
+    // From before the cd: zsh's hooks run on chpwd too.
+    return inShell(name, tool, (s, h) => `cd ${root}; ${h}; ${s.mark('a')}; cd ${trivial}; ${h}; ${s.mark('b')}; ${s.elapsed('a', 'b')}; ${wait}`, extra).map((us) => us / 1000);
   };
-  const ws = [];
-  const node = [];
-  const direnv = [];
-  for (let i = 0; i < n; i++) {
-    for (const [list, extra] of [
-      [ws, { WS_COLD_PATH: '1' }],
-      [node, {}],
-    ]) {
-      const fresh = { WS_STATE_HOME: join(root, `cc-state-${list === ws ? 'w' : 'n'}${i}`), ...extra };
-      sh(`ws-allow ${trivial} >/dev/null 2>&1`, fresh);
-      list.push(...firstEnter('ws', fresh));
+  for (const name of ['bash', 'zsh']) {
+    if (!haveShell(name)) continue;
+    const ws = [];
+    const node = [];
+    const direnv = [];
+    for (let i = 0; i < (name === 'bash' ? n : Math.ceil(n / 3)); i++) {
+      for (const [list, extra] of [
+        [ws, { WS_COLD_PATH: '1' }],
+        [node, { WS_COLD_PATH: '0' }],
+      ]) {
+        const fresh = { WS_STATE_HOME: join(root, `cc-state-${name}-${list === ws ? 'w' : 'n'}${i}`), ...extra };
+        sh(`ws-allow ${trivial} >/dev/null 2>&1`, fresh);
+        list.push(...firstEnter(name, 'ws', fresh));
+      }
+      if (haveDirenv) direnv.push(...firstEnter(name, 'direnv'));
     }
-    if (haveDirenv) direnv.push(...firstEnter('direnv'));
+    const suffix = name === 'bash' ? '' : `-${name}`;
+    record(`c${suffix}`, `first enter of a trivial workspace file (${name} prompt, the cold path)`, median(ws), haveDirenv ? median(direnv) : undefined, '≤ 2 × direnv', 'ms', name);
+    record(`cn${suffix}`, 'the same prompt through node (WS_COLD_PATH=0)', median(node), haveDirenv ? median(direnv) : undefined, 'fish, and what the cold path hands on', 'ms', name);
   }
-  record('c', 'first enter of a trivial workspace file (bash prompt, cold path: WS_COLD_PATH=1)', median(ws), haveDirenv ? median(direnv) : undefined, '≤ 2 × direnv', 'ms', 'bash');
-  record('cn', 'the same prompt through node (cold path off)', median(node), haveDirenv ? median(direnv) : undefined, 'before the cold path', 'ms', 'bash');
 }
 
 // Re-evaluation after a watched file changed, in an interactive-like bash
