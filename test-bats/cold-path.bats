@@ -223,3 +223,35 @@ EOF
   done
   [ "$(lines_of "$COUNTER")" -eq 1 ]
 }
+
+# A build slower than the progress delay, on a terminal: the script shows
+# ws-export's progress line itself (the shell's only child is cold.bash, no
+# node), and a Ctrl-C hands the build to ws-export --interrupted, which sends
+# it to the background at once; its result applies when the gate opens.
+slow_cold_entry_ctrl_c() {
+  local shell=$1 gate="$BATS_TEST_TMPDIR/gate" after='env | grep "^AFTER=" || echo AFTER=unset'
+  export WS_BUILD_WAIT=30
+  mkdir -p "$proj"
+  write_workspace "$proj" <<EOF
+while [[ ! -e $(printf %q "$gate") ]]; do sleep 0.05; done
+export AFTER=1
+EOF
+  tmux_start "$shell"
+  tmux_send "cd $(q "$proj")"
+  tmux_wait 'ws: building proj… [0-9.]+ s — Ctrl-C to continue in the background' 10
+  run ps -o comm=,args= --ppid "$TMUX_SHELL_PID"
+  [[ ${#lines[@]} == 1 && ${lines[0]} == "bash "*"/cold.bash "* ]] || { echo "the shell's children: $output" >&2; false; }
+  tmux_keys C-c
+  tmux_wait 'ws: building proj in the background…' 10
+  run tmux_run "$after"
+  [ "$output" = AFTER=unset ]
+  touch "$gate"
+  wait_until "[ -e $(printf %q "$(ctx_dir)")/cache/build/status ]" 15
+  [ "$(cut -d' ' -f1 "$(ctx_dir)/cache/build/status")" = 0 ]
+  # zsh applies it at once (live); bash when readline returns.
+  [[ $shell == bash ]] || tmux_wait 'ws: export .*\+AFTER' 10
+  run tmux_run "$after"
+  [ "$output" = AFTER=1 ]
+}
+@test "bash: a slow cold entry shows the progress line itself; Ctrl-C sends the build to the background, which applies" { slow_cold_entry_ctrl_c bash; }
+@test "zsh: a slow cold entry shows the progress line itself; Ctrl-C sends the build to the background, which applies" { slow_cold_entry_ctrl_c zsh; }

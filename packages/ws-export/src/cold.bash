@@ -207,21 +207,31 @@ if [[ ! -L $_wc_ev && (-f $_wc_ev || ! -e $_wc_ev) ]]; then
   printf '{"v":1,"ts":"%s","type":"build.start","context":%s,"root":%s,"build":"%s"}\n' "$_wc_ts" "$_wc_jname" "$_wc_jroot" "$_wc_bid" >>"$_wc_ev"
 fi
 
-# ---- waiting for it, as long as ws-export would before it answers "building"; then node takes over
+# ---- waiting for it, as long as ws-export would before it answers "building"
+# (obtain.ts obtainBuild). Past that, or at a Ctrl-C, exit 4: ws-export
+# --interrupted sends the build to the background at once (no second wait).
 _wc_knob_ms _wc_wait "${WS_BUILD_TIMEOUT-}" 100 1
 _wc_knob_ms _wc_w2 "${WS_BUILD_WAIT-}" 2 1000
 [[ -e $_wc_cache/last-good.json ]] || ((_wc_w2 <= _wc_wait)) || _wc_wait=$_wc_w2
-# On a terminal, ws-export shows a progress line (and takes Ctrl-C) once a wait
-# passes this (obtain.ts PROGRESS_AFTER_MS): node waits from there, for the same build.
-_wc_progress=@PROGRESS_AFTER_MS@
-[[ -t 2 ]] && ((_wc_wait > _wc_progress)) && _wc_wait=$_wc_progress
-_wc_deadline=$(((${EPOCHREALTIME/[.,]/} / 1000) + _wc_wait))
+# On a terminal, ws-export's progress line (obtain.ts progressLine), from
+# PROGRESS_AFTER_MS on, at most every 100 ms; cleared however the wait ends.
+_wc_after=@PROGRESS_AFTER_MS@ _wc_tty='' _wc_shown='' _wc_last=0 _wc_e=0
+[[ -t 2 ]] && _wc_tty=1
+_wc_unshow() { [[ -z $_wc_shown ]] || printf '\r\e[K' >&2; _wc_shown=''; }
+trap '_wc_unshow; exit 4' INT
+_wc_start=$((${EPOCHREALTIME/[.,]/} / 1000))
 _wc_sleep=''
 [[ -p $_wc_dir/sleep ]] && { exec {_wc_sleep}<>"$_wc_dir/sleep"; } 2>/dev/null || exit 3
 while [[ ! -e $_wc_build/status ]]; do
-  ((${EPOCHREALTIME/[.,]/} / 1000 < _wc_deadline)) || exit 3
+  _wc_t=$((${EPOCHREALTIME/[.,]/} / 1000 - _wc_start))
+  ((_wc_t < _wc_wait)) || { _wc_unshow; exit 4; }
+  if [[ -n $_wc_tty ]] && ((_wc_t >= _wc_after && _wc_t - _wc_last >= 100)); then
+    _wc_last=$_wc_t _wc_shown=1 _wc_e=$(((_wc_t + 50) / 100))
+    printf '\r\e[Kws: building %s… %d.%d s — Ctrl-C to continue in the background' "$_wc_name" $((_wc_e / 10)) $((_wc_e % 10)) >&2
+  fi
   read -r -t 0.002 -u "$_wc_sleep" _ 2>/dev/null
 done
+_wc_unshow
 wait "$_wc_pid" 2>/dev/null
 _wc_status=''
 read -r _wc_status <"$_wc_build/status"

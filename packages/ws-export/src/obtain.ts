@@ -132,7 +132,7 @@ async function obtainBuild(input: LoadInput): Promise<BuildOutcome> {
   }
 }
 
-/** A wait this long (ms) on a terminal shows the progress line (cold.bash hands such a wait to node). */
+/** A wait this long (ms) on a terminal shows the progress line (here and in cold.bash). */
 export const PROGRESS_AFTER_MS = 250;
 
 /** The one-line progress indicator on a terminal, shown once a wait passes a quarter of a second. */
