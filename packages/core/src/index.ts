@@ -21,6 +21,7 @@ export * from './users/users.js';
 export * from './unload/hooks.js';
 export * from './context/record.js';
 export * from './context/shared.js';
+export * from './context/adoption.js';
 export * from './process/locate.js';
 export * from './process/run-command.js';
 export * from './process/raw-env.js';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { ensureDir, isAlive, readHolder, rmQuiet, sha256, sleepSync, UNTRACKED_NAMES, UNTRACKED_PREFIXES, writeFileAtomic } from '@ws/core';
+import { dirname, join } from 'node:path';
+import { adoptingPath, ensureDir, homePaths, rmQuiet, sha256, UNTRACKED_NAMES, UNTRACKED_PREFIXES, writeFileAtomic } from '@ws/core';
 import coldTemplate from './cold.bash';
 import driver from './driver.bash';
 import { PROGRESS_AFTER_MS } from './obtain.js';
@@ -38,7 +38,7 @@ export function coldScript(home: string): string | undefined {
   try {
     // The driver gets SIGINT back with env --default-signal (GNU coreutils 8.31+); without it, no cold path.
     if (spawnSync('env', ['--default-signal=INT', 'true'], { stdio: 'ignore' }).status !== 0) return undefined;
-    ensureDir(join(home, 'cold', 'tmp'));
+    ensureDir(homePaths(home).coldScratch);
     ensureDir(dir);
     writeFileAtomic(join(dir, 'build.bash'), program);
     if (!existsSync(fifo)) spawnSync('mkfifo', ['-m', '600', '--', fifo], { stdio: 'ignore' });
@@ -50,28 +50,10 @@ export function coldScript(home: string): string | undefined {
   }
 }
 
-/** The holder record of the adopt that a cold entry of shell `pid` started (cold.bash writes it). */
-export const adoptingPath = (cacheDir: string, pid: number) => join(cacheDir, 'adopted', `${pid}.adopting`);
-
-/**
- * A shell whose cold entry is being adopted must not be served before the
- * adopt is done (a leave meanwhile would unregister a user adopt has not
- * registered yet): waits for the adopt process, at most `maxMs`.
- */
-export function waitForAdopt(cacheDir: string, pid: number, maxMs = 10_000): void {
-  const path = adoptingPath(cacheDir, pid);
-  const deadline = Date.now() + maxMs;
-  for (;;) {
-    const holder = readHolder(path);
-    if (!holder || !isAlive(holder) || Date.now() >= deadline) return;
-    sleepSync(10);
-  }
-}
-
 /** After an adopt: its holder record, the cold entry's hash inputs and the shell's older adopted files go. */
 export function adoptDone(home: string, cacheDir: string, pid: number, keep: string): void {
-  rmQuiet(adoptingPath(cacheDir, pid));
-  for (const ext of ['root', 'trust', 'applied']) rmQuiet(join(home, 'cold', 'tmp', `${pid}.${ext}`));
+  rmQuiet(adoptingPath(dirname(cacheDir), pid));
+  for (const ext of ['root', 'trust', 'applied']) rmQuiet(join(homePaths(home).coldScratch, `${pid}.${ext}`));
   const dir = join(cacheDir, 'adopted');
   let names: string[] = [];
   try {

@@ -39,9 +39,10 @@ import {
   type Env,
   type Shell,
   type WatchedContent,
+  waitForAdopt,
 } from '@ws/core';
 import { baseOf, loadApplied, saveApplied } from './applied.js';
-import { coldScript, waitForAdopt } from './cold.js';
+import { coldScript } from './cold.js';
 import { exportWithoutSpace } from './no-space.js';
 import { loadFromBuild } from './obtain.js';
 import { renderOutput, summary } from './shell-output.js';
@@ -106,7 +107,7 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
   const previousRoot = applied?.root;
   const pid = opts.pid ?? nearestShell();
   // A cold entry of this shell still being adopted: served after it (docs/hook.md "The cold path").
-  if (applied && !opts.adopting) waitForAdopt(cachePaths(contextDirOf(home, applied.key.split('/')[0])).dir, pid);
+  if (applied && !opts.adopting) waitForAdopt(contextDirOf(home, applied.key.split('/')[0]), pid);
   // The context directory the shell is a user of: a shared one is named by the WS_STATE_DIR it has loaded (docs/contexts.md).
   const previousDir = previousRoot ? (contextDirOfStateDir(home, applied?.diff.next.WS_STATE_DIR) ?? contextDirFor(home, previousRoot)) : undefined;
 

@@ -15,6 +15,7 @@ import {
   runCli,
   runUnload,
   type UnloadHook,
+  waitForAdoptions,
 } from '@ws/core';
 
 /** The context to act on: the loaded one (WS_ROOT), else the one of the current directory. */
@@ -74,6 +75,9 @@ EXIT CODES
     }
     const home = ensureStateHome(env);
     const ctx = currentContextDir(home, env, cwd, err);
+    // Right after a cold entry, its adopt may still be registering the hooks
+    // (never inside a build: an adopt may be waiting for that build).
+    if (!env._WS_BUILD_ID) waitForAdoptions(ctx.dir);
     if (args.list) {
       const hooks = listUnloadHooks(ctx.dir, (name) => err(`ws-on-unload: skipping corrupt hook record ${name}\n`));
       if (args.json) out(`${JSON.stringify(hooks.map(({ seq, kind, args: a }) => ({ seq, kind, args: a })))}\n`);

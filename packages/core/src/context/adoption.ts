@@ -1,0 +1,47 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { isAlive, sleepSync } from '../process/proc.js';
+import { cachePaths } from '../state/paths.js';
+import { liveHolder, readHolder } from '../state/lock.js';
+
+// A cold entry (docs/hook.md "The cold path") answers the shell before its
+// bookkeeping is done: `ws-export adopt`, detached, then registers the unload
+// hooks, writes the context record and starts the reaper. Its holder record,
+// `cache/adopted/<shell pid>.adopting`, says it is still at work.
+
+/** How long a command waits for an adopt before it goes on without it. */
+export const ADOPT_WAIT_MS = 10_000;
+
+/** The holder record of the adopt that a cold entry of shell `pid` started (cold.bash writes it). */
+export const adoptingPath = (contextDir: string, pid: number) => join(cachePaths(contextDir).dir, 'adopted', `${pid}.adopting`);
+
+/** Waits, at most `maxMs`, while the adopt of shell `pid`'s cold entry is alive. */
+export function waitForAdopt(contextDir: string, pid: number, maxMs = ADOPT_WAIT_MS): void {
+  const path = adoptingPath(contextDir, pid);
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    const holder = readHolder(path);
+    if (!holder || !isAlive(holder) || Date.now() >= deadline) return;
+    sleepSync(10);
+  }
+}
+
+/**
+ * Waits, at most `maxMs`, while any adopt in the context is alive: a command
+ * typed right after a cold entry (ws-on-unload --list, --run-now) acts on
+ * the context as the entry left it, hooks and record included.
+ */
+export function waitForAdoptions(contextDir: string, maxMs = ADOPT_WAIT_MS): void {
+  const dir = join(cachePaths(contextDir).dir, 'adopted');
+  const deadline = Date.now() + maxMs;
+  for (;;) {
+    let busy = false;
+    try {
+      busy = readdirSync(dir).some((name) => name.endsWith('.adopting') && liveHolder(join(dir, name)) !== undefined);
+    } catch {
+      return;
+    }
+    if (!busy || Date.now() >= deadline) return;
+    sleepSync(10);
+  }
+}
