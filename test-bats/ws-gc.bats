@@ -327,6 +327,23 @@ bytes_of() { sed -n 's/^\(recovered\|would recover\) \([0-9]*\) bytes (.*)$/\2/p
   [[ $output == *"$work/c/.workspace"* && $output != *"$work/a/"* ]]
 }
 
+@test "the cold path's scratch files of shells that are gone go; a live shell's and a young one stay" {
+  start_user
+  mkdir -p "$home/cold/tmp"
+  dead=$(bash -c 'echo $$')
+  for f in "$dead.out" "$dead.root" "$dead.trust" "$user.out"; do echo x >"$home/cold/tmp/$f"; done
+  touch -d '-2 minutes' "$home/cold/tmp/$dead.out" "$home/cold/tmp/$dead.root" "$home/cold/tmp/$user.out"
+  run -0 --separate-stderr ws-gc --dry-run --json
+  [ "$(jq -r '[.removed[] | select(.path | startswith("cold/")) | .path] | sort | join(" ")' <<<"$output")" = "cold/tmp/$dead.out cold/tmp/$dead.root" ]
+  [ -e "$home/cold/tmp/$dead.out" ]
+  run -0 --separate-stderr ws-gc
+  [[ $output == *"cold/tmp/$dead.out"*"a cold entry's scratch file of a shell that is gone"* ]]
+  [ ! -e "$home/cold/tmp/$dead.out" ]
+  [ ! -e "$home/cold/tmp/$dead.root" ]
+  [ -e "$home/cold/tmp/$user.out" ]
+  [ -e "$home/cold/tmp/$dead.trust" ]
+}
+
 @test "events beyond WS_EVENTS_MAX are dropped: the log is rotated and the older generation goes" {
   head -c 3000 /dev/zero | tr '\0' 'x' >"$home/events.jsonl.1"
   for i in $(seq 60); do printf '{"v":1,"ts":"%s","type":"t","context":"","root":"","i":%d}\n' "$(iso 1)" "$i"; done >"$home/events.jsonl"

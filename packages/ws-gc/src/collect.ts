@@ -2,7 +2,7 @@ import { rmdirSync } from 'node:fs';
 import { checkStateHome, ownStateHome, CliError, collectResources, emitEvent, EX, homePaths, homeRelative, lstatOr, stateHomePath, tryLock, type GcItem, type Problem } from '@ws/core';
 import { collectContexts } from './contexts.js';
 import type { GcOptions, GcResult } from './result.js';
-import { sweepDeadFollowers, sweepDeadLocks, sweepEvents, sweepMisplaced, sweepPorts, sweepRoots, sweepTrust } from './sweep.js';
+import { sweepColdLeftovers, sweepDeadFollowers, sweepDeadLocks, sweepEvents, sweepMisplaced, sweepPorts, sweepRoots, sweepTrust } from './sweep.js';
 
 // ws-gc's policy: what it removes, in which order, and what it reports. The
 // mechanisms (reading the state home, judging, moving aside and removing
@@ -80,6 +80,7 @@ async function collect(home: string, opts: GcOptions, dryRun: boolean, now: () =
   sweepRoots(run);
   sweepTrust(run);
   sweepDeadFollowers(run);
+  sweepColdLeftovers(run);
   sweepEvents(run);
   if (!dryRun) {
     try {

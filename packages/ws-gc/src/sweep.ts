@@ -1,4 +1,5 @@
 import {
+  coldLeftovers,
   deadLocks,
   deadReaders,
   eventsMax,
@@ -113,6 +114,14 @@ export function sweepDeadLocks(run: Run): void {
 /** Registrations of event followers that are gone. */
 export function sweepDeadFollowers(run: Run): void {
   for (const item of deadReaders(run.home, run.now().getTime())) {
+    if (!run.dryRun) rmQuiet(join(run.home, item.path));
+    run.add(item);
+  }
+}
+
+/** The cold path's scratch files of shells that are gone. */
+export function sweepColdLeftovers(run: Run): void {
+  for (const item of coldLeftovers(run.home, run.now().getTime())) {
     if (!run.dryRun) rmQuiet(join(run.home, item.path));
     run.add(item);
   }

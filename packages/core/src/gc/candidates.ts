@@ -136,6 +136,24 @@ export function deadLocks(home: string, now: number): GcItem[] {
   return items;
 }
 
+/**
+ * The cold path's scratch files (`cold/tmp/<pid>.out` and the hash inputs)
+ * of shells that are gone: each shell's first cold entry leaves its answer
+ * there, and nothing else removes it without a process.
+ */
+export function coldLeftovers(home: string, now: number): GcItem[] {
+  const dir = homePaths(home).coldScratch;
+  const items: GcItem[] = [];
+  for (const name of readNames(dir)) {
+    const pid = Number(/^(\d+)\.[a-z]+$/.exec(name)?.[1]);
+    const path = join(dir, name);
+    const st = lstatOr(path);
+    if (!st?.isFile() || now - st.mtimeMs <= LEFTOVER_AGE_MS || (pid > 0 && pidExists(pid))) continue;
+    items.push({ kind: 'leftover', path: homeRelative(home, path), bytes: st.size, reason: 'a cold entry\'s scratch file of a shell that is gone' });
+  }
+  return items;
+}
+
 /** Live followers that do not hold `live` yet (read-only, unlike readersBehind: for the dry run's forecast). */
 export function followersBehind(home: string, live: { dev: number; ino: number }): number {
   const dir = homePaths(home).readers;

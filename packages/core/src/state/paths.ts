@@ -29,6 +29,8 @@ export const homePaths = (home: string) => ({
   locks: join(home, 'locks'),
   /** Contexts being deleted by ws-gc, moved here first. */
   gcTrash: join(home, '.gc'),
+  /** The cold path's per-shell scratch files (`cold/tmp/<shell pid>.<ext>`, docs/hook.md "The cold path"). */
+  coldScratch: join(home, 'cold', 'tmp'),
 });
 
 export type HomePaths = ReturnType<typeof homePaths>;
