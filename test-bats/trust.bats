@@ -232,7 +232,7 @@ EOF
 @test "ws-allow records the allow event" {
   ws_file "$W/proj" 'export LOADED=1'
   ws-allow "$W/proj" 2>/dev/null
-  jq -e --arg p "$W/proj/.workspace" 'select(.type == "allow" and .root == "'"$W/proj"'")' "$XDG_STATE_HOME/ws/events.jsonl" >/dev/null
+  jq -s -e --arg r "$W/proj" 'any(.[]; .type == "allow" and .root == $r)' "$XDG_STATE_HOME/ws/events.jsonl" >/dev/null
 }
 
 @test "ws-allow --list shows allowed, changed, missing and denied files" {

@@ -109,7 +109,8 @@ unloads_of() { jq -r --arg c "$1" 'select(.type == "context.unload" and .context
   tmux_use one
   one=$TMUX_SHELL_PID
   tmux_send exit
-  wait_until "jq -e --argjson p $one 'select(.type == \"user.leave\" and .pid == \$p)' \"$home/events.jsonl\" >/dev/null" 15
+  # (-s and any: jq 1.6's -e judges by the last line only, and events may follow the leave.)
+  wait_until "jq -s -e --argjson p $one 'any(.[]; .type == \"user.leave\" and .pid == \$p)' \"$home/events.jsonl\" >/dev/null" 15
   tmux_use three
   tmux_run 'cd /'
   wait_until '[ "$(unloads_of clock)" -eq 1 ]' 15

@@ -342,13 +342,13 @@ stop_reaper() {
   [ -d "$q" ]
   [ ! -e "${path%/out}" ]
   jq -e '.phase == "release" and .reason == "the release exited with status 4" and .code == "9"' "$q/quarantine.json"
-  jq -e --arg q "$q" 'select(.type == "resource.fail") | .phase == "release" and .code == "9" and .quarantine == $q' "$home/events.jsonl"
+  jq -s -e --arg q "$q" 'any(.[]; .type == "resource.fail" and .phase == "release" and .code == "9" and .quarantine == $q)' "$home/events.jsonl"
   # While quarantined, the same call fails at once.
   run --separate-stderr -1 ws-resource --release 'echo trying >>"$RELEASED"; exit 4' -- ./init.sh
   [ "$stderr" = "ws-resource: failed (code 9): the release exited with status 4; quarantine: $q" ]
   run -0 --separate-stderr "$q/resolve"
   [ ! -e "$q" ]
-  jq -e 'select(.type == "resource.release") | .reason == "resolved"' "$home/events.jsonl"
+  jq -s -e 'any(.[]; .type == "resource.release" and .reason == "resolved")' "$home/events.jsonl"
   [ "$(released)" -eq 1 ]
 }
 
