@@ -255,3 +255,14 @@ EOF
 }
 @test "bash: a slow cold entry shows the progress line itself; Ctrl-C sends the build to the background, which applies" { slow_cold_entry_ctrl_c bash; }
 @test "zsh: a slow cold entry shows the progress line itself; Ctrl-C sends the build to the background, which applies" { slow_cold_entry_ctrl_c zsh; }
+
+# ws-on-unload right after the prompt of a cold entry runs while adopt may
+# still be registering the file's hooks: it waits for the adopt.
+@test "bash: ws-on-unload --list typed right after a cold entry lists the file's hook" {
+  typical_workspace
+  tmux_start bash
+  tmux_run "cd $(q "$proj")"
+  run tmux_run 'ws-on-unload --list'
+  [ "${#lines[@]}" -eq 1 ]
+  [[ ${lines[0]} == *"echo unloaded"* ]]
+}
