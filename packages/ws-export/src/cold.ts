@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { adoptingPath, ensureDir, homePaths, rmQuiet, sha256, UNTRACKED_NAMES, UNTRACKED_PREFIXES, writeFileAtomic } from '@ws/core';
+import { adoptingPath, cachePaths, ensureDir, homePaths, rmQuiet, sha256, UNTRACKED_NAMES, UNTRACKED_PREFIXES, writeFileAtomic } from '@ws/core';
 import coldTemplate from './cold.bash';
 import driver from './driver.bash';
 import { PROGRESS_AFTER_MS } from './obtain.js';
@@ -54,7 +54,7 @@ export function coldScript(home: string): string | undefined {
 export function adoptDone(home: string, cacheDir: string, pid: number, keep: string): void {
   rmQuiet(adoptingPath(dirname(cacheDir), pid));
   for (const ext of ['root', 'trust', 'applied']) rmQuiet(join(homePaths(home).coldScratch, `${pid}.${ext}`));
-  const dir = join(cacheDir, 'adopted');
+  const dir = cachePaths(dirname(cacheDir)).adopted;
   let names: string[] = [];
   try {
     names = readdirSync(dir);

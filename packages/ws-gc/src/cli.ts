@@ -17,8 +17,9 @@ service, no running build, no pending unload and no root; port reservations
 of removed contexts and of dead allocations outside contexts; roots whose
 target is gone; the Nix GC roots of removed contexts; trust records of files
 that no longer exist; events beyond WS_EVENTS_MAX; the cold path's scratch
-files of shells that are gone; leftovers of killed writers. Sizes count the bytes of regular files. Safe while other ws commands
-run: see docs/state-home.md.
+files of shells that are gone; leftovers of killed writers. Sizes count the
+bytes of regular files. Safe while other ws commands run: see
+docs/state-home.md.
 
 A root keeps its target alive; inside a loaded context:
   ln -s "$WS_STATE_DIR/.." ~/.local/state/ws/roots/shop

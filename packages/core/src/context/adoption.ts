@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive, sleepSync } from '../process/proc.js';
+import { sleepSync } from '../process/proc.js';
 import { cachePaths } from '../state/paths.js';
-import { liveHolder, readHolder } from '../state/lock.js';
+import { liveHolder } from '../state/lock.js';
 
 // A cold entry (docs/hook.md "The cold path") answers the shell before its
 // bookkeeping is done: `ws-export adopt`, detached, then registers the unload
@@ -13,17 +13,18 @@ import { liveHolder, readHolder } from '../state/lock.js';
 export const ADOPT_WAIT_MS = 10_000;
 
 /** The holder record of the adopt that a cold entry of shell `pid` started (cold.bash writes it). */
-export const adoptingPath = (contextDir: string, pid: number) => join(cachePaths(contextDir).dir, 'adopted', `${pid}.adopting`);
+export const adoptingPath = (contextDir: string, pid: number) => join(cachePaths(contextDir).adopted, `${pid}.adopting`);
+
+/** Polls every 10 ms while `busy()`, at most `maxMs`. */
+function waitWhile(busy: () => boolean, maxMs: number): void {
+  const deadline = Date.now() + maxMs;
+  while (busy() && Date.now() < deadline) sleepSync(10);
+}
 
 /** Waits, at most `maxMs`, while the adopt of shell `pid`'s cold entry is alive. */
 export function waitForAdopt(contextDir: string, pid: number, maxMs = ADOPT_WAIT_MS): void {
   const path = adoptingPath(contextDir, pid);
-  const deadline = Date.now() + maxMs;
-  for (;;) {
-    const holder = readHolder(path);
-    if (!holder || !isAlive(holder) || Date.now() >= deadline) return;
-    sleepSync(10);
-  }
+  waitWhile(() => liveHolder(path) !== undefined, maxMs);
 }
 
 /**
@@ -32,16 +33,12 @@ export function waitForAdopt(contextDir: string, pid: number, maxMs = ADOPT_WAIT
  * the context as the entry left it, hooks and record included.
  */
 export function waitForAdoptions(contextDir: string, maxMs = ADOPT_WAIT_MS): void {
-  const dir = join(cachePaths(contextDir).dir, 'adopted');
-  const deadline = Date.now() + maxMs;
-  for (;;) {
-    let busy = false;
+  const dir = cachePaths(contextDir).adopted;
+  waitWhile(() => {
     try {
-      busy = readdirSync(dir).some((name) => name.endsWith('.adopting') && liveHolder(join(dir, name)) !== undefined);
+      return readdirSync(dir).some((name) => name.endsWith('.adopting') && liveHolder(join(dir, name)) !== undefined);
     } catch {
-      return;
+      return false;
     }
-    if (!busy || Date.now() >= deadline) return;
-    sleepSync(10);
-  }
+  }, maxMs);
 }

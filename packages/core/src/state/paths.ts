@@ -101,6 +101,8 @@ export const cachePaths = (contextDir: string) => {
     lastGood: join(dir, 'last-good.json'),
     loadedEnv: join(dir, 'loaded-env.json'),
     applied: join(dir, 'applied'),
+    /** A cold entry's adopt: `<shell pid>.adopting` while it runs, then `<shell pid>-<build>`, its shell code (docs/hook.md). */
+    adopted: join(dir, 'adopted'),
     /** `applied/<sha256>.json`: one diff a shell applied, content-addressed (WS_DIFF names it). */
     appliedRecord: (hash: string) => join(dir, 'applied', `${hash}.json`),
     stamps: join(dir, 'stamps'),
