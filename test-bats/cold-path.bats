@@ -266,3 +266,73 @@ EOF
   [ "${#lines[@]}" -eq 1 ]
   [[ ${lines[0]} == *"echo unloaded"* ]]
 }
+
+# edited_before_adopt blocked|allowed — the workspace file is rewritten after
+# a cold entry answered the shell but before its adopt evaluates anything
+# (held at a gate: the shell's own _ws_cold is given an exporter that makes
+# adopt wait for the test), then allowed or not. adopt must not answer for
+# that moment, which no prompt of the shell saw: it records the build the
+# shell has (last good environment, its unload hook, context.load), starts
+# nothing, and only makes the next prompt ask ws-export, which then answers
+# for the file as it is by then.
+edited_before_adopt() {
+  typical_workspace
+  local gate="$BATS_TEST_TMPDIR/gate" exporter="$BATS_TEST_TMPDIR/gated-ws-export" seam="$BATS_TEST_TMPDIR/seam.bash"
+  mkfifo "$gate"
+  cat >"$exporter" <<EOF
+#!/bin/bash
+if [[ \$1 == adopt ]]; then exec 3<>$(q "$gate"); read -r -t 30 -u 3 _; fi
+exec $(q "$REPO/bin/ws-export") "\$@"
+EOF
+  chmod +x "$exporter"
+  tmux_start bash
+  tmux_run "declare -f _ws_cold >$(q "$seam")"
+  sed -i "s|'[^' ]*/ws-export\.mjs'|$(q "$exporter")|" "$seam"
+  grep -qF "$exporter" "$seam"
+  tmux_run "source $(q "$seam")"
+  tmux_run "cd $(q "$proj")"
+  [ "$(lines_of "$COUNTER")" -eq 1 ]
+  if [[ $1 == allowed ]]; then
+    write_workspace "$proj" "echo run >>$(q "$COUNTER"); export PLAIN=2
+if then"
+  else
+    printf 'export PLAIN=2\n' >"$proj/.workspace"
+  fi
+  timeout 20 bash -c 'printf "go\n" >"$1"' _ "$gate"
+  adopted
+  wait_until "! compgen -G $(q "$(ctx_dir)")/cache/adopted/'*.adopting' >/dev/null" 20
+  run cat "$(ctx_dir)"/cache/adopted/"$TMUX_SHELL_PID"-*
+  [ "$output" = '_ws_watch_ok() { return 1; }' ]
+  # What a node entry records at the build's moment, and nothing of the later one.
+  [ "$(jq -r '.next.PLAIN' "$(ctx_dir)/cache/last-good.json")" = 1 ]
+  run bash -c 'cd "$1" && ws-on-unload --list' _ "$proj"
+  [[ $output == *"echo unloaded"* ]]
+  [ "$(jq -c 'select(.type == "context.load")' "$home/events.jsonl" | wc -l)" -eq 1 ]
+  [ "$(jq -c 'select(.type == "build.start")' "$home/events.jsonl" | wc -l)" -eq 1 ]
+  [ "$(jq -c 'select(.type == "user.leave")' "$home/events.jsonl" | wc -l)" -eq 0 ]
+  [ "$(lines_of "$COUNTER")" -eq 1 ]
+  # The next prompt sources that, and so asks ws-export about the file as it is now.
+  run tmux_run 'printf "%s\n" "${PLAIN-unset}"'
+  [ "$output" = 1 ]
+  if [[ $1 == allowed ]]; then
+    tmux_wait "$proj/.workspace:2: syntax error"
+    run tmux_run 'printf "%s\n" "${PLAIN-unset}"'
+    [ "$output" = 1 ]
+    [ "$(lines_of "$COUNTER")" -eq 1 ]
+  else
+    tmux_wait "$proj/.workspace is blocked"
+    run tmux_run 'printf "%s\n" "${PLAIN-unset}"'
+    [ "$output" = unset ]
+    ws-allow "$proj"
+    tmux_run true
+    run tmux_run 'printf "%s\n" "${PLAIN-unset}"'
+    [ "$output" = 2 ]
+  fi
+  # Still its user all along: leaving runs the first build's unload hook, once.
+  [ -f "$(ctx_dir)/users/$TMUX_SHELL_PID" ]
+  tmux_run "cd .."
+  wait_until "[ \"\$(grep -cs '\] unload done\$' \"\$(ctx_dir)/unload.log\")\" -ge 1 ]" 20
+  [ "$(lines_of "$BATS_TEST_TMPDIR/unloads")" -eq 1 ]
+}
+@test "bash: a file edited (not allowed) between a cold entry and its adopt is the next prompt's ws-export's: adopt records the build the shell has" { edited_before_adopt blocked; }
+@test "bash: a file edited and allowed (broken) between a cold entry and its adopt: the next prompt reports it, keeping the cold entry's environment" { edited_before_adopt allowed; }

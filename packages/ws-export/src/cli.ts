@@ -1,7 +1,7 @@
 import { realpathSync } from 'node:fs';
 import { dirname, isAbsolute } from 'node:path';
 import { CliError, EX, colorsFor, environWithBytes, isHookShell, printable, quotePosix, renderHook, runCli, stateHomePath, writeFileAtomic } from '@ws/core';
-import { adoptDone } from './cold.js';
+import { adoptDone } from './adopt.js';
 import { exportEnv } from './export.js';
 import { resolveEnvFile } from './env-file.js';
 import { printEnvs } from './envs.js';
@@ -30,6 +30,7 @@ await runCli({
     live: { type: 'boolean', description: "the calling shell's hook applies a background build's result on SIGUSR1 (live apply)" },
     json: { type: 'boolean', description: 'with envs: JSON' },
     out: { type: 'string', description: 'with adopt: the file the shell code goes to', valueHint: 'FILE' },
+    build: { type: 'string', description: 'with adopt: the id of the build the hook ran', valueHint: 'ID' },
     bytes: { type: 'boolean', description: 'with json: bytes that are not UTF-8 as \\udcNN escapes, exact (for ws-exec), not U+FFFD' },
   },
   help: `Put the hook in your shell's rc file:
@@ -44,8 +45,9 @@ The build of the current directory's context:
   ws-export cancel     stop a running build; the last good environment stays
 
 The hook's cold path (docs/hook.md) starts, detached:
-  ws-export adopt bash|zsh --pid PID --out FILE   an export's bookkeeping after
-                       the hook ran the build itself; its shell code to FILE
+  ws-export adopt bash|zsh --pid PID --build ID --out FILE   an export's
+                       bookkeeping after the hook ran build ID itself; its
+                       shell code to FILE
 
 The named environments of an env_file (WS_ENV or --env selects one):
   ws-export envs [FILE] [--json]   those FILE defines, public and private (<git
@@ -88,18 +90,19 @@ Exit codes: 0 ok (also for a blocked workspace file), 1 cancel: no build was run
       // shell code goes to --out (written whole, atomically) for the hook to source.
       const pid = Number(args.pid);
       const shell = args.hookShell;
-      if ((shell !== 'bash' && shell !== 'zsh') || !Number.isInteger(pid) || pid <= 0 || !args.out || !isAbsolute(args.out)) throw new CliError(EX.USAGE, 'adopt needs bash or zsh, --pid PID and --out FILE');
+      if ((shell !== 'bash' && shell !== 'zsh') || !Number.isInteger(pid) || pid <= 0 || !args.out || !isAbsolute(args.out) || !args.build) throw new CliError(EX.USAGE, 'adopt needs bash or zsh, --pid PID, --build ID and --out FILE');
       const live = Boolean(args.live) && env.WS_LIVE_APPLY !== '0';
       try {
         // What it says (a rebuild's log, a file blocked meanwhile) is shown when the hook sources it.
         let said = '';
-        const text = await exportEnv({ format: shell, pid, env, cwd, exporter, err: (t) => void (said += t), live, adopting: true });
+        const text = await exportEnv({ format: shell, pid, env, cwd, exporter, err: (t) => void (said += t), live, adopting: args.build });
         writeFileAtomic(args.out, (said ? `printf '%s' ${quotePosix(said)} >&2;\n` : '') + text);
       } finally {
         adoptDone(stateHomePath(env), dirname(dirname(args.out)), pid, args.out);
       }
       return;
     }
+    if (args.out || args.build) throw new CliError(EX.USAGE, '--out and --build go with adopt');
     if (args.shell === 'envs') return printEnvs({ file: args.hookShell, json: Boolean(args.json), env, cwd, out });
     if (args.json) throw new CliError(EX.USAGE, '--json goes with envs');
     if (args.shell === 'log' || args.shell === 'reload' || args.shell === 'cancel') {

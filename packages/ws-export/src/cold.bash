@@ -326,7 +326,7 @@ for _wc_kv in "${_wc_list[@]}"; do
 done
 export WS_DIFF=$_wc_diff
 [[ ${_wc_b[SHLVL]+x} ]] && SHLVL=${_wc_b[SHLVL]}
-_wc_args=(adopt "$_wc_sh" --pid "$_wc_spid" --out "$_wc_adopted")
+_wc_args=(adopt "$_wc_sh" --pid "$_wc_spid" --build "$_wc_bid" --out "$_wc_adopted")
 [[ $_wc_live == 1 ]] && _wc_args+=(--live)
 (exec setsid "$_wc_exporter" "${_wc_args[@]}" </dev/null >/dev/null 2>&1) &
 _wc_apid=$!

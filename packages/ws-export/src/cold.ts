@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { adoptingPath, cachePaths, ensureDir, homePaths, rmQuiet, sha256, UNTRACKED_NAMES, UNTRACKED_PREFIXES, writeFileAtomic } from '@ws/core';
+import { existsSync, lstatSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureDir, homePaths, sha256, UNTRACKED_NAMES, UNTRACKED_PREFIXES, writeFileAtomic } from '@ws/core';
 import coldTemplate from './cold.bash';
 import driver from './driver.bash';
 import { PROGRESS_AFTER_MS } from './obtain.js';
@@ -47,22 +47,5 @@ export function coldScript(home: string): string | undefined {
     return script;
   } catch {
     return undefined;
-  }
-}
-
-/** After an adopt: its holder record, the cold entry's hash inputs and the shell's older adopted files go. */
-export function adoptDone(home: string, cacheDir: string, pid: number, keep: string): void {
-  rmQuiet(adoptingPath(dirname(cacheDir), pid));
-  for (const ext of ['root', 'trust', 'applied']) rmQuiet(join(homePaths(home).coldScratch, `${pid}.${ext}`));
-  const dir = cachePaths(dirname(cacheDir)).adopted;
-  let names: string[] = [];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const path = join(dir, name);
-    if (path !== keep && name.startsWith(`${pid}-`)) rmQuiet(path);
   }
 }

@@ -41,6 +41,7 @@ import {
   type WatchedContent,
   waitForAdopt,
 } from '@ws/core';
+import { adoptMoved } from './adopt.js';
 import { baseOf, loadApplied, saveApplied } from './applied.js';
 import { coldScript } from './cold.js';
 import { exportWithoutSpace } from './no-space.js';
@@ -68,8 +69,8 @@ export interface ExportOptions {
   progress?: (text: string) => void;
   /** The shell's hook applies a background result on SIGUSR1. */
   live?: boolean;
-  /** `ws-export adopt`: the bookkeeping of a cold entry (cold.bash), whose build lock it clears. */
-  adopting?: boolean;
+  /** `ws-export adopt`: the bookkeeping of a cold entry (cold.bash) whose build has this id; it clears the build lock cold.bash left. */
+  adopting?: string;
   now?: Date;
 }
 
@@ -112,6 +113,9 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
   const previousDir = previousRoot ? (contextDirOfStateDir(home, applied?.diff.next.WS_STATE_DIR) ?? contextDirFor(home, previousRoot)) : undefined;
 
   const ctx = findContext({ env: current, cwd: opts.cwd, warn: say });
+  // adopt answers for the cold entry's build only (adopt.ts): anything else is the next prompt's.
+  const moved = () => adoptMoved({ home, env, root: previousRoot, base, build: opts.adopting!, now });
+  if (opts.adopting && (!previousRoot || ctx?.root !== previousRoot)) return moved();
   let target: Env = base;
   let state: ContextState | '' = '';
   let watches: string[] = [];
@@ -147,6 +151,7 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
     // What the gate compared, the content, is compared by the hook too (not only mtimes).
     contents = [ctx.file, ...(localFile ? [localFile] : [])].flatMap((file, i) => watchedContent(file, gate.kind === 'approved' ? (i ? gate.local : gate.file) : undefined));
     let extraWatches: string[] = [];
+    if (gate.kind === 'blocked' && opts.adopting) return moved();
     if (gate.kind === 'blocked') {
       say(gate.message);
       state = 'blocked';
@@ -181,7 +186,9 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
         progress: opts.progress,
         fail: (line) => err(`${color.red(printable(line))}\n`),
         info,
+        adopting: opts.adopting,
       });
+      if (loaded.state === 'moved') return moved();
       ({ state, target } = loaded);
       watches.push(...loaded.watches);
       trees = loaded.trees;

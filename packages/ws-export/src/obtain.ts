@@ -50,6 +50,8 @@ export interface LoadInput {
   /** Where the waiting progress line goes (a terminal), if anywhere. */
   progress?: (text: string) => void;
   now: Date;
+  /** `ws-export adopt`: the id of the cold entry's build, the only build it may take (it never starts one). */
+  adopting?: string;
   /** Where the build's log goes, a line that is always shown, one that WS_LOG_FORMAT may silence. */
   err: (text: string) => void;
   fail: (line: string) => void;
@@ -57,7 +59,8 @@ export interface LoadInput {
 }
 
 export interface Loaded {
-  state: 'ready' | 'building' | 'error';
+  /** `moved` (adopt only): the cold entry's build is not what a fresh export would use. */
+  state: 'ready' | 'building' | 'error' | 'moved';
   target: Env;
   /** What the build read (watch_file…), the trees and patterns it watches, and paths watched only while it runs. */
   watches: string[];
@@ -76,6 +79,7 @@ export interface Loaded {
 export async function loadFromBuild(input: LoadInput): Promise<Loaded> {
   const { ctx, paths, base, wsVars } = input;
   const outcome = await obtainBuild(input);
+  if (outcome.kind === 'moved') return { state: 'moved', target: base, watches: [], trees: [], extraWatches: [], ctxDir: input.ctxDir };
   if (outcome.kind === 'pending') {
     input.info(`building ${ctx.name} in the background…`);
     // When it is over this shell is shown its output, and signalled if its hook applies it live.
@@ -100,17 +104,28 @@ export async function loadFromBuild(input: LoadInput): Promise<Loaded> {
     input.fail(problem ? `ws: ${ctx.file}: ${problem}` : failureLine(ctx, result));
     return { state: 'error', target: lastGood(input), watches: result.watches, trees: result.trees ?? [], extraWatches: [], ctxDir: input.ctxDir };
   }
-  // The build ran on the base of the shell that started it; apply what it changed to ours.
-  const target = applyChanges({ ...base, ...wsVars }, diffEnv(fresh, result.env!).next);
-  writeFileAtomic(paths.lastGood, encodeDiff(diffEnv(base, target)));
-  writeFileAtomic(paths.loadedEnv, JSON.stringify(target));
-  // A shared context's unload runs its hooks with the environment a root last loaded.
-  if (ctxDir !== input.dir) writeFileAtomic(cachePaths(ctxDir).loadedEnv, JSON.stringify(target));
-  for (const hook of result.hooks) registerUnloadHook(ctxDir, hook, input.now);
+  const target = recordLoad({ paths, dir: input.dir, ctxDir, base, wsVars, request, result, now: input.now });
   return { state: 'ready', target, watches: result.watches, trees: result.trees ?? [], extraWatches: [], context: declared, ctxDir };
 }
 
-type BuildOutcome = { kind: 'pending' } | { kind: 'done'; request: BuildRequest; result: BuildResult; showLog: boolean };
+/**
+ * A successful build loaded by a shell: its environment on the shell's base
+ * (the build ran on the base of the shell that started it: what it changed
+ * applies to ours), recorded as the last good one and the loaded one, and
+ * its unload hooks registered in the context it belongs to. Returns that environment.
+ */
+export function recordLoad(load: { paths: CachePaths; dir: string; ctxDir: string; base: Env; wsVars: Env; request: BuildRequest; result: BuildResult; now: Date }): Env {
+  const { paths, ctxDir, base, request, result } = load;
+  const target = applyChanges({ ...base, ...load.wsVars }, diffEnv({ ...request.base, ...request.wsVars }, result.env!).next);
+  writeFileAtomic(paths.lastGood, encodeDiff(diffEnv(base, target)));
+  writeFileAtomic(paths.loadedEnv, JSON.stringify(target));
+  // A shared context's unload runs its hooks with the environment a root last loaded.
+  if (ctxDir !== load.dir) writeFileAtomic(cachePaths(ctxDir).loadedEnv, JSON.stringify(target));
+  for (const hook of result.hooks) registerUnloadHook(ctxDir, hook, load.now);
+  return target;
+}
+
+type BuildOutcome = { kind: 'pending' } | { kind: 'moved' } | { kind: 'done'; request: BuildRequest; result: BuildResult; showLog: boolean };
 
 /**
  * Gets a build result for the context: a finished build that is still valid,
@@ -171,10 +186,12 @@ async function obtainUntil(input: LoadInput, deadline: number, onWait: () => voi
     sameApproval(r.local ? r.localApproval : undefined, localFile ? approved.local : undefined);
   // Builds from before the last unload or `ws-export reload` are void.
   const unloadedAt = Math.max(unloadTime(input.dir), unloadTime(input.ctxDir), reloadTime(input.dir));
-  let ours: string | undefined;
+  // adopt judges the cold entry's build as its own: taken as it is, or not at all.
+  let ours = input.adopting;
   let builds = 0;
   for (;;) {
     const state = inspectBuild(paths);
+    if (input.adopting && (state.kind !== 'done' || state.request.id !== ours)) return { kind: 'moved' };
     if (state.kind === 'done') {
       const mine = state.request.id === ours;
       // Ours, or another's made for the same inputs, after the last unload, on a base that agrees.
@@ -187,7 +204,9 @@ async function obtainUntil(input: LoadInput, deadline: number, onWait: () => voi
         // build itself writes would otherwise make every build stale).
         (!inputsChangedSince(state.request, state.result) || (mine && builds >= 2)) &&
         (mine || sameBaseWhereItMatters(state, base));
-      if (usable) return { kind: 'done', request: state.request, result: state.result, showLog: ours !== undefined };
+      // (cold.bash showed the cold build's log already.)
+      if (usable) return { kind: 'done', request: state.request, result: state.result, showLog: ours !== undefined && !input.adopting };
+      if (input.adopting) return { kind: 'moved' };
     }
     if (state.kind !== 'running') {
       // None yet, a stale one, or another environment's: start ours (an input that changed
