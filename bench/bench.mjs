@@ -236,7 +236,7 @@ const processesAfter = (label, script, after) => {
 
 // (c) first enter of a trivial workspace file at a bash (and zsh) prompt,
 // nothing cached: the shell has seen one export (outside any project), then
-// cd + one prompt. ws takes the cold path (WS_COLD_PATH=1; docs/hook.md: no
+// cd + one prompt. ws takes the cold path (the default; docs/hook.md: no
 // node waited for); `cn` is the same prompt through node (WS_COLD_PATH=0).
 // Each ws run has a fresh state home; the detached adopt is waited for, untimed.
 {

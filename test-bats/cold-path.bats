@@ -12,8 +12,6 @@ load test_helper/strace
 
 setup() {
   common_setup
-  # The cold path is opt-in (docs/hook.md): on for every test here.
-  export WS_COLD_PATH=1
   home="$XDG_STATE_HOME/ws"
   proj="$BATS_TEST_TMPDIR/work/proj"
   COUNTER="$BATS_TEST_TMPDIR/evaluations"

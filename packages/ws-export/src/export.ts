@@ -260,8 +260,8 @@ async function exportOnce(opts: ExportOptions): Promise<string> {
   if (previousRoot && previousRoot !== target.WS_ROOT) info('unloading');
   if (target.WS_ROOT && text) info(`export ${text}`);
 
-  // The cold path is opt-in (WS_COLD_PATH=1) until fish has it and the whole suite runs with it (docs/hook.md).
-  const cold = (opts.format === 'bash' || opts.format === 'zsh') && env.WS_COLD_PATH === '1' ? coldScript(home) : undefined;
+  // bash and zsh take the cold path unless WS_COLD_PATH=0 (docs/hook.md "The cold path").
+  const cold = (opts.format === 'bash' || opts.format === 'zsh') && env.WS_COLD_PATH !== '0' ? coldScript(home) : undefined;
   return renderOutput({ format: opts.format, bytes: opts.bytes, cold, home, ctx, ctxDir: dir, source, state, watches, contents, valid, current, base, target, changes });
 }
 

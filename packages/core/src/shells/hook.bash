@@ -170,7 +170,7 @@ _ws_cold() {
   local root=${_ws_found-} out kv list=() adopted='' adopter='' ctxdir='' name='' live=1
   _ws_found='' _ws_cold_rc=0
   # shellcheck disable=SC2154 # _ws_cold is set by ws-export's output
-  [[ ${WS_COLD_PATH-} == 1 && -n $root && -z ${WS_DIFF-} && -z ${_ws_root-} && ${#_ws_cold[@]} == 3 && -f ${_ws_cold[1]} &&
+  [[ ${WS_COLD_PATH-} != 0 && -n $root && -z ${WS_DIFF-} && -z ${_ws_root-} && ${#_ws_cold[@]} == 3 && -f ${_ws_cold[1]} &&
     -z ${WS_WORKSPACE-}${WS_ENV-}${WS_CEILING_DIRS-}${WS_ENVRC+x} && ! -e $root/.workspace.local &&
     ${WS_STATE_HOME-}$'\x1f'${XDG_STATE_HOME-}$'\x1f'${HOME-} == "${_ws_cold[2]}" ]] || return 1
   # What would change the script's own bash (BASH_ENV runs code at its start, exported options): node.

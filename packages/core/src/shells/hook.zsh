@@ -161,7 +161,7 @@ _ws_cold() {
   local root=${_ws_found-} out kv adopted='' adopter='' ctxdir='' name='' live=1
   local -a list
   _ws_found='' _ws_cold_rc=0
-  [[ ${WS_COLD_PATH-} == 1 && -n $root && -z ${WS_DIFF-} && -z ${_ws_root-} && ${#_ws_cold} == 3 && -f ${_ws_cold[2]} &&
+  [[ ${WS_COLD_PATH-} != 0 && -n $root && -z ${WS_DIFF-} && -z ${_ws_root-} && ${#_ws_cold} == 3 && -f ${_ws_cold[2]} &&
     -z ${WS_WORKSPACE-}${WS_ENV-}${WS_CEILING_DIRS-}${WS_ENVRC+x} && ! -e $root/.workspace.local &&
     ${WS_STATE_HOME-}$'\x1f'${XDG_STATE_HOME-}$'\x1f'${HOME-} == "${_ws_cold[3]}" ]] || return 1
   # What would change the script's bash (BASH_ENV runs code at its start, exported options): node.
