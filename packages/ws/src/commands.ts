@@ -40,7 +40,7 @@ export const COMMANDS: readonly Command[] = [
     binary: 'ws-export',
     summary: 'load and unload the context of the current directory (the shell hook)',
     ...exportFlags,
-    flags: [...exportFlags.flags!, '--json', '--bytes', '--out', '--interrupted'],
+    flags: [...exportFlags.flags!, '--json', '--bytes', '--out', '--build', '--interrupted'],
     subcommands: {
       ...Object.fromEntries(SHELLS_WORDS.map((shell) => [shell, exportFlags])),
       json: { ...exportFlags, flags: [...exportFlags.flags!, '--bytes'] },
@@ -50,7 +50,7 @@ export const COMMANDS: readonly Command[] = [
       cancel: { args: 'none' },
       envs: { flags: ['--json'], args: 'files' },
       // The cold path's bookkeeping (docs/hook.md), run by the hook's script.
-      adopt: { flags: ['--pid', '--out'], values: { '--pid': 'none', '--out': 'files' }, args: 'shells' },
+      adopt: { flags: ['--pid', '--build', '--out'], values: { '--pid': 'none', '--build': 'none', '--out': 'files' }, args: 'shells' },
     },
   },
   {
