@@ -265,7 +265,7 @@ EOF
   [[ ${lines[0]} == *"echo unloaded"* ]]
 }
 
-# edited_before_adopt blocked|allowed — the workspace file is rewritten after
+# edited_before_adopt SHELL blocked|allowed — the workspace file is rewritten after
 # a cold entry answered the shell but before its adopt evaluates anything
 # (held at a gate: the shell's own _ws_cold is given an exporter that makes
 # adopt wait for the test), then allowed or not. adopt must not answer for
@@ -274,6 +274,8 @@ EOF
 # nothing, and only makes the next prompt ask ws-export, which then answers
 # for the file as it is by then.
 edited_before_adopt() {
+  local shell=$1 mode=$2 show=(declare -f)
+  [[ $shell == zsh ]] && show=(functions)
   typical_workspace
   local gate="$BATS_TEST_TMPDIR/gate" exporter="$BATS_TEST_TMPDIR/gated-ws-export" seam="$BATS_TEST_TMPDIR/seam.bash"
   mkfifo "$gate"
@@ -283,14 +285,14 @@ if [[ \$1 == adopt ]]; then exec 3<>$(q "$gate"); read -r -t 30 -u 3 _; fi
 exec $(q "$REPO/bin/ws-export") "\$@"
 EOF
   chmod +x "$exporter"
-  tmux_start bash
-  tmux_run "declare -f _ws_cold >$(q "$seam")"
+  tmux_start "$shell"
+  tmux_run "${show[*]} _ws_cold >$(q "$seam")"
   sed -i "s|'[^' ]*/ws-export\.mjs'|$(q "$exporter")|" "$seam"
   grep -qF "$exporter" "$seam"
   tmux_run "source $(q "$seam")"
   tmux_run "cd $(q "$proj")"
   [ "$(lines_of "$COUNTER")" -eq 1 ]
-  if [[ $1 == allowed ]]; then
+  if [[ $mode == allowed ]]; then
     write_workspace "$proj" "echo run >>$(q "$COUNTER"); export PLAIN=2
 if then"
   else
@@ -312,7 +314,7 @@ if then"
   # The next prompt sources that, and so asks ws-export about the file as it is now.
   run tmux_run 'printf "%s\n" "${PLAIN-unset}"'
   [ "$output" = 1 ]
-  if [[ $1 == allowed ]]; then
+  if [[ $mode == allowed ]]; then
     tmux_wait "$proj/.workspace:2: syntax error"
     run tmux_run 'printf "%s\n" "${PLAIN-unset}"'
     [ "$output" = 1 ]
@@ -332,5 +334,6 @@ if then"
   wait_until "[ \"\$(grep -cs '\] unload done\$' \"\$(ctx_dir)/unload.log\")\" -ge 1 ]" 20
   [ "$(lines_of "$BATS_TEST_TMPDIR/unloads")" -eq 1 ]
 }
-@test "bash: a file edited (not allowed) between a cold entry and its adopt is the next prompt's ws-export's: adopt records the build the shell has" { edited_before_adopt blocked; }
-@test "bash: a file edited and allowed (broken) between a cold entry and its adopt: the next prompt reports it, keeping the cold entry's environment" { edited_before_adopt allowed; }
+@test "bash: a file edited (not allowed) between a cold entry and its adopt is the next prompt's ws-export's: adopt records the build the shell has" { edited_before_adopt bash blocked; }
+@test "zsh: a file edited (not allowed) between a cold entry and its adopt is the next prompt's ws-export's: adopt records the build the shell has" { edited_before_adopt zsh blocked; }
+@test "bash: a file edited and allowed (broken) between a cold entry and its adopt: the next prompt reports it, keeping the cold entry's environment" { edited_before_adopt bash allowed; }
